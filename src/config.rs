@@ -1,0 +1,229 @@
+//! Config files → a typed, validated [`Config`]. Files are merged left to right; unknown keys warn;
+//! a missing or malformed value fails with one line naming the setting. The token lives in a
+//! [`Secret`]. No network, no stdout.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// Default Drift API base URL.
+pub const DEFAULT_API_URL: &str = "https://driftapi.com";
+
+/// One documented setting: name, JSON type, default, description. Drives validation and the README.
+pub struct Setting {
+    /// Key in the config JSON.
+    pub name: &'static str,
+    /// "string", "integer" or "date-time".
+    pub kind: &'static str,
+    /// Default shown to users (`None`: no default).
+    pub default: Option<&'static str>,
+    /// Whether the value is a secret.
+    pub secret: bool,
+    /// What it does.
+    pub description: &'static str,
+}
+
+/// Every setting the tap reads.
+pub static SETTINGS: &[Setting] = &[
+    Setting { name: "access_token", kind: "string", default: None, secret: true,
+        description: "Drift OAuth access token of an app with the conversation_read, user_read and account_read scopes (required)." },
+    Setting { name: "start_date", kind: "date-time", default: None, secret: false,
+        description: "RFC 3339 timestamp; records updated before it are skipped when a stream has no bookmark." },
+    Setting { name: "api_url", kind: "string", default: Some(DEFAULT_API_URL), secret: false,
+        description: "Base URL of the Drift API (any http or https URL: a proxy, or the emulator)." },
+    Setting { name: "user_agent", kind: "string", default: Some("tap-drift/<version>"), secret: false,
+        description: "User-Agent header sent with every request." },
+    Setting { name: "page_size", kind: "integer", default: Some("50"), secret: false,
+        description: "Records per page for conversations and accounts (1 to 100)." },
+    Setting { name: "max_concurrency", kind: "integer", default: Some("8"), secret: false,
+        description: "Requests in flight at once when completing conversations (1 to 64)." },
+    Setting { name: "requests_per_minute", kind: "integer", default: Some("300"), secret: false,
+        description: "Client-side rate limit shared by every request of the run." },
+    Setting { name: "request_timeout_seconds", kind: "integer", default: Some("60"), secret: false,
+        description: "Timeout of one HTTP request, connect to last byte." },
+    Setting { name: "max_attempts", kind: "integer", default: Some("5"), secret: false,
+        description: "Attempts per request on 429, 5xx and network errors before the run fails (1 to 20)." },
+    Setting { name: "backoff_base_ms", kind: "integer", default: Some("1000"), secret: false,
+        description: "First retry wait in milliseconds; each further retry doubles it (full jitter, capped at 60 s)." },
+];
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Bearer token.
+    pub access_token: Secret,
+    /// Lower bound for streams without bookmark, epoch ms.
+    pub start_date_ms: Option<i64>,
+    /// API base URL, without trailing slash.
+    pub api_url: reqwest::Url,
+    /// User-Agent header.
+    pub user_agent: String,
+    /// Page size for paged endpoints.
+    pub page_size: u32,
+    /// Concurrent requests when completing records.
+    pub max_concurrency: usize,
+    /// Client-side rate limit.
+    pub requests_per_minute: u32,
+    /// Per-request timeout.
+    pub request_timeout_seconds: u64,
+    /// Attempts per request.
+    pub max_attempts: u32,
+    /// First retry wait.
+    pub backoff_base_ms: u64,
+}
+
+/// Reads and merges config files (later files override earlier keys).
+pub fn read_files(paths: &[impl AsRef<Path>]) -> Result<Map<String, Value>> {
+    let mut merged = Map::new();
+    for path in paths {
+        let path = path.as_ref();
+        let obj = crate::read_json_object(path, "config")?;
+        merged.extend(obj);
+    }
+    Ok(merged)
+}
+
+fn bad(setting: &str, reason: impl Into<String>) -> Error {
+    Error::Config {
+        setting: setting.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn int(raw: &Map<String, Value>, name: &str, default: i64, min: i64, max: i64) -> Result<i64> {
+    match raw.get(name) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => {
+            // Meltano and env-style configs may carry numbers as strings.
+            let n = v
+                .as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()));
+            match n {
+                Some(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(bad(
+                    name,
+                    format!("must be an integer from {min} to {max}, got {v}"),
+                )),
+            }
+        }
+    }
+}
+
+fn string<'a>(raw: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>> {
+    match raw.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(bad(name, "must be a string")),
+    }
+}
+
+/// Parses an RFC 3339 timestamp (a bare date is read as midnight UTC) into epoch milliseconds.
+pub fn parse_timestamp_ms(s: &str) -> Option<i64> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc).timestamp_millis());
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_millis())
+}
+
+impl Config {
+    /// Validates a merged raw config.
+    pub fn from_raw(raw: &Map<String, Value>) -> Result<Config> {
+        for key in raw.keys() {
+            if !SETTINGS.iter().any(|s| s.name == key) {
+                tracing::warn!("ignoring unknown config setting `{key}`");
+            }
+        }
+        let access_token = match string(raw, "access_token")? {
+            Some(t) if !t.trim().is_empty() => Secret::new(t.trim()),
+            _ => {
+                return Err(bad(
+                    "access_token",
+                    "is missing: add \"access_token\" (a Drift OAuth token) to the config",
+                ))
+            }
+        };
+        let start_date_ms = match string(raw, "start_date")? {
+            None => None,
+            Some(s) => Some(parse_timestamp_ms(s).ok_or_else(|| {
+                bad(
+                    "start_date",
+                    format!("is not an RFC 3339 timestamp (e.g. 2024-01-01T00:00:00Z): {s:?}"),
+                )
+            })?),
+        };
+        let url_text = string(raw, "api_url")?.unwrap_or(DEFAULT_API_URL);
+        let api_url = reqwest::Url::parse(url_text.trim_end_matches('/'))
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or_else(|| {
+                bad(
+                    "api_url",
+                    format!("must be an http or https URL, got {url_text:?}"),
+                )
+            })?;
+        let user_agent = string(raw, "user_agent")?
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("tap-drift/{}", env!("CARGO_PKG_VERSION")));
+        Ok(Config {
+            access_token,
+            start_date_ms,
+            api_url,
+            user_agent,
+            page_size: int(raw, "page_size", 50, 1, 100)? as u32,
+            max_concurrency: int(raw, "max_concurrency", 8, 1, 64)? as usize,
+            requests_per_minute: int(raw, "requests_per_minute", 300, 1, 1_000_000)? as u32,
+            request_timeout_seconds: int(raw, "request_timeout_seconds", 60, 1, 3600)? as u64,
+            max_attempts: int(raw, "max_attempts", 5, 1, 20)? as u32,
+            backoff_base_ms: int(raw, "backoff_base_ms", 1000, 0, 600_000)? as u64,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cfg(v: Value) -> Result<Config> {
+        Config::from_raw(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn missing_token_names_the_setting() {
+        let e = cfg(json!({})).unwrap_err().to_string();
+        assert!(e.contains("access_token"), "{e}");
+    }
+
+    #[test]
+    fn defaults_and_validation() {
+        let c = cfg(json!({"access_token": "t", "page_size": "20"})).unwrap();
+        assert_eq!(c.page_size, 20);
+        assert_eq!(c.api_url.as_str(), "https://driftapi.com/");
+        assert!(cfg(json!({"access_token": "t", "page_size": 0}))
+            .unwrap_err()
+            .to_string()
+            .contains("page_size"));
+        assert!(cfg(json!({"access_token": "t", "api_url": "ftp://x"}))
+            .unwrap_err()
+            .to_string()
+            .contains("api_url"));
+        assert!(cfg(json!({"access_token": "t", "start_date": "yesterday"}))
+            .unwrap_err()
+            .to_string()
+            .contains("start_date"));
+        assert_eq!(parse_timestamp_ms("1970-01-01T00:00:01Z"), Some(1000));
+    }
+
+    #[test]
+    fn token_never_prints() {
+        let c = cfg(json!({"access_token": "s3cr3t-value"})).unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+}

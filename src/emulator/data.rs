@@ -1,0 +1,351 @@
+//! The emulator's dataset: every record is computed from (seed, index) on demand, so 100 000
+//! conversations cost no memory. Shapes, field names and types follow Drift's API: epoch-millisecond
+//! timestamps, fields omitted (not null) when unset, conversations listed newest-updated first.
+
+use serde_json::{json, Map, Value};
+
+/// Size and seed of a generated Drift account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dataset {
+    /// Seed of every generated value.
+    pub seed: u64,
+    /// Number of users (the last two are bots).
+    pub users: u32,
+    /// Number of accounts (every 17th is deleted).
+    pub accounts: u32,
+    /// Number of conversations.
+    pub conversations: u32,
+}
+
+/// The Drift organization every record belongs to.
+pub const ORG_ID: i64 = 4_213_377;
+/// 2019-01-01T00:00:00Z: the oldest timestamp in the dataset.
+pub const EPOCH_START_MS: i64 = 1_546_300_800_000;
+/// 2026-06-01T00:00:00Z: the newest timestamp in the dataset.
+pub const EPOCH_END_MS: i64 = 1_780_272_000_000;
+
+const FIRST: &[&str] = &[
+    "Zoë",
+    "José",
+    "Ольга",
+    "李",
+    "Søren",
+    "Anaïs",
+    "Mehmet",
+    "Priya",
+    "Björk",
+    "Nguyễn",
+    "Fatima",
+    "Åsa",
+    "Émile",
+    "Chloé",
+    "Łukasz",
+    "Aoife",
+];
+const LAST: &[&str] = &[
+    "Ångström",
+    "Álvarez",
+    "Петрова",
+    "雷",
+    "Kierkegård",
+    "Nin",
+    "Öztürk",
+    "Raghunathan",
+    "Guðmundsdóttir",
+    "Văn An",
+    "Al-Hashimi",
+    "Lindqvist",
+    "Zola",
+    "Dubois",
+    "Wałęsa",
+    "O'Brien",
+];
+const COMPANIES: &[&str] = &[
+    "Müller GmbH",
+    "Café Olé SARL",
+    "株式会社サンプル",
+    "Nordic Fjord AS",
+    "Ñandú Labs",
+    "Acme Corp",
+    "Żółw Sp. z o.o.",
+    "Élan Vital",
+    "Smith & Sons",
+    "Δέλτα Α.Ε.",
+];
+const LOCALES: &[&str] = &["en-US", "de-DE", "fr-FR", "ja-JP", "es-ES", "pt-BR"];
+const ZONES: &[&str] = &[
+    "America/New_York",
+    "Europe/Berlin",
+    "Asia/Tokyo",
+    "America/Sao_Paulo",
+    "Australia/Sydney",
+];
+const TAGS: &[(&str, &str)] = &[
+    ("#E74C3C", "VIP"),
+    ("#3498DB", "Résumé 📎"),
+    ("#2ECC71", "pricing"),
+    ("#F1C40F", "support – urgent"),
+];
+const PROPERTY_TYPES: &[&str] = &[
+    "STRING",
+    "EMAIL",
+    "NUMBER",
+    "TEAMMEMBER",
+    "ENUM",
+    "DATE",
+    "DATETIME",
+    "LATLON",
+    "LAT",
+    "LON",
+    "PHONE",
+    "URL",
+    "ENUMARRAY",
+];
+
+fn mix(mut z: u64) -> u64 {
+    // splitmix64
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A deterministic random source for one record.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64, kind: u64, index: u32) -> Rng {
+        Rng(mix(seed ^ mix(kind) ^ (u64::from(index) << 20)))
+    }
+    fn next(&mut self) -> u64 {
+        self.0 = mix(self.0);
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+fn between(rng: &mut Rng, lo: i64, hi: i64) -> i64 {
+    lo + rng.below((hi - lo).max(1) as u64) as i64
+}
+
+impl Dataset {
+    /// The sandbox's account: small enough to sync in seconds, varied enough to show every shape.
+    pub fn sandbox() -> Dataset {
+        Dataset {
+            seed: 7,
+            users: 24,
+            accounts: 230,
+            conversations: 1_234,
+        }
+    }
+
+    /// Id of the i-th user.
+    pub fn user_id(&self, i: u32) -> i64 {
+        1_290_000 + i64::from(i) * 13
+    }
+
+    /// The i-th user (GET /users/list, /users/{id}).
+    pub fn user(&self, i: u32) -> Value {
+        let mut r = Rng::new(self.seed, 1, i);
+        let bot = i + 2 >= self.users;
+        let name = if bot {
+            if i + 1 == self.users {
+                "Drift Bot".to_string()
+            } else {
+                "Bülow 🤖 Assistant".to_string()
+            }
+        } else {
+            format!("{} {}", r.pick(FIRST), r.pick(LAST))
+        };
+        let created = between(&mut r, EPOCH_START_MS, EPOCH_END_MS - 86_400_000 * 30);
+        let updated = between(&mut r, created, EPOCH_END_MS);
+        let mut u = Map::new();
+        u.insert("id".into(), json!(self.user_id(i)));
+        u.insert("orgId".into(), json!(ORG_ID));
+        u.insert("name".into(), json!(name));
+        if r.chance(60) {
+            u.insert(
+                "alias".into(),
+                json!(name.split(' ').next().unwrap_or_default()),
+            );
+        }
+        u.insert("email".into(), json!(format!("user{i}@example.com")));
+        if r.chance(50) {
+            u.insert(
+                "phone".into(),
+                json!(format!("+1-555-{:04}", r.below(10_000))),
+            );
+        }
+        u.insert("locale".into(), json!(r.pick(LOCALES)));
+        u.insert(
+            "availability".into(),
+            json!(r.pick(&["AVAILABLE", "OFFLINE", "ON_CALL"])),
+        );
+        u.insert(
+            "role".into(),
+            json!(if bot {
+                "agent"
+            } else {
+                r.pick(&["member", "admin", "agent"])
+            }),
+        );
+        if r.chance(80) {
+            u.insert("timeZone".into(), json!(r.pick(ZONES)));
+        }
+        if r.chance(70) {
+            u.insert(
+                "avatarUrl".into(),
+                json!(format!(
+                    "https://avatars.example.com/{}.png",
+                    self.user_id(i)
+                )),
+            );
+        }
+        u.insert("verified".into(), json!(!bot && r.chance(85)));
+        u.insert("bot".into(), json!(bot));
+        u.insert("createdAt".into(), json!(created));
+        u.insert("updatedAt".into(), json!(updated));
+        Value::Object(u)
+    }
+
+    /// accountId of the i-th account.
+    pub fn account_id(&self, i: u32) -> String {
+        format!("{}", 80_000_000 + u64::from(i) * 37)
+    }
+
+    /// The i-th account (GET /accounts, /accounts/{id}).
+    pub fn account(&self, i: u32) -> Value {
+        let mut r = Rng::new(self.seed, 2, i);
+        let created = between(&mut r, EPOCH_START_MS, EPOCH_END_MS - 86_400_000);
+        let updated = between(&mut r, created, EPOCH_END_MS);
+        let mut a = Map::new();
+        if self.users > 0 {
+            a.insert(
+                "ownerId".into(),
+                json!(self.user_id(r.below(u64::from(self.users)) as u32)),
+            );
+        }
+        a.insert("name".into(), json!(format!("{} {}", r.pick(COMPANIES), i)));
+        if r.chance(85) {
+            a.insert("domain".into(), json!(format!("company{i}.example.com")));
+        }
+        a.insert("accountId".into(), json!(self.account_id(i)));
+        let props: Vec<Value> = (0..r.below(5))
+            .map(|_| custom_property(&mut r, self))
+            .collect();
+        a.insert("customProperties".into(), json!(props));
+        a.insert("deleted".into(), json!(i % 17 == 3));
+        a.insert("createDateTime".into(), json!(created));
+        a.insert("updateDateTime".into(), json!(updated));
+        a.insert("targeted".into(), json!(r.chance(30)));
+        Value::Object(a)
+    }
+
+    /// Id of the i-th conversation (i = 0 is the least recently updated).
+    pub fn conversation_id(&self, i: u32) -> i64 {
+        3_000_000_000 + i64::from(i) * 3
+    }
+
+    /// Index of a conversation id, if it exists.
+    pub fn conversation_index(&self, id: i64) -> Option<u32> {
+        let off = id.checked_sub(3_000_000_000)?;
+        (off >= 0 && off % 3 == 0 && off / 3 < i64::from(self.conversations))
+            .then_some((off / 3) as u32)
+    }
+
+    /// The i-th conversation: `full` as GET /conversations/{id} returns it, else the list's summary
+    /// (without participants, conversationTags and relatedPlaybookId). updatedAt grows with i.
+    pub fn conversation(&self, i: u32, full: bool) -> Value {
+        let mut r = Rng::new(self.seed, 3, i);
+        let slot = (EPOCH_END_MS - EPOCH_START_MS) / i64::from(self.conversations.max(1));
+        let updated = EPOCH_START_MS + i64::from(i) * slot + r.below(slot.max(1) as u64) as i64;
+        let created =
+            (updated - r.below(30 * 86_400_000) as i64).max(EPOCH_START_MS - 30 * 86_400_000);
+        let mut c = Map::new();
+        c.insert("id".into(), json!(self.conversation_id(i)));
+        c.insert(
+            "status".into(),
+            json!(r.pick(&["closed", "closed", "closed", "open", "pending", "bulk_sent"])),
+        );
+        c.insert(
+            "contactId".into(),
+            json!(9_100_000_000i64 + r.below(u64::from(self.conversations / 2 + 1)) as i64),
+        );
+        c.insert("createdAt".into(), json!(created));
+        c.insert("updatedAt".into(), json!(updated));
+        c.insert("orgId".into(), json!(ORG_ID));
+        c.insert("inboxId".into(), json!(55_000 + r.below(4) as i64));
+        if full {
+            let humans = self.users.saturating_sub(2).max(1);
+            let participants: Vec<i64> = (0..r.below(4))
+                .map(|_| self.user_id(r.below(u64::from(humans)) as u32))
+                .collect();
+            c.insert("participants".into(), json!(participants));
+            let tags: Vec<Value> = (0..r.below(3))
+                .map(|_| {
+                    let (color, name) = TAGS[r.below(TAGS.len() as u64) as usize];
+                    json!({"color": color, "name": name})
+                })
+                .collect();
+            c.insert("conversationTags".into(), json!(tags));
+            if r.chance(60) {
+                c.insert(
+                    "relatedPlaybookId".into(),
+                    json!(700_000 + r.below(40) as i64),
+                );
+            }
+        }
+        Value::Object(c)
+    }
+}
+
+fn custom_property(r: &mut Rng, d: &Dataset) -> Value {
+    let ty = r.pick(PROPERTY_TYPES);
+    let value = match ty {
+        "NUMBER" => json!(r.below(1_000_000) as f64 / 100.0),
+        "LAT" => json!((r.below(18_000) as i64 - 9_000) as f64 / 100.0),
+        "LON" => json!((r.below(36_000) as i64 - 18_000) as f64 / 100.0),
+        "DATETIME" => json!(between(r, EPOCH_START_MS, EPOCH_END_MS)),
+        "DATE" => json!(format!(
+            "20{:02}-{:02}-{:02}",
+            19 + r.below(7),
+            1 + r.below(12),
+            1 + r.below(28)
+        )),
+        "TEAMMEMBER" => json!(d
+            .user_id(r.below(u64::from(d.users.max(1))) as u32)
+            .to_string()),
+        "ENUMARRAY" => json!(["gold", "emea"][..1 + r.below(2) as usize]),
+        "EMAIL" => json!("owner@example.com"),
+        "LATLON" => json!("52.5200,13.4050"),
+        "PHONE" => json!("+49 30 1234567"),
+        "URL" => json!("https://example.com/ñ"),
+        "ENUM" => json!(r.pick(&["tier-1", "tier-2", "tier-3"])),
+        _ => json!(r.pick(&["plain text", "naïve café", "多言語"])),
+    };
+    json!({"label": format!("{} field", ty.to_lowercase()), "name": format!("{}_field", ty.to_lowercase()), "value": value, "type": ty})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deterministic_and_ordered() {
+        let d = Dataset::sandbox();
+        assert_eq!(d.conversation(5, true), d.conversation(5, true));
+        let t = |i| d.conversation(i, false)["updatedAt"].as_i64().unwrap();
+        assert!((1..d.conversations).all(|i| t(i) > t(i - 1)));
+        assert_eq!(d.conversation_index(d.conversation_id(77)), Some(77));
+        assert_eq!(d.conversation_index(3), None);
+        assert_eq!(d.user(d.users - 1)["bot"], json!(true));
+    }
+}

@@ -1,0 +1,133 @@
+//! tap-drift: a Singer tap for Drift. `main` parses the command line and calls [`run`]; everything
+//! else lives in one module per concern.
+#![deny(missing_docs)]
+
+pub mod catalog;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod emulator;
+pub mod error;
+pub mod page;
+pub mod schema;
+pub mod secret;
+pub mod state;
+pub mod streams;
+pub mod sync;
+pub mod writer;
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use crate::cli::Cli;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::state::State;
+use crate::writer::Writer;
+
+/// Reads a JSON file that must hold an object; errors name the file and the fix.
+pub fn read_json_object(path: &Path, kind: &'static str) -> Result<Map<String, Value>> {
+    let fail = |reason: String| Error::InputFile {
+        kind,
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(fail("it must hold a JSON object".into())),
+        Err(e) => Err(fail(format!("it is not valid JSON ({e})"))),
+    }
+}
+
+fn with_path(e: Error, file: &Path) -> Error {
+    match e {
+        Error::InputFile { kind, path, reason } if path.is_empty() => Error::InputFile {
+            kind,
+            path: file.display().to_string(),
+            reason,
+        },
+        other => other,
+    }
+}
+
+/// The sandbox's token (the emulator accepts only this one).
+pub const SANDBOX_TOKEN: &str = "sandbox-token";
+
+/// Runs the tap as the command line asks, writing Singer messages to `out`.
+pub async fn run(cli: &Cli, mut out: impl Write) -> Result<()> {
+    if cli.discover {
+        // static schemas: no config, state or network needed
+        let catalog = schema::catalog().map_err(|reason| Error::Decode {
+            endpoint: "built-in schema".into(),
+            reason,
+        })?;
+        out.write_all(schema::render(&catalog).as_bytes())?;
+        out.flush()?;
+        return Ok(());
+    }
+    let out = Writer::new(out);
+    let mut raw = config::read_files(&cli.config)?;
+    let _emulator = if cli.sandbox {
+        let emulator = emulator::Emulator::start(
+            emulator::Dataset::sandbox(),
+            emulator::Options {
+                token: SANDBOX_TOKEN.into(),
+                links_style: false,
+            },
+        )
+        .await
+        .map_err(|e| Error::Emulator(e.to_string()))?;
+        tracing::info!(
+            "sandbox: serving an emulated Drift account at {}",
+            emulator.base_url
+        );
+        raw.insert("api_url".into(), json!(emulator.base_url));
+        raw.insert("access_token".into(), json!(SANDBOX_TOKEN));
+        raw.entry("requests_per_minute").or_insert(json!(600_000));
+        Some(emulator)
+    } else {
+        None
+    };
+    let config = Config::from_raw(&raw)?;
+    let streams = match cli.catalog_file() {
+        Some(path) => {
+            let catalog = Value::Object(read_json_object(path, "catalog")?);
+            catalog::select_from(&catalog).map_err(|e| with_path(e, path))?
+        }
+        None => catalog::select_all()?,
+    };
+    let (state, had_state) = match &cli.state {
+        Some(path) => {
+            let value = Value::Object(read_json_object(path, "state")?);
+            (
+                State::from_value(value).map_err(|e| with_path(e, path))?,
+                true,
+            )
+        }
+        None => (State::default(), false),
+    };
+    if let Some(path) = &cli.state {
+        for s in &streams {
+            if let catalog::Replication::Incremental(k) = s.replication {
+                state
+                    .bookmark(s.def.name, k)
+                    .map_err(|e| with_path(e, path))?;
+            }
+        }
+    }
+    let client = Arc::new(client::DriftClient::new(&config)?);
+    let mut run = sync::Run {
+        client,
+        config: &config,
+        state,
+        out,
+        started_ms: chrono::Utc::now().timestamp_millis(),
+    };
+    let result = run.sync(&streams, had_state).await;
+    let _ = run.out.flush();
+    result
+}

@@ -1,0 +1,138 @@
+//! Singer STATE in the Meltano SDK shape: `{"bookmarks": {stream: {"replication_key", "replication_key_value"}}}`.
+//! Read tolerantly (unknown keys and SDK leftovers are kept and carried forward); bookmarks are epoch
+//! milliseconds. Pure: the caller reads files and supplies the clock.
+
+use serde_json::{json, Map, Value};
+
+use crate::config::parse_timestamp_ms;
+use crate::error::{Error, Result};
+
+/// The run's state: the whole input value, with this run's bookmarks written into it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct State {
+    value: Map<String, Value>,
+}
+
+fn bad(reason: String) -> Error {
+    Error::InputFile {
+        kind: "state",
+        path: String::new(),
+        reason,
+    }
+}
+
+impl State {
+    /// Validates an input state value. Missing `bookmarks` is fine; wrong types are errors.
+    pub fn from_value(value: Value) -> Result<State> {
+        let value = match value {
+            Value::Object(m) => m,
+            Value::Null => Map::new(),
+            other => return Err(bad(format!("it must be a JSON object, got {other}"))),
+        };
+        match value.get("bookmarks") {
+            None | Some(Value::Null) | Some(Value::Object(_)) => {}
+            Some(_) => return Err(bad("\"bookmarks\" must be an object".into())),
+        }
+        if let Some(Value::Object(b)) = value.get("bookmarks") {
+            for (stream, bm) in b {
+                if !bm.is_object() {
+                    return Err(bad(format!("bookmarks.{stream} must be an object")));
+                }
+            }
+        }
+        Ok(State { value })
+    }
+
+    /// The bookmark of a stream for a replication key, in epoch ms. A bookmark for another key is
+    /// ignored with a warning; an unreadable value is an error.
+    pub fn bookmark(&self, stream: &str, key: &str) -> Result<Option<i64>> {
+        let Some(bm) = self.value.get("bookmarks").and_then(|b| b.get(stream)) else {
+            return Ok(None);
+        };
+        if let Some(k) = bm.get("replication_key").and_then(Value::as_str) {
+            if k != key {
+                tracing::warn!("state: ignoring the {stream} bookmark on `{k}`: the stream replicates by `{key}`");
+                return Ok(None);
+            }
+        }
+        match bm.get("replication_key_value") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .or_else(|| n.as_f64().map(|f| f as i64))
+                .map(Some)
+                .ok_or_else(|| bad(format!("bookmarks.{stream}.replication_key_value is not an integer"))),
+            Some(Value::String(s)) => s
+                .parse::<i64>()
+                .ok()
+                .or_else(|| parse_timestamp_ms(s))
+                .map(Some)
+                .ok_or_else(|| bad(format!("bookmarks.{stream}.replication_key_value {s:?} is neither epoch milliseconds nor an RFC 3339 timestamp"))),
+            Some(other) => Err(bad(format!("bookmarks.{stream}.replication_key_value has the wrong type: {other}"))),
+        }
+    }
+
+    /// Sets a stream's bookmark, dropping in-progress leftovers. Never moves a bookmark backwards.
+    pub fn advance(&mut self, stream: &str, key: &str, value: i64) {
+        if self
+            .bookmark(stream, key)
+            .ok()
+            .flatten()
+            .is_some_and(|old| old >= value)
+        {
+            return;
+        }
+        let bookmarks = self.value.entry("bookmarks").or_insert_with(|| json!({}));
+        if let Value::Object(b) = bookmarks {
+            b.insert(
+                stream.to_string(),
+                json!({"replication_key": key, "replication_key_value": value}),
+            );
+        }
+    }
+
+    /// The value to emit in a STATE message.
+    pub fn to_value(&self) -> Value {
+        let mut v = self.value.clone();
+        v.entry("bookmarks").or_insert_with(|| json!({}));
+        Value::Object(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_sdk_state_with_leftovers() {
+        let s = State::from_value(json!({"bookmarks": {
+            "conversations": {"replication_key_signpost": "2026-01-01T00:00:00+00:00", "starting_replication_value": null,
+                "replication_key": "updatedAt", "replication_key_value": 1700000000000i64,
+                "progress_markers": {"Note": "Progress is not resumable if interrupted."}},
+            "other": {"x": 1}}, "currently_syncing": null})).unwrap();
+        assert_eq!(
+            s.bookmark("conversations", "updatedAt").unwrap(),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(s.bookmark("users", "updatedAt").unwrap(), None);
+        assert_eq!(s.bookmark("conversations", "createdAt").unwrap(), None);
+    }
+
+    #[test]
+    fn advance_never_goes_back_and_carries_others() {
+        let mut s = State::from_value(json!({"bookmarks": {"x": {"a": 1}}})).unwrap();
+        s.advance("users", "updatedAt", 10);
+        s.advance("users", "updatedAt", 5);
+        assert_eq!(s.bookmark("users", "updatedAt").unwrap(), Some(10));
+        assert_eq!(s.to_value()["bookmarks"]["x"], json!({"a": 1}));
+    }
+
+    #[test]
+    fn wrong_types_are_errors() {
+        assert!(State::from_value(json!([1])).is_err());
+        assert!(State::from_value(json!({"bookmarks": 3})).is_err());
+        let s = State::from_value(json!({"bookmarks": {"users": {"replication_key_value": true}}}))
+            .unwrap();
+        assert!(s.bookmark("users", "updatedAt").is_err());
+    }
+}

@@ -1,0 +1,39 @@
+//! The checked-in schemas and catalog are exactly what the generator writes from the column tables.
+//! Run `UPDATE_GOLDEN=1 cargo test` to rewrite them after changing a column table.
+
+use std::path::Path;
+
+use tap_drift::schema::{catalog, render, stream_schema};
+use tap_drift::streams::STREAMS;
+
+fn check(path: &Path, expected: &str) {
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(path, expected).expect("write golden file");
+        return;
+    }
+    let actual = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        actual == expected,
+        "{} differs from what the generator writes from schemas/columns/: run `UPDATE_GOLDEN=1 cargo test` and commit",
+        path.display()
+    );
+}
+
+#[test]
+fn schemas_and_catalog_match_the_column_tables() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for def in STREAMS {
+        let schema = stream_schema(def).expect("schema generates");
+        check(&root.join("schemas").join(format!("{}.json", def.name)), &render(&schema));
+    }
+    check(&root.join("catalog.json"), &render(&catalog().expect("catalog generates")));
+}
+
+#[test]
+fn every_column_table_has_a_stream_and_schema_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(root.join("schemas/columns")).expect("columns dir") {
+        let name = entry.expect("entry").file_name().to_string_lossy().trim_end_matches(".txt").to_string();
+        assert!(STREAMS.iter().any(|d| d.name == name), "column table {name}.txt has no stream definition");
+    }
+}

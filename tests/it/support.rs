@@ -1,0 +1,163 @@
+//! Shared helpers: start the emulator, run the binary, parse and check its Singer output.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+use tap_drift::emulator::{Dataset, Emulator, Options};
+
+pub const TOKEN: &str = "test-token-7f3a9c1e";
+
+pub async fn emulator(data: Dataset) -> Emulator {
+    Emulator::start(data, Options { token: TOKEN.into(), links_style: false })
+        .await
+        .expect("emulator starts")
+}
+
+pub async fn emulator_with(data: Dataset, options: Options) -> Emulator {
+    Emulator::start(data, options).await.expect("emulator starts")
+}
+
+pub fn small() -> Dataset {
+    // counts that no page size of the tests divides
+    Dataset { seed: 11, users: 9, accounts: 53, conversations: 137 }
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("tap-drift-it-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+    pub fn write(&self, file: &str, content: &str) -> PathBuf {
+        let p = self.0.join(file);
+        std::fs::write(&p, content).expect("write temp file");
+        p
+    }
+    pub fn json(&self, file: &str, v: &Value) -> PathBuf {
+        self.write(file, &v.to_string())
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn config_for(emu: &Emulator, extra: Value) -> Value {
+    let mut c = json!({"access_token": TOKEN, "api_url": emu.base_url, "page_size": 10,
+        "requests_per_minute": 100000, "backoff_base_ms": 1});
+    if let (Some(c), Some(e)) = (c.as_object_mut(), extra.as_object()) {
+        c.extend(e.clone());
+    }
+    c
+}
+
+/// Runs the binary with these arguments (off the async runtime, so the emulator keeps serving).
+pub async fn tap(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_tap-drift"))
+            .args(&args)
+            .env_remove("TAP_DRIFT_LOGLEVEL")
+            .env_remove("LOGLEVEL")
+            .output()
+            .expect("tap runs")
+    })
+    .await
+    .expect("join")
+}
+
+pub fn args(list: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<String> {
+    list.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect()
+}
+
+/// The parsed stdout of a sync, checked against the Singer contract.
+pub struct Synced {
+    pub messages: Vec<Value>,
+    pub records: HashMap<String, Vec<Value>>,
+    pub schemas: HashMap<String, Value>,
+}
+
+impl Synced {
+    pub fn keys(&self, stream: &str) -> Vec<Value> {
+        let key = self.schemas[stream]["key_properties"][0].as_str().expect("key").to_string();
+        self.records.get(stream).map(|r| r.iter().map(|r| r[&key].clone()).collect()).unwrap_or_default()
+    }
+    pub fn states(&self) -> Vec<&Value> {
+        self.messages.iter().filter(|m| m["type"] == "STATE").map(|m| &m["value"]).collect()
+    }
+    pub fn last_state(&self) -> Value {
+        self.states().last().map(|v| (*v).clone()).expect("a STATE")
+    }
+}
+
+/// Parses stdout and asserts the contract: only Singer JSON lines with upper-case types; SCHEMA
+/// before records; every record valid against its schema (Draft 4 and 2020-12); keys present,
+/// non-null, unique per stream; `time_extracted` RFC 3339 UTC; the last line a STATE; no two
+/// identical STATEs in a row.
+pub fn check_output(out: &Output) -> Synced {
+    let stdout = String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8");
+    assert!(stdout.ends_with('\n'), "stdout ends with a newline");
+    let mut synced = Synced { messages: vec![], records: HashMap::new(), schemas: HashMap::new() };
+    let mut validators: HashMap<String, (jsonschema::Validator, jsonschema::Validator)> = HashMap::new();
+    let mut seen_keys: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
+    let mut previous_state: Option<Value> = None;
+    for line in stdout.lines() {
+        let msg: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+        let ty = msg["type"].as_str().expect("type");
+        match ty {
+            "SCHEMA" => {
+                let stream = msg["stream"].as_str().expect("stream").to_string();
+                assert!(msg["key_properties"].is_array(), "SCHEMA has key_properties");
+                let schema = &msg["schema"];
+                assert_eq!(schema["type"], "object");
+                assert!(schema["properties"].is_object());
+                let v4 = jsonschema::draft4::new(schema).expect("schema is valid draft 4");
+                let v2020 = jsonschema::draft202012::new(schema).expect("schema is valid 2020-12");
+                validators.insert(stream.clone(), (v4, v2020));
+                synced.schemas.insert(stream, msg.clone());
+                previous_state = None;
+            }
+            "RECORD" => {
+                let stream = msg["stream"].as_str().expect("stream").to_string();
+                let (v4, v2020) = validators.get(&stream).unwrap_or_else(|| panic!("RECORD of {stream} before its SCHEMA"));
+                let record = &msg["record"];
+                if let Some(e) = v4.iter_errors(record).next() {
+                    panic!("{stream} record invalid (draft 4): {e}: {record}");
+                }
+                assert!(v2020.is_valid(record), "{stream} record invalid (2020-12): {record}");
+                let props = synced.schemas[&stream]["schema"]["properties"].as_object().expect("props");
+                for k in record.as_object().expect("record object").keys() {
+                    assert!(props.contains_key(k), "{stream} record has `{k}` outside its schema");
+                }
+                let key = synced.schemas[&stream]["key_properties"][0].as_str().expect("key");
+                let kv = &record[key];
+                assert!(!kv.is_null(), "{stream} record without key: {record}");
+                assert!(seen_keys.entry(stream.clone()).or_default().insert(kv.to_string()), "duplicate {stream} key {kv}");
+                let te = msg["time_extracted"].as_str().expect("time_extracted");
+                assert!(te.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(te).is_ok(), "time_extracted {te}");
+                synced.records.entry(stream).or_default().push(record.clone());
+                previous_state = None;
+            }
+            "STATE" => {
+                assert!(msg["value"].is_object());
+                assert_ne!(previous_state.as_ref(), Some(&msg["value"]), "two identical STATEs in a row");
+                previous_state = Some(msg["value"].clone());
+            }
+            other => panic!("unexpected message type {other}"),
+        }
+        synced.messages.push(msg);
+    }
+    assert_eq!(synced.messages.last().map(|m| m["type"].clone()), Some(json!("STATE")), "the last line is a STATE");
+    synced
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -1,0 +1,149 @@
+//! Syncs against the emulator: counts, ids and values equal the emulator's truth; selection;
+//! pagination edge cases; bookmarks.
+
+use serde_json::{json, Value};
+use tap_drift::emulator::{Dataset, Options};
+
+use crate::support::*;
+
+fn expected(data: &Dataset) -> [(&'static str, Vec<Value>); 3] {
+    [
+        ("accounts", (0..data.accounts).map(|i| data.account(i)).collect()),
+        // newest updated first, completed from GET /conversations/{id}
+        ("conversations", (0..data.conversations).rev().map(|i| data.conversation(i, true)).collect()),
+        ("users", (0..data.users).map(|i| data.user(i)).collect()),
+    ]
+}
+
+async fn full_sync(data: Dataset, options: Options, page_size: u32) {
+    let dir = TempDir::new(&format!("full-{}-{page_size}-{}", data.conversations, options.links_style));
+    let emu = emulator_with(data.clone(), options).await;
+    let cfg = dir.json("config.json", &config_for(&emu, json!({"page_size": page_size, "max_concurrency": 4})));
+    let out = tap(args(&[&"--config", &cfg])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let synced = check_output(&out);
+    for (stream, truth) in expected(&data) {
+        let got = synced.records.get(stream).cloned().unwrap_or_default();
+        assert_eq!(got.len(), truth.len(), "{stream} count");
+        // every record, every value, in API order
+        assert_eq!(got, truth, "{stream} records equal the emulator's");
+    }
+    let state = synced.last_state();
+    for (stream, key) in [("accounts", "updateDateTime"), ("conversations", "updatedAt"), ("users", "updatedAt")] {
+        if let Some(truth_max) = expected(&data).iter().find(|(s, _)| *s == stream).and_then(|(_, r)| r.iter().filter_map(|r| r[key].as_i64()).max()) {
+            assert_eq!(state["bookmarks"][stream]["replication_key_value"], json!(truth_max), "{stream} bookmark");
+            assert_eq!(state["bookmarks"][stream]["replication_key"], json!(key));
+        }
+    }
+}
+
+#[tokio::test]
+async fn full_sync_equals_emulator_truth_cursor_pagination() {
+    // 137 conversations and 53 accounts: page size 10 divides neither
+    full_sync(small(), Options { token: TOKEN.into(), links_style: false }, 10).await;
+}
+
+#[tokio::test]
+async fn full_sync_equals_emulator_truth_links_pagination() {
+    full_sync(small(), Options { token: TOKEN.into(), links_style: true }, 7).await;
+}
+
+#[tokio::test]
+async fn empty_streams_and_single_pages() {
+    full_sync(Dataset { seed: 3, users: 0, accounts: 0, conversations: 0 }, Options { token: TOKEN.into(), links_style: false }, 10).await;
+    // everything fits in one page
+    full_sync(Dataset { seed: 4, users: 3, accounts: 5, conversations: 9 }, Options { token: TOKEN.into(), links_style: false }, 100).await;
+    // the page size divides the counts exactly
+    full_sync(Dataset { seed: 5, users: 3, accounts: 20, conversations: 30 }, Options { token: TOKEN.into(), links_style: true }, 10).await;
+}
+
+#[tokio::test]
+async fn catalog_deselects_a_stream_and_a_field() {
+    let dir = TempDir::new("select");
+    let data = small();
+    let emu = emulator(data.clone()).await;
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let mut catalog: Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/catalog.json")).expect("catalog")).expect("json");
+    for entry in catalog["streams"].as_array_mut().expect("streams") {
+        let selected = entry["stream"] != "accounts";
+        let is_users = entry["stream"] == "users";
+        for md in entry["metadata"].as_array_mut().expect("md") {
+            if md["breadcrumb"] == json!([]) {
+                md["metadata"]["selected"] = json!(selected);
+            }
+            if is_users && md["breadcrumb"] == json!(["properties", "email"]) {
+                md["metadata"]["selected"] = json!(false);
+            }
+        }
+    }
+    let cat = dir.json("catalog.json", &catalog);
+    for flag in ["--catalog", "--properties"] {
+        let out = tap(args(&[&"--config", &cfg, &flag, &cat])).await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        let synced = check_output(&out);
+        assert!(!synced.schemas.contains_key("accounts") && !synced.records.contains_key("accounts"));
+        assert_eq!(synced.keys("conversations").len(), data.conversations as usize);
+        assert!(synced.schemas["users"]["schema"]["properties"].get("email").is_none());
+        let users = &synced.records["users"];
+        assert_eq!(users.len(), data.users as usize);
+        assert!(users.iter().all(|u| u.get("email").is_none() && u.get("name").is_some()));
+    }
+}
+
+#[tokio::test]
+async fn second_run_from_state_reads_only_the_boundary() {
+    let dir = TempDir::new("incremental");
+    let data = small();
+    let emu = emulator(data.clone()).await;
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let first = check_output(&tap(args(&[&"--config", &cfg])).await);
+    let state = dir.json("state.json", &first.last_state());
+    let before = emu.requests().len();
+    let out = tap(args(&[&"--config", &cfg, &"--state", &state])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = check_output(&out);
+    // the input state comes first, and nothing moved backwards
+    assert_eq!(second.states()[0], &first.last_state());
+    assert_eq!(second.last_state(), first.last_state());
+    // inclusive bookmarks: exactly the boundary records come again
+    for (stream, key) in [("accounts", "updateDateTime"), ("conversations", "updatedAt"), ("users", "updatedAt")] {
+        let bm = first.last_state()["bookmarks"][stream]["replication_key_value"].as_i64().expect("bookmark");
+        let again = second.records.get(stream).cloned().unwrap_or_default();
+        assert!(!again.is_empty(), "{stream}: the boundary record is re-sent");
+        assert!(again.iter().all(|r| r[key].as_i64() == Some(bm)), "{stream}: only boundary records");
+    }
+    // conversations stop paging at the first older record: one list page, one completion request
+    let served: Vec<String> = emu.requests()[before..].to_vec();
+    assert_eq!(served.iter().filter(|r| r.starts_with("/conversations/list")).count(), 1, "{served:?}");
+    assert_eq!(served.iter().filter(|r| r.starts_with("/conversations/3")).count(), 1, "{served:?}");
+}
+
+#[tokio::test]
+async fn start_date_filters_and_future_start_date_emits_nothing() {
+    let dir = TempDir::new("startdate");
+    let data = small();
+    let emu = emulator(data.clone()).await;
+    let cfg = dir.json("config.json", &config_for(&emu, json!({"start_date": "2099-01-01T00:00:00Z"})));
+    let out = tap(args(&[&"--config", &cfg])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let synced = check_output(&out);
+    assert!(synced.records.is_empty());
+    let cutoff = "2024-01-01T00:00:00Z";
+    let cutoff_ms = chrono::DateTime::parse_from_rfc3339(cutoff).expect("ts").timestamp_millis();
+    let cfg = dir.json("config2.json", &config_for(&emu, json!({"start_date": cutoff})));
+    let synced = check_output(&tap(args(&[&"--config", &cfg])).await);
+    let truth = (0..data.conversations).filter(|i| data.conversation(*i, false)["updatedAt"].as_i64() >= Some(cutoff_ms)).count();
+    assert_eq!(synced.keys("conversations").len(), truth);
+    assert!(truth > 0 && truth < data.conversations as usize);
+}
+
+#[tokio::test]
+async fn sandbox_runs_the_whole_sync_without_config() {
+    let out = tap(args(&[&"--sandbox"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let synced = check_output(&out);
+    let data = Dataset::sandbox();
+    assert_eq!(synced.keys("accounts").len(), data.accounts as usize);
+    assert_eq!(synced.keys("conversations").len(), data.conversations as usize);
+    assert_eq!(synced.keys("users").len(), data.users as usize);
+}
