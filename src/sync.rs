@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
 use futures_util::{stream, StreamExt, TryStreamExt};
@@ -32,12 +33,24 @@ pub struct Run<'a, W: Write> {
     pub started_ms: i64,
 }
 
+/// A STATE at least every this many records of a stream…
+const CHECKPOINT_RECORDS: u64 = 10_000;
+/// …and at least this often.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
+
 fn now_rfc3339() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 fn key_value(record: &Map<String, Value>, key: &str) -> Option<i64> {
     record.get(key).and_then(Value::as_i64)
+}
+
+/// Peak resident memory of this process (Linux), for the closing log line and the benchmark.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Completes a list record from the detail endpoint when the list omitted some fields.
@@ -86,6 +99,7 @@ impl<W: Write> Run<'_, W> {
         if had_state {
             self.out.state(&self.state.to_value())?;
         }
+        let started = Instant::now();
         for s in streams {
             let result = self.sync_stream(s).await;
             if let Err(e) = result {
@@ -96,6 +110,12 @@ impl<W: Write> Run<'_, W> {
             }
         }
         self.out.state(&self.state.to_value())?;
+        tracing::info!(
+            requests = self.client.request_count(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            peak_rss_kb = peak_rss_kb(),
+            "sync finished"
+        );
         Ok(())
     }
 
@@ -117,6 +137,7 @@ impl<W: Write> Run<'_, W> {
             .schema(def.name, &s.schema, &[def.key], rk.as_slice())?;
         let (mut records, mut pages, mut max_seen) = (0u64, 0u64, None::<i64>);
         let mut seen_requests = HashSet::new();
+        let (mut since_checkpoint, mut checkpointed_at) = (0u64, Instant::now());
         let mut next = Some(first_request(def, self.config.page_size));
         while let Some(request) = next.take() {
             let endpoint = request.split('?').next().unwrap_or_default().to_string();
@@ -162,6 +183,7 @@ impl<W: Write> Run<'_, W> {
                 .buffered(self.config.max_concurrency)
                 .try_collect()
                 .await?;
+            let completed_len = completed.len() as u64;
             for record in completed {
                 if let Some(v) = rk.and_then(|k| key_value(&record, k)) {
                     max_seen = Some(max_seen.map_or(v, |m| m.max(v)));
@@ -175,6 +197,14 @@ impl<W: Write> Run<'_, W> {
                 records += 1;
             }
             self.out.flush()?;
+            since_checkpoint += completed_len;
+            if since_checkpoint >= CHECKPOINT_RECORDS
+                || checkpointed_at.elapsed() >= CHECKPOINT_INTERVAL
+            {
+                // the bookmark itself only moves at stream end (no list is ascending by its key)
+                self.out.state(&self.state.to_value())?;
+                (since_checkpoint, checkpointed_at) = (0, Instant::now());
+            }
             next = if stop { None } else { page.next };
         }
         if let (Some(k), Some(seen)) = (rk, max_seen) {

@@ -24,16 +24,30 @@ fn schemas_and_catalog_match_the_column_tables() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for def in STREAMS {
         let schema = stream_schema(def).expect("schema generates");
-        check(&root.join("schemas").join(format!("{}.json", def.name)), &render(&schema));
+        check(
+            &root.join("schemas").join(format!("{}.json", def.name)),
+            &render(&schema),
+        );
     }
-    check(&root.join("catalog.json"), &render(&catalog().expect("catalog generates")));
+    check(
+        &root.join("catalog.json"),
+        &render(&catalog().expect("catalog generates")),
+    );
 }
 
 #[test]
 fn every_column_table_has_a_stream_and_schema_file() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for entry in std::fs::read_dir(root.join("schemas/columns")).expect("columns dir") {
-        let name = entry.expect("entry").file_name().to_string_lossy().trim_end_matches(".txt").to_string();
-        assert!(STREAMS.iter().any(|d| d.name == name), "column table {name}.txt has no stream definition");
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .trim_end_matches(".txt")
+            .to_string();
+        assert!(
+            STREAMS.iter().any(|d| d.name == name),
+            "column table {name}.txt has no stream definition"
+        );
     }
 }

@@ -10,18 +10,31 @@ use tap_drift::emulator::{Dataset, Emulator, Options};
 pub const TOKEN: &str = "test-token-7f3a9c1e";
 
 pub async fn emulator(data: Dataset) -> Emulator {
-    Emulator::start(data, Options { token: TOKEN.into(), links_style: false })
+    Emulator::start(
+        data,
+        Options {
+            token: TOKEN.into(),
+            links_style: false,
+        },
+    )
+    .await
+    .expect("emulator starts")
+}
+
+pub async fn emulator_with(data: Dataset, options: Options) -> Emulator {
+    Emulator::start(data, options)
         .await
         .expect("emulator starts")
 }
 
-pub async fn emulator_with(data: Dataset, options: Options) -> Emulator {
-    Emulator::start(data, options).await.expect("emulator starts")
-}
-
 pub fn small() -> Dataset {
     // counts that no page size of the tests divides
-    Dataset { seed: 11, users: 9, accounts: 53, conversations: 137 }
+    Dataset {
+        seed: 11,
+        users: 9,
+        accounts: 53,
+        conversations: 137,
+    }
 }
 
 /// A temporary directory removed on drop.
@@ -74,7 +87,9 @@ pub async fn tap(args: Vec<String>) -> Output {
 }
 
 pub fn args(list: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<String> {
-    list.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect()
+    list.iter()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// The parsed stdout of a sync, checked against the Singer contract.
@@ -86,11 +101,21 @@ pub struct Synced {
 
 impl Synced {
     pub fn keys(&self, stream: &str) -> Vec<Value> {
-        let key = self.schemas[stream]["key_properties"][0].as_str().expect("key").to_string();
-        self.records.get(stream).map(|r| r.iter().map(|r| r[&key].clone()).collect()).unwrap_or_default()
+        let key = self.schemas[stream]["key_properties"][0]
+            .as_str()
+            .expect("key")
+            .to_string();
+        self.records
+            .get(stream)
+            .map(|r| r.iter().map(|r| r[&key].clone()).collect())
+            .unwrap_or_default()
     }
     pub fn states(&self) -> Vec<&Value> {
-        self.messages.iter().filter(|m| m["type"] == "STATE").map(|m| &m["value"]).collect()
+        self.messages
+            .iter()
+            .filter(|m| m["type"] == "STATE")
+            .map(|m| &m["value"])
+            .collect()
     }
     pub fn last_state(&self) -> Value {
         self.states().last().map(|v| (*v).clone()).expect("a STATE")
@@ -104,17 +129,26 @@ impl Synced {
 pub fn check_output(out: &Output) -> Synced {
     let stdout = String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8");
     assert!(stdout.ends_with('\n'), "stdout ends with a newline");
-    let mut synced = Synced { messages: vec![], records: HashMap::new(), schemas: HashMap::new() };
-    let mut validators: HashMap<String, (jsonschema::Validator, jsonschema::Validator)> = HashMap::new();
+    let mut synced = Synced {
+        messages: vec![],
+        records: HashMap::new(),
+        schemas: HashMap::new(),
+    };
+    let mut validators: HashMap<String, (jsonschema::Validator, jsonschema::Validator)> =
+        HashMap::new();
     let mut seen_keys: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
     let mut previous_state: Option<Value> = None;
     for line in stdout.lines() {
-        let msg: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+        let msg: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
         let ty = msg["type"].as_str().expect("type");
         match ty {
             "SCHEMA" => {
                 let stream = msg["stream"].as_str().expect("stream").to_string();
-                assert!(msg["key_properties"].is_array(), "SCHEMA has key_properties");
+                assert!(
+                    msg["key_properties"].is_array(),
+                    "SCHEMA has key_properties"
+                );
                 let schema = &msg["schema"];
                 assert_eq!(schema["type"], "object");
                 assert!(schema["properties"].is_object());
@@ -126,35 +160,68 @@ pub fn check_output(out: &Output) -> Synced {
             }
             "RECORD" => {
                 let stream = msg["stream"].as_str().expect("stream").to_string();
-                let (v4, v2020) = validators.get(&stream).unwrap_or_else(|| panic!("RECORD of {stream} before its SCHEMA"));
+                let (v4, v2020) = validators
+                    .get(&stream)
+                    .unwrap_or_else(|| panic!("RECORD of {stream} before its SCHEMA"));
                 let record = &msg["record"];
                 if let Some(e) = v4.iter_errors(record).next() {
                     panic!("{stream} record invalid (draft 4): {e}: {record}");
                 }
-                assert!(v2020.is_valid(record), "{stream} record invalid (2020-12): {record}");
-                let props = synced.schemas[&stream]["schema"]["properties"].as_object().expect("props");
+                assert!(
+                    v2020.is_valid(record),
+                    "{stream} record invalid (2020-12): {record}"
+                );
+                let props = synced.schemas[&stream]["schema"]["properties"]
+                    .as_object()
+                    .expect("props");
                 for k in record.as_object().expect("record object").keys() {
-                    assert!(props.contains_key(k), "{stream} record has `{k}` outside its schema");
+                    assert!(
+                        props.contains_key(k),
+                        "{stream} record has `{k}` outside its schema"
+                    );
                 }
-                let key = synced.schemas[&stream]["key_properties"][0].as_str().expect("key");
+                let key = synced.schemas[&stream]["key_properties"][0]
+                    .as_str()
+                    .expect("key");
                 let kv = &record[key];
                 assert!(!kv.is_null(), "{stream} record without key: {record}");
-                assert!(seen_keys.entry(stream.clone()).or_default().insert(kv.to_string()), "duplicate {stream} key {kv}");
+                assert!(
+                    seen_keys
+                        .entry(stream.clone())
+                        .or_default()
+                        .insert(kv.to_string()),
+                    "duplicate {stream} key {kv}"
+                );
                 let te = msg["time_extracted"].as_str().expect("time_extracted");
-                assert!(te.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(te).is_ok(), "time_extracted {te}");
-                synced.records.entry(stream).or_default().push(record.clone());
+                assert!(
+                    te.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(te).is_ok(),
+                    "time_extracted {te}"
+                );
+                synced
+                    .records
+                    .entry(stream)
+                    .or_default()
+                    .push(record.clone());
                 previous_state = None;
             }
             "STATE" => {
                 assert!(msg["value"].is_object());
-                assert_ne!(previous_state.as_ref(), Some(&msg["value"]), "two identical STATEs in a row");
+                assert_ne!(
+                    previous_state.as_ref(),
+                    Some(&msg["value"]),
+                    "two identical STATEs in a row"
+                );
                 previous_state = Some(msg["value"].clone());
             }
             other => panic!("unexpected message type {other}"),
         }
         synced.messages.push(msg);
     }
-    assert_eq!(synced.messages.last().map(|m| m["type"].clone()), Some(json!("STATE")), "the last line is a STATE");
+    assert_eq!(
+        synced.messages.last().map(|m| m["type"].clone()),
+        Some(json!("STATE")),
+        "the last line is a STATE"
+    );
     synced
 }
 

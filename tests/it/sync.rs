@@ -8,17 +8,32 @@ use crate::support::*;
 
 fn expected(data: &Dataset) -> [(&'static str, Vec<Value>); 3] {
     [
-        ("accounts", (0..data.accounts).map(|i| data.account(i)).collect()),
+        (
+            "accounts",
+            (0..data.accounts).map(|i| data.account(i)).collect(),
+        ),
         // newest updated first, completed from GET /conversations/{id}
-        ("conversations", (0..data.conversations).rev().map(|i| data.conversation(i, true)).collect()),
+        (
+            "conversations",
+            (0..data.conversations)
+                .rev()
+                .map(|i| data.conversation(i, true))
+                .collect(),
+        ),
         ("users", (0..data.users).map(|i| data.user(i)).collect()),
     ]
 }
 
 async fn full_sync(data: Dataset, options: Options, page_size: u32) {
-    let dir = TempDir::new(&format!("full-{}-{page_size}-{}", data.conversations, options.links_style));
+    let dir = TempDir::new(&format!(
+        "full-{}-{page_size}-{}",
+        data.conversations, options.links_style
+    ));
     let emu = emulator_with(data.clone(), options).await;
-    let cfg = dir.json("config.json", &config_for(&emu, json!({"page_size": page_size, "max_concurrency": 4})));
+    let cfg = dir.json(
+        "config.json",
+        &config_for(&emu, json!({"page_size": page_size, "max_concurrency": 4})),
+    );
     let out = tap(args(&[&"--config", &cfg])).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let synced = check_output(&out);
@@ -29,9 +44,21 @@ async fn full_sync(data: Dataset, options: Options, page_size: u32) {
         assert_eq!(got, truth, "{stream} records equal the emulator's");
     }
     let state = synced.last_state();
-    for (stream, key) in [("accounts", "updateDateTime"), ("conversations", "updatedAt"), ("users", "updatedAt")] {
-        if let Some(truth_max) = expected(&data).iter().find(|(s, _)| *s == stream).and_then(|(_, r)| r.iter().filter_map(|r| r[key].as_i64()).max()) {
-            assert_eq!(state["bookmarks"][stream]["replication_key_value"], json!(truth_max), "{stream} bookmark");
+    for (stream, key) in [
+        ("accounts", "updateDateTime"),
+        ("conversations", "updatedAt"),
+        ("users", "updatedAt"),
+    ] {
+        if let Some(truth_max) = expected(&data)
+            .iter()
+            .find(|(s, _)| *s == stream)
+            .and_then(|(_, r)| r.iter().filter_map(|r| r[key].as_i64()).max())
+        {
+            assert_eq!(
+                state["bookmarks"][stream]["replication_key_value"],
+                json!(truth_max),
+                "{stream} bookmark"
+            );
             assert_eq!(state["bookmarks"][stream]["replication_key"], json!(key));
         }
     }
@@ -40,21 +67,76 @@ async fn full_sync(data: Dataset, options: Options, page_size: u32) {
 #[tokio::test]
 async fn full_sync_equals_emulator_truth_cursor_pagination() {
     // 137 conversations and 53 accounts: page size 10 divides neither
-    full_sync(small(), Options { token: TOKEN.into(), links_style: false }, 10).await;
+    full_sync(
+        small(),
+        Options {
+            token: TOKEN.into(),
+            links_style: false,
+        },
+        10,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn full_sync_equals_emulator_truth_links_pagination() {
-    full_sync(small(), Options { token: TOKEN.into(), links_style: true }, 7).await;
+    full_sync(
+        small(),
+        Options {
+            token: TOKEN.into(),
+            links_style: true,
+        },
+        7,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn empty_streams_and_single_pages() {
-    full_sync(Dataset { seed: 3, users: 0, accounts: 0, conversations: 0 }, Options { token: TOKEN.into(), links_style: false }, 10).await;
+    full_sync(
+        Dataset {
+            seed: 3,
+            users: 0,
+            accounts: 0,
+            conversations: 0,
+        },
+        Options {
+            token: TOKEN.into(),
+            links_style: false,
+        },
+        10,
+    )
+    .await;
     // everything fits in one page
-    full_sync(Dataset { seed: 4, users: 3, accounts: 5, conversations: 9 }, Options { token: TOKEN.into(), links_style: false }, 100).await;
+    full_sync(
+        Dataset {
+            seed: 4,
+            users: 3,
+            accounts: 5,
+            conversations: 9,
+        },
+        Options {
+            token: TOKEN.into(),
+            links_style: false,
+        },
+        100,
+    )
+    .await;
     // the page size divides the counts exactly
-    full_sync(Dataset { seed: 5, users: 3, accounts: 20, conversations: 30 }, Options { token: TOKEN.into(), links_style: true }, 10).await;
+    full_sync(
+        Dataset {
+            seed: 5,
+            users: 3,
+            accounts: 20,
+            conversations: 30,
+        },
+        Options {
+            token: TOKEN.into(),
+            links_style: true,
+        },
+        10,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -63,7 +145,11 @@ async fn catalog_deselects_a_stream_and_a_field() {
     let data = small();
     let emu = emulator(data.clone()).await;
     let cfg = dir.json("config.json", &config_for(&emu, json!({})));
-    let mut catalog: Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/catalog.json")).expect("catalog")).expect("json");
+    let mut catalog: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/catalog.json"))
+            .expect("catalog"),
+    )
+    .expect("json");
     for entry in catalog["streams"].as_array_mut().expect("streams") {
         let selected = entry["stream"] != "accounts";
         let is_users = entry["stream"] == "users";
@@ -81,12 +167,21 @@ async fn catalog_deselects_a_stream_and_a_field() {
         let out = tap(args(&[&"--config", &cfg, &flag, &cat])).await;
         assert!(out.status.success(), "{}", stderr(&out));
         let synced = check_output(&out);
-        assert!(!synced.schemas.contains_key("accounts") && !synced.records.contains_key("accounts"));
-        assert_eq!(synced.keys("conversations").len(), data.conversations as usize);
-        assert!(synced.schemas["users"]["schema"]["properties"].get("email").is_none());
+        assert!(
+            !synced.schemas.contains_key("accounts") && !synced.records.contains_key("accounts")
+        );
+        assert_eq!(
+            synced.keys("conversations").len(),
+            data.conversations as usize
+        );
+        assert!(synced.schemas["users"]["schema"]["properties"]
+            .get("email")
+            .is_none());
         let users = &synced.records["users"];
         assert_eq!(users.len(), data.users as usize);
-        assert!(users.iter().all(|u| u.get("email").is_none() && u.get("name").is_some()));
+        assert!(users
+            .iter()
+            .all(|u| u.get("email").is_none() && u.get("name").is_some()));
     }
 }
 
@@ -106,16 +201,42 @@ async fn second_run_from_state_reads_only_the_boundary() {
     assert_eq!(second.states()[0], &first.last_state());
     assert_eq!(second.last_state(), first.last_state());
     // inclusive bookmarks: exactly the boundary records come again
-    for (stream, key) in [("accounts", "updateDateTime"), ("conversations", "updatedAt"), ("users", "updatedAt")] {
-        let bm = first.last_state()["bookmarks"][stream]["replication_key_value"].as_i64().expect("bookmark");
+    for (stream, key) in [
+        ("accounts", "updateDateTime"),
+        ("conversations", "updatedAt"),
+        ("users", "updatedAt"),
+    ] {
+        let bm = first.last_state()["bookmarks"][stream]["replication_key_value"]
+            .as_i64()
+            .expect("bookmark");
         let again = second.records.get(stream).cloned().unwrap_or_default();
-        assert!(!again.is_empty(), "{stream}: the boundary record is re-sent");
-        assert!(again.iter().all(|r| r[key].as_i64() == Some(bm)), "{stream}: only boundary records");
+        assert!(
+            !again.is_empty(),
+            "{stream}: the boundary record is re-sent"
+        );
+        assert!(
+            again.iter().all(|r| r[key].as_i64() == Some(bm)),
+            "{stream}: only boundary records"
+        );
     }
     // conversations stop paging at the first older record: one list page, one completion request
     let served: Vec<String> = emu.requests()[before..].to_vec();
-    assert_eq!(served.iter().filter(|r| r.starts_with("/conversations/list")).count(), 1, "{served:?}");
-    assert_eq!(served.iter().filter(|r| r.starts_with("/conversations/3")).count(), 1, "{served:?}");
+    assert_eq!(
+        served
+            .iter()
+            .filter(|r| r.starts_with("/conversations/list"))
+            .count(),
+        1,
+        "{served:?}"
+    );
+    assert_eq!(
+        served
+            .iter()
+            .filter(|r| r.starts_with("/conversations/3"))
+            .count(),
+        1,
+        "{served:?}"
+    );
 }
 
 #[tokio::test]
@@ -123,16 +244,26 @@ async fn start_date_filters_and_future_start_date_emits_nothing() {
     let dir = TempDir::new("startdate");
     let data = small();
     let emu = emulator(data.clone()).await;
-    let cfg = dir.json("config.json", &config_for(&emu, json!({"start_date": "2099-01-01T00:00:00Z"})));
+    let cfg = dir.json(
+        "config.json",
+        &config_for(&emu, json!({"start_date": "2099-01-01T00:00:00Z"})),
+    );
     let out = tap(args(&[&"--config", &cfg])).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let synced = check_output(&out);
     assert!(synced.records.is_empty());
     let cutoff = "2024-01-01T00:00:00Z";
-    let cutoff_ms = chrono::DateTime::parse_from_rfc3339(cutoff).expect("ts").timestamp_millis();
-    let cfg = dir.json("config2.json", &config_for(&emu, json!({"start_date": cutoff})));
+    let cutoff_ms = chrono::DateTime::parse_from_rfc3339(cutoff)
+        .expect("ts")
+        .timestamp_millis();
+    let cfg = dir.json(
+        "config2.json",
+        &config_for(&emu, json!({"start_date": cutoff})),
+    );
     let synced = check_output(&tap(args(&[&"--config", &cfg])).await);
-    let truth = (0..data.conversations).filter(|i| data.conversation(*i, false)["updatedAt"].as_i64() >= Some(cutoff_ms)).count();
+    let truth = (0..data.conversations)
+        .filter(|i| data.conversation(*i, false)["updatedAt"].as_i64() >= Some(cutoff_ms))
+        .count();
     assert_eq!(synced.keys("conversations").len(), truth);
     assert!(truth > 0 && truth < data.conversations as usize);
 }
@@ -144,6 +275,9 @@ async fn sandbox_runs_the_whole_sync_without_config() {
     let synced = check_output(&out);
     let data = Dataset::sandbox();
     assert_eq!(synced.keys("accounts").len(), data.accounts as usize);
-    assert_eq!(synced.keys("conversations").len(), data.conversations as usize);
+    assert_eq!(
+        synced.keys("conversations").len(),
+        data.conversations as usize
+    );
     assert_eq!(synced.keys("users").len(), data.users as usize);
 }
