@@ -72,22 +72,39 @@ impl State {
         }
     }
 
-    /// Sets a stream's bookmark, dropping in-progress leftovers. Never moves a bookmark backwards.
-    pub fn advance(&mut self, stream: &str, key: &str, value: i64) {
-        if self
-            .bookmark(stream, key)
-            .ok()
-            .flatten()
-            .is_some_and(|old| old >= value)
-        {
-            return;
+    /// Keys of the records already emitted at exactly the bookmark's value (`boundary_keys`), so the
+    /// next run can skip them while still reading `>=` the bookmark.
+    pub fn boundary_keys(&self, stream: &str) -> Vec<Value> {
+        self.value
+            .get("bookmarks")
+            .and_then(|b| b.get(stream))
+            .and_then(|b| b.get("boundary_keys"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Sets a stream's bookmark and the keys emitted at exactly that value, dropping in-progress
+    /// leftovers. Never moves a bookmark backwards; at an equal value the boundary keys accumulate.
+    pub fn advance(&mut self, stream: &str, key: &str, value: i64, mut boundary: Vec<Value>) {
+        match self.bookmark(stream, key).ok().flatten() {
+            Some(old) if old > value => return,
+            Some(old) if old == value => {
+                for k in self.boundary_keys(stream) {
+                    if !boundary.contains(&k) {
+                        boundary.push(k);
+                    }
+                }
+            }
+            _ => {}
         }
         let bookmarks = self.value.entry("bookmarks").or_insert_with(|| json!({}));
         if let Value::Object(b) = bookmarks {
-            b.insert(
-                stream.to_string(),
-                json!({"replication_key": key, "replication_key_value": value}),
-            );
+            let mut bm = json!({"replication_key": key, "replication_key_value": value});
+            if !boundary.is_empty() {
+                bm["boundary_keys"] = Value::Array(boundary);
+            }
+            b.insert(stream.to_string(), bm);
         }
     }
 
@@ -121,9 +138,14 @@ mod tests {
     #[test]
     fn advance_never_goes_back_and_carries_others() {
         let mut s = State::from_value(json!({"bookmarks": {"x": {"a": 1}}})).unwrap();
-        s.advance("users", "updatedAt", 10);
-        s.advance("users", "updatedAt", 5);
+        s.advance("users", "updatedAt", 10, vec![json!(1)]);
+        s.advance("users", "updatedAt", 5, vec![json!(2)]);
         assert_eq!(s.bookmark("users", "updatedAt").unwrap(), Some(10));
+        assert_eq!(s.boundary_keys("users"), vec![json!(1)]);
+        s.advance("users", "updatedAt", 10, vec![json!(3)]);
+        assert_eq!(s.boundary_keys("users"), vec![json!(3), json!(1)]);
+        s.advance("users", "updatedAt", 11, vec![]);
+        assert!(s.boundary_keys("users").is_empty());
         assert_eq!(s.to_value()["bookmarks"]["x"], json!({"a": 1}));
     }
 

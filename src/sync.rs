@@ -136,6 +136,9 @@ impl<W: Write> Run<'_, W> {
         self.out
             .schema(def.name, &s.schema, &[def.key], rk.as_slice())?;
         let (mut records, mut pages, mut max_seen) = (0u64, 0u64, None::<i64>);
+        // keys already emitted at exactly the bookmark (skipped), and keys emitted at max_seen
+        let emitted_at_bookmark = self.state.boundary_keys(def.name);
+        let mut at_max_seen: Vec<Value> = Vec::new();
         let mut seen_requests = HashSet::new();
         let (mut since_checkpoint, mut checkpointed_at) = (0u64, Instant::now());
         let mut next = Some(first_request(def, self.config.page_size));
@@ -172,6 +175,9 @@ impl<W: Write> Run<'_, W> {
                             stop |= def.order == Order::Descending;
                             continue;
                         }
+                        Some(v) if v == bm && emitted_at_bookmark.contains(&record[def.key]) => {
+                            continue
+                        }
                         _ => {}
                     }
                 }
@@ -186,7 +192,13 @@ impl<W: Write> Run<'_, W> {
             let completed_len = completed.len() as u64;
             for record in completed {
                 if let Some(v) = rk.and_then(|k| key_value(&record, k)) {
-                    max_seen = Some(max_seen.map_or(v, |m| m.max(v)));
+                    if max_seen.is_none_or(|m| v > m) {
+                        max_seen = Some(v);
+                        at_max_seen.clear();
+                    }
+                    if max_seen == Some(v) {
+                        at_max_seen.push(record[def.key].clone());
+                    }
                 }
                 let projected: Map<String, Value> = s
                     .fields
@@ -208,7 +220,14 @@ impl<W: Write> Run<'_, W> {
             next = if stop { None } else { page.next };
         }
         if let (Some(k), Some(seen)) = (rk, max_seen) {
-            self.state.advance(def.name, k, seen.min(self.started_ms));
+            // capped at the sync's start: records changed during the run come again next time
+            let boundary = if seen <= self.started_ms {
+                at_max_seen
+            } else {
+                Vec::new()
+            };
+            self.state
+                .advance(def.name, k, seen.min(self.started_ms), boundary);
         }
         self.out.state(&self.state.to_value())?;
         tracing::info!(stream = def.name, records, pages, "stream finished");

@@ -254,13 +254,6 @@ impl Dataset {
         3_000_000_000 + i64::from(i) * 3
     }
 
-    /// Index of a conversation id, if it exists.
-    pub fn conversation_index(&self, id: i64) -> Option<u32> {
-        let off = id.checked_sub(3_000_000_000)?;
-        (off >= 0 && off % 3 == 0 && off / 3 < i64::from(self.conversations))
-            .then_some((off / 3) as u32)
-    }
-
     /// The i-th conversation: `full` as GET /conversations/{id} returns it, else the list's summary
     /// (without participants, conversationTags and relatedPlaybookId). updatedAt grows with i.
     pub fn conversation(&self, i: u32, full: bool) -> Value {
@@ -344,8 +337,6 @@ mod tests {
         assert_eq!(d.conversation(5, true), d.conversation(5, true));
         let t = |i| d.conversation(i, false)["updatedAt"].as_i64().unwrap();
         assert!((1..d.conversations).all(|i| t(i) > t(i - 1)));
-        assert_eq!(d.conversation_index(d.conversation_id(77)), Some(77));
-        assert_eq!(d.conversation_index(3), None);
         assert_eq!(d.user(d.users - 1)["bot"], json!(true));
     }
 }

@@ -3,6 +3,7 @@
 //! wrong token and keeps a log of the requests it served.
 
 mod data;
+mod world;
 
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 pub use data::{Dataset, EPOCH_END_MS, EPOCH_START_MS, ORG_ID};
+use world::{Kind, World};
 
 /// How the emulator behaves.
 #[derive(Debug, Clone)]
@@ -27,7 +29,7 @@ pub struct Options {
 }
 
 struct Shared {
-    data: Dataset,
+    world: Mutex<World>,
     options: Options,
     base_url: String,
     log: Mutex<Vec<String>>,
@@ -53,7 +55,7 @@ impl Emulator {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let base_url = format!("http://{}", listener.local_addr()?);
         let shared = Arc::new(Shared {
-            data,
+            world: Mutex::new(World::new(data)),
             options,
             base_url: base_url.clone(),
             log: Mutex::new(Vec::new()),
@@ -80,9 +82,35 @@ impl Emulator {
         })
     }
 
-    /// The dataset it serves.
-    pub fn dataset(&self) -> &Dataset {
-        &self.shared.data
+    fn with_world<T>(&self, stream: &str, f: impl FnOnce(&mut World, Kind) -> T) -> T {
+        let kind = Kind::from_stream(stream).unwrap_or(Kind::Conversations);
+        let mut world = self.shared.world.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut world, kind)
+    }
+
+    /// The dataset it was started with.
+    pub fn dataset(&self) -> Dataset {
+        self.with_world("users", |w, _| w.dataset().clone())
+    }
+
+    /// Every record of a stream (`accounts`, `conversations`, `users`), complete, in list order.
+    pub fn records(&self, stream: &str) -> Vec<Value> {
+        self.with_world(stream, |w, k| w.all(k))
+    }
+
+    /// Changes records (by generation index) of a stream: update time `at_ms` and one field.
+    pub fn touch(&self, stream: &str, indices: &[u32], at_ms: i64) {
+        self.with_world(stream, |w, k| w.touch(k, indices, at_ms))
+    }
+
+    /// Adds `m` records to a stream, updated at `at_ms`.
+    pub fn add(&self, stream: &str, m: u32, at_ms: i64) {
+        self.with_world(stream, |w, k| w.add(k, m, at_ms))
+    }
+
+    /// Keys of a stream's records updated at or after `since_ms`.
+    pub fn changed_since(&self, stream: &str, since_ms: i64) -> Vec<Value> {
+        self.with_world(stream, |w, k| w.changed_since(k, since_ms))
     }
 
     /// Every request served so far, as `PATH?QUERY`.
@@ -126,16 +154,32 @@ async fn authenticate(
     next.run(req).await
 }
 
+fn world(s: &Shared) -> std::sync::MutexGuard<'_, World> {
+    s.world.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 async fn users_list(State(s): State<Arc<Shared>>) -> Response {
-    let users: Vec<Value> = (0..s.data.users).map(|i| s.data.user(i)).collect();
+    let w = world(&s);
+    let users: Vec<Value> = (0..w.count(Kind::Users))
+        .map(|i| w.record(Kind::Users, i, true))
+        .collect();
     Json(json!({"data": users})).into_response()
 }
 
-async fn user_one(State(s): State<Arc<Shared>>, Path(id): Path<i64>) -> Response {
-    match (0..s.data.users).find(|i| s.data.user_id(*i) == id) {
-        Some(i) => Json(json!({"data": s.data.user(i)})).into_response(),
-        None => error(StatusCode::NOT_FOUND, "not_found", "user not found"),
+fn one(s: &Shared, kind: Kind, key: &str, what: &str) -> Response {
+    let w = world(s);
+    match w.index_of(kind, key) {
+        Some(i) => Json(json!({"data": w.record(kind, i, true)})).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("{what} not found"),
+        ),
     }
+}
+
+async fn user_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    one(&s, Kind::Users, &id, "user")
 }
 
 #[derive(Deserialize)]
@@ -145,22 +189,23 @@ struct AccountsQuery {
 }
 
 async fn accounts_list(State(s): State<Arc<Shared>>, Query(q): Query<AccountsQuery>) -> Response {
+    let w = world(&s);
+    let total = w.count(Kind::Accounts);
     let index = q.index.unwrap_or(0);
     let size = q.size.unwrap_or(10).clamp(1, 100);
-    let end = index.saturating_add(size).min(s.data.accounts);
-    let accounts: Vec<Value> = (index.min(end)..end).map(|i| s.data.account(i)).collect();
-    let mut data = json!({"accounts": accounts, "total": s.data.accounts});
-    if end < s.data.accounts {
+    let end = index.saturating_add(size).min(total);
+    let accounts: Vec<Value> = (index.min(end)..end)
+        .map(|i| w.record(Kind::Accounts, i, true))
+        .collect();
+    let mut data = json!({"accounts": accounts, "total": total});
+    if end < total {
         data["next"] = json!(format!("{}/accounts?index={end}&size={size}", s.base_url));
     }
     Json(json!({"data": data})).into_response()
 }
 
 async fn account_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    match (0..s.data.accounts).find(|i| s.data.account_id(*i) == id) {
-        Some(i) => Json(json!({"data": s.data.account(i)})).into_response(),
-        None => error(StatusCode::NOT_FOUND, "not_found", "account not found"),
-    }
+    one(&s, Kind::Accounts, &id, "account")
 }
 
 #[derive(Deserialize)]
@@ -177,6 +222,8 @@ async fn conversations_list(
     State(s): State<Arc<Shared>>,
     Query(q): Query<ConversationsQuery>,
 ) -> Response {
+    let w = world(&s);
+    let total = w.count(Kind::Conversations);
     let limit = q.limit.unwrap_or(25).clamp(1, 100);
     let position = match q.next.as_deref().or(q.page_token.as_deref()) {
         None => 0,
@@ -185,7 +232,7 @@ async fn conversations_list(
             .ok()
             .and_then(|t| t.checked_sub(CURSOR_OFFSET))
         {
-            Some(p) if p <= u64::from(s.data.conversations) => p as u32,
+            Some(p) if p <= u64::from(total) => p as u32,
             _ => {
                 return error(
                     StatusCode::BAD_REQUEST,
@@ -195,11 +242,15 @@ async fn conversations_list(
             }
         },
     };
-    let total = s.data.conversations;
     let end = position.saturating_add(limit).min(total);
-    // newest updated first: position 0 is the highest index
     let items: Vec<Value> = (position..end)
-        .map(|p| s.data.conversation(total - 1 - p, false))
+        .map(|p| {
+            w.record(
+                Kind::Conversations,
+                w.at_position(Kind::Conversations, p),
+                false,
+            )
+        })
         .collect();
     let mut body = json!({"data": items});
     if end < total {
@@ -216,9 +267,6 @@ async fn conversations_list(
     Json(body).into_response()
 }
 
-async fn conversation_one(State(s): State<Arc<Shared>>, Path(id): Path<i64>) -> Response {
-    match s.data.conversation_index(id) {
-        Some(i) => Json(json!({"data": s.data.conversation(i, true)})).into_response(),
-        None => error(StatusCode::NOT_FOUND, "not_found", "conversation not found"),
-    }
+async fn conversation_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    one(&s, Kind::Conversations, &id, "conversation")
 }

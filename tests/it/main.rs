@@ -3,5 +3,6 @@
 
 mod cli;
 mod generated;
+mod incremental;
 mod support;
 mod sync;

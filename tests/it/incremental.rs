@@ -1,0 +1,270 @@
+//! Incremental sync: bookmarks, changed and added records, interruption, foreign state.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+use tap_drift::emulator::{Dataset, EPOCH_END_MS};
+
+use crate::support::*;
+
+const STREAMS: [(&str, &str); 3] = [
+    ("accounts", "updateDateTime"),
+    ("conversations", "updatedAt"),
+    ("users", "updatedAt"),
+];
+
+fn keyset(v: &[Value]) -> BTreeSet<String> {
+    v.iter().map(Value::to_string).collect()
+}
+
+#[tokio::test]
+async fn changed_and_added_records_come_once_then_nothing() {
+    let dir = TempDir::new("kplusm");
+    let data = small();
+    let emu = emulator(data.clone()).await;
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let run1 = check_output(&tap(args(&[&"--config", &cfg])).await);
+    let state1 = run1.last_state();
+
+    // mutate K and add M in every stream, at a time after the dataset (and before now)
+    let at = EPOCH_END_MS + 86_400_000;
+    emu.touch("conversations", &[0, 17, 90, 136], at);
+    emu.add("conversations", 3, at + 5);
+    emu.touch("accounts", &[2, 40], at);
+    emu.add("accounts", 2, at);
+    emu.touch("users", &[1], at);
+    emu.add("users", 1, at);
+
+    let before = emu.requests().len();
+    let s1 = dir.json("state1.json", &state1);
+    let out = tap(args(&[&"--config", &cfg, &"--state", &s1])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run2 = check_output(&out);
+    assert_eq!(
+        run2.states()[0],
+        &state1,
+        "the input state is emitted first"
+    );
+    for (stream, key) in STREAMS {
+        let expected = keyset(&emu.changed_since(stream, at));
+        assert_eq!(
+            keyset(&run2.keys(stream)),
+            expected,
+            "{stream}: exactly the changed and added records"
+        );
+        let bm1 = state1["bookmarks"][stream]["replication_key_value"]
+            .as_i64()
+            .expect("bm1");
+        let bm2 = run2.last_state()["bookmarks"][stream]["replication_key_value"]
+            .as_i64()
+            .expect("bm2");
+        assert!(bm2 > bm1, "{stream}: the bookmark moved forward");
+        assert!(run2.records[stream]
+            .iter()
+            .all(|r| r[key].as_i64() >= Some(bm1)));
+        // changed values arrived
+        let truth = emu.records(stream);
+        for r in &run2.records[stream] {
+            let k = &run2.schemas[stream]["key_properties"][0];
+            let t = truth
+                .iter()
+                .find(|t| t[k.as_str().expect("k")] == r[k.as_str().expect("k")])
+                .expect("in truth");
+            assert_eq!(r, t);
+        }
+    }
+    // conversations: the newest-first list is read only down to the bookmark, and only the changed
+    // conversations are completed
+    let served = emu.requests()[before..].to_vec();
+    assert_eq!(
+        served
+            .iter()
+            .filter(|r| r.starts_with("/conversations/list"))
+            .count(),
+        1,
+        "{served:?}"
+    );
+    assert_eq!(
+        served
+            .iter()
+            .filter(|r| r.starts_with("/conversations/3"))
+            .count(),
+        7,
+        "{served:?}"
+    );
+
+    // run 3, no changes: no records at all, same bookmarks
+    let s2 = dir.json("state2.json", &run2.last_state());
+    let out = tap(args(&[&"--config", &cfg, &"--state", &s2])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run3 = check_output(&out);
+    assert!(
+        run3.records.is_empty(),
+        "run 3 emitted {:?}",
+        run3.records.keys()
+    );
+    assert_eq!(run3.last_state(), run2.last_state());
+}
+
+#[tokio::test]
+async fn full_table_from_the_catalog_ignores_bookmarks() {
+    let dir = TempDir::new("fulltable");
+    let data = small();
+    let emu = emulator(data.clone()).await;
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let run1 = check_output(&tap(args(&[&"--config", &cfg])).await);
+    let state = dir.json("state.json", &run1.last_state());
+    let catalog = dir.json(
+        "catalog.json",
+        &json!({"streams": [{"tap_stream_id": "users", "metadata": [
+        {"breadcrumb": [], "metadata": {"selected": true, "replication-method": "FULL_TABLE"}}]}]}),
+    );
+    let out = tap(args(&[
+        &"--config",
+        &cfg,
+        &"--catalog",
+        &catalog,
+        &"--state",
+        &state,
+    ]))
+    .await;
+    let run2 = check_output(&out);
+    assert_eq!(run2.keys("users").len(), data.users as usize);
+    assert!(run2.schemas["users"].get("bookmark_properties").is_none());
+    // other streams' bookmarks are carried forward untouched
+    assert_eq!(run2.last_state(), run1.last_state());
+}
+
+#[tokio::test]
+async fn meltano_sdk_state_is_accepted() {
+    let dir = TempDir::new("sdkstate");
+    let data = small();
+    let emu = emulator(data.clone()).await;
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let cutoff = EPOCH_END_MS - 200 * 86_400_000;
+    let sdk_state = json!({"bookmarks": {
+        "conversations": {"replication_key_signpost": "2026-11-23T23:55:43.957000+00:00", "starting_replication_value": null,
+            "replication_key": "updatedAt", "replication_key_value": cutoff,
+            "progress_markers": {"Note": "Progress is not resumable if interrupted.", "replication_key": "updatedAt", "replication_key_value": cutoff + 5}},
+        "contacts": {}, "messages": {"partitions": [{"context": {"conversation_id": 42}, "replication_key": "createdAt", "replication_key_value": 1}]}
+    }, "currently_syncing": null});
+    let state = dir.json("state.json", &sdk_state);
+    let out = tap(args(&[&"--config", &cfg, &"--state", &state])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let synced = check_output(&out);
+    assert_eq!(
+        keyset(&synced.keys("conversations")),
+        keyset(&emu.changed_since("conversations", cutoff))
+    );
+    let last = synced.last_state();
+    assert_eq!(
+        last["bookmarks"]["messages"], sdk_state["bookmarks"]["messages"],
+        "unknown streams carried forward"
+    );
+    assert_eq!(last["currently_syncing"], Value::Null);
+    assert!(
+        last["bookmarks"]["conversations"]
+            .get("progress_markers")
+            .is_none(),
+        "leftovers dropped when the stream finishes"
+    );
+}
+
+#[tokio::test]
+async fn killed_run_resumes_from_its_last_state_without_loss() {
+    let dir = TempDir::new("kill");
+    let data = Dataset {
+        seed: 21,
+        users: 5,
+        accounts: 30,
+        conversations: 3_000,
+    };
+    let emu = emulator(data.clone()).await;
+    // slow enough (about 2 ms a request) to be killed mid-stream
+    let cfg = dir.json(
+        "config.json",
+        &config_for(
+            &emu,
+            json!({"requests_per_minute": 30_000, "page_size": 50}),
+        ),
+    );
+    let cfg_arg = cfg.clone();
+    let (lines, killed) = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tap-drift"))
+            .arg("--config")
+            .arg(&cfg_arg)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tap starts");
+        let reader = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut lines = Vec::new();
+        let mut conversations = 0;
+        for line in reader.lines() {
+            let line = line.expect("line");
+            if line.contains(r#""type":"RECORD","stream":"conversations""#) {
+                conversations += 1;
+            }
+            lines.push(line);
+            if conversations == 1_000 {
+                child.kill().expect("SIGKILL");
+                break;
+            }
+        }
+        let status = child.wait().expect("wait");
+        (lines, !status.success())
+    })
+    .await
+    .expect("join");
+    assert!(killed, "the first run was killed mid-stream");
+    let run1: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let last_state = run1
+        .iter()
+        .rev()
+        .find(|m| m["type"] == "STATE")
+        .map(|m| m["value"].clone())
+        .expect("a STATE before the kill");
+    let state = dir.json("state.json", &last_state);
+    let out = tap(args(&[&"--config", &cfg, &"--state", &state])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run2 = check_output(&out);
+    for (stream, _) in STREAMS {
+        let mut union: BTreeSet<String> = run1
+            .iter()
+            .filter(|m| m["type"] == "RECORD" && m["stream"] == stream)
+            .map(|m| {
+                m["record"][run2.schemas[stream]["key_properties"][0]
+                    .as_str()
+                    .expect("k")]
+                .to_string()
+            })
+            .collect();
+        union.extend(keyset(&run2.keys(stream)));
+        let truth: Vec<Value> = emu
+            .records(stream)
+            .iter()
+            .map(|r| {
+                r[run2.schemas[stream]["key_properties"][0]
+                    .as_str()
+                    .expect("k")]
+                .clone()
+            })
+            .collect();
+        assert_eq!(
+            union,
+            keyset(&truth),
+            "{stream}: every record in the union of both runs"
+        );
+        let before = last_state["bookmarks"][stream]["replication_key_value"].as_i64();
+        let after = run2.last_state()["bookmarks"][stream]["replication_key_value"].as_i64();
+        assert!(
+            after >= before,
+            "{stream}: bookmark never goes back ({before:?} → {after:?})"
+        );
+    }
+}
