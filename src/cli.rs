@@ -27,6 +27,15 @@ pub struct Cli {
     /// Run against a built-in Drift emulator on a loopback port: no account or config needed.
     #[arg(long)]
     pub sandbox: bool,
+    /// Print what the tap is and its settings, then exit.
+    #[arg(long)]
+    pub about: bool,
+    /// Format of --about: text, json or markdown.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json", "markdown"])]
+    pub format: String,
+    /// Connection test: `--test` syncs one record per stream, `--test=schema` writes only SCHEMA messages.
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "all", value_parser = ["all", "schema"])]
+    pub test: Option<String>,
 }
 
 impl Cli {

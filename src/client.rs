@@ -87,6 +87,20 @@ fn jitter() -> f64 {
     (x % 10_000) as f64 / 10_000.0
 }
 
+/// The path with ids replaced by `{id}`, so metric tags stay few.
+fn template(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+                "{id}"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 fn excerpt(body: &str) -> String {
     let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
     match one_line.char_indices().nth(300) {
@@ -145,7 +159,7 @@ impl DriftClient {
     }
 
     /// GETs a path-and-query relative to the base URL and decodes the JSON body, retrying per policy.
-    pub async fn get(&self, path_and_query: &str) -> Result<Value> {
+    pub async fn get(&self, path_and_query: &str, stream: &str) -> Result<Value> {
         let url = format!("{}{}", self.base, path_and_query);
         let endpoint = path_and_query
             .split('?')
@@ -162,17 +176,19 @@ impl DriftClient {
             self.requests.fetch_add(1, Ordering::Relaxed);
             let started = std::time::Instant::now();
             let mut wait = None;
-            match self
+            let sent = self
                 .http
                 .get(url.clone())
                 .bearer_auth(self.token.expose())
                 .send()
-                .await
-            {
+                .await;
+            let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+            let elapsed = started.elapsed().as_secs_f64();
+            crate::logging::http_request_duration(stream, &template(&endpoint), status, elapsed);
+            match sent {
                 Err(e) => last = format!("{}", e.without_url()),
                 Ok(resp) => {
                     let status = resp.status();
-                    tracing::debug!(endpoint = %endpoint, status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
                     if status.is_success() {
                         match resp.bytes().await {
                             Err(e) => last = format!("body cut short: {}", e.without_url()),
@@ -238,6 +254,12 @@ mod tests {
             classify(StatusCode::TOO_MANY_REQUESTS, &h),
             Decision::Retry(Some(Duration::from_secs(2)))
         );
+    }
+
+    #[test]
+    fn endpoint_templates() {
+        assert_eq!(template("/conversations/3000000411"), "/conversations/{id}");
+        assert_eq!(template("/conversations/list"), "/conversations/list");
     }
 
     #[test]

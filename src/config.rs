@@ -23,31 +23,33 @@ pub struct Setting {
     pub default: Option<&'static str>,
     /// Whether the value is a secret.
     pub secret: bool,
+    /// Whether the run fails without it.
+    pub required: bool,
     /// What it does.
     pub description: &'static str,
 }
 
 /// Every setting the tap reads.
 pub static SETTINGS: &[Setting] = &[
-    Setting { name: "access_token", kind: "string", default: None, secret: true,
+    Setting { name: "access_token", kind: "string", default: None, secret: true, required: true,
         description: "Drift OAuth access token of an app with the conversation_read, user_read and account_read scopes (required)." },
-    Setting { name: "start_date", kind: "date-time", default: None, secret: false,
+    Setting { name: "start_date", kind: "date-time", default: None, secret: false, required: false,
         description: "RFC 3339 timestamp; records updated before it are skipped when a stream has no bookmark." },
-    Setting { name: "api_url", kind: "string", default: Some(DEFAULT_API_URL), secret: false,
+    Setting { name: "api_url", kind: "string", default: Some(DEFAULT_API_URL), secret: false, required: false,
         description: "Base URL of the Drift API (any http or https URL: a proxy, or the emulator)." },
-    Setting { name: "user_agent", kind: "string", default: Some("tap-drift/<version>"), secret: false,
+    Setting { name: "user_agent", kind: "string", default: Some("tap-drift/<version>"), secret: false, required: false,
         description: "User-Agent header sent with every request." },
-    Setting { name: "page_size", kind: "integer", default: Some("50"), secret: false,
+    Setting { name: "page_size", kind: "integer", default: Some("50"), secret: false, required: false,
         description: "Records per page for conversations and accounts (1 to 100)." },
-    Setting { name: "max_concurrency", kind: "integer", default: Some("8"), secret: false,
+    Setting { name: "max_concurrency", kind: "integer", default: Some("8"), secret: false, required: false,
         description: "Requests in flight at once when completing conversations (1 to 64)." },
-    Setting { name: "requests_per_minute", kind: "integer", default: Some("300"), secret: false,
+    Setting { name: "requests_per_minute", kind: "integer", default: Some("300"), secret: false, required: false,
         description: "Client-side rate limit shared by every request of the run." },
-    Setting { name: "request_timeout_seconds", kind: "integer", default: Some("60"), secret: false,
+    Setting { name: "request_timeout_seconds", kind: "integer", default: Some("60"), secret: false, required: false,
         description: "Timeout of one HTTP request, connect to last byte." },
-    Setting { name: "max_attempts", kind: "integer", default: Some("5"), secret: false,
+    Setting { name: "max_attempts", kind: "integer", default: Some("5"), secret: false, required: false,
         description: "Attempts per request on 429, 5xx and network errors before the run fails (1 to 20)." },
-    Setting { name: "backoff_base_ms", kind: "integer", default: Some("1000"), secret: false,
+    Setting { name: "backoff_base_ms", kind: "integer", default: Some("1000"), secret: false, required: false,
         description: "First retry wait in milliseconds; each further retry doubles it (full jitter, capped at 60 s)." },
 ];
 
@@ -76,15 +78,62 @@ pub struct Config {
     pub backoff_base_ms: u64,
 }
 
-/// Reads and merges config files (later files override earlier keys).
+/// Reads and merges config files (later files override earlier keys). The literal `ENV` reads the
+/// `TAP_DRIFT_<SETTING>` environment variables (and a `.env` file in the working directory) instead.
 pub fn read_files(paths: &[impl AsRef<Path>]) -> Result<Map<String, Value>> {
     let mut merged = Map::new();
     for path in paths {
         let path = path.as_ref();
+        if path == Path::new("ENV") {
+            let dotenv = std::fs::read_to_string(".env").unwrap_or_default();
+            merged.extend(from_env(|k| std::env::var(k).ok(), &dotenv));
+            continue;
+        }
         let obj = crate::read_json_object(path, "config")?;
         merged.extend(obj);
     }
     Ok(merged)
+}
+
+/// Settings from `TAP_DRIFT_<NAME>` variables (the process environment wins over `.env` lines),
+/// typed as the settings table says. A malformed value stays a string, so validation names it.
+pub fn from_env(var: impl Fn(&str) -> Option<String>, dotenv: &str) -> Map<String, Value> {
+    let file: Vec<(String, String)> = dotenv
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
+        .map(|(k, v)| {
+            (
+                k.trim().to_string(),
+                v.trim().trim_matches(|c| c == '"' || c == '\'').to_string(),
+            )
+        })
+        .collect();
+    let mut out = Map::new();
+    for s in SETTINGS {
+        let name = format!("TAP_DRIFT_{}", s.name.to_uppercase());
+        let value = var(&name).or_else(|| {
+            file.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+        });
+        if let Some(v) = value {
+            let typed = match s.kind {
+                "integer" => v
+                    .trim()
+                    .parse::<i64>()
+                    .map_or(Value::String(v.clone()), Value::from),
+                "boolean" => Value::Bool(matches!(
+                    v.to_lowercase().as_str(),
+                    "true" | "1" | "yes" | "y" | "on" | "t"
+                )),
+                _ => Value::String(v),
+            };
+            out.insert(s.name.into(), typed);
+        }
+    }
+    out
 }
 
 fn bad(setting: &str, reason: impl Into<String>) -> Error {
@@ -219,6 +268,18 @@ mod tests {
             .to_string()
             .contains("start_date"));
         assert_eq!(parse_timestamp_ms("1970-01-01T00:00:01Z"), Some(1000));
+    }
+
+    #[test]
+    fn env_settings_are_typed_and_override_dotenv() {
+        let env = |k: &str| (k == "TAP_DRIFT_PAGE_SIZE").then(|| "25".to_string());
+        let m = from_env(
+            env,
+            "# c\nexport TAP_DRIFT_ACCESS_TOKEN=\"abc\"\nTAP_DRIFT_PAGE_SIZE=9\nOTHER=1\n",
+        );
+        assert_eq!(m.get("page_size"), Some(&json!(25)));
+        assert_eq!(m.get("access_token"), Some(&json!("abc")));
+        assert_eq!(m.len(), 2);
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! else lives in one module per concern.
 #![deny(missing_docs)]
 
+pub mod about;
 pub mod catalog;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod emulator;
 pub mod error;
+pub mod logging;
 pub mod page;
 pub mod schema;
 pub mod secret;
@@ -59,6 +61,11 @@ pub const SANDBOX_TOKEN: &str = "sandbox-token";
 
 /// Runs the tap as the command line asks, writing Singer messages to `out`.
 pub async fn run(cli: &Cli, mut out: impl Write) -> Result<()> {
+    if cli.about {
+        out.write_all(about::render(&cli.format).as_bytes())?;
+        out.flush()?;
+        return Ok(());
+    }
     if cli.discover {
         // static schemas: no config, state or network needed
         let catalog = schema::catalog().map_err(|reason| Error::Decode {
@@ -126,6 +133,11 @@ pub async fn run(cli: &Cli, mut out: impl Write) -> Result<()> {
         state,
         out,
         started_ms: chrono::Utc::now().timestamp_millis(),
+        test: match cli.test.as_deref() {
+            Some("schema") => Some(sync::TestMode::SchemaOnly),
+            Some(_) => Some(sync::TestMode::OneRecord),
+            None => None,
+        },
     };
     let result = run.sync(&streams, had_state).await;
     let _ = run.out.flush();

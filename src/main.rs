@@ -5,26 +5,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tap_drift::cli::Cli;
-use tracing_subscriber::EnvFilter;
-
-fn init_logging() {
-    let level = std::env::var("TAP_DRIFT_LOGLEVEL")
-        .or_else(|_| std::env::var("LOGLEVEL"))
-        .unwrap_or_else(|_| "info".into())
-        .to_lowercase();
-    let filter = EnvFilter::try_new(format!("warn,tap_drift={level}"))
-        .unwrap_or_else(|_| EnvFilter::new("warn,tap_drift=info"));
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(false)
-        .init();
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    tap_drift::logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -31,7 +31,21 @@ pub struct Run<'a, W: Write> {
     pub out: Writer<W>,
     /// The sync's start time in epoch ms; no bookmark goes past it.
     pub started_ms: i64,
+    /// Connection-test mode (`--test`): no bookmark moves.
+    pub test: Option<TestMode>,
 }
+
+/// What `--test` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestMode {
+    /// One record per stream.
+    OneRecord,
+    /// SCHEMA messages only.
+    SchemaOnly,
+}
+
+/// How often a stream logs its progress.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(15);
 
 /// A STATE at least every this many records of a stream…
 const CHECKPOINT_RECORDS: u64 = 10_000;
@@ -72,7 +86,7 @@ async fn complete(
         None => return Ok(record),
     };
     let path = def.detail_path.replace("{id}", &id);
-    match client.get(&path).await {
+    match client.get(&path, def.name).await {
         Ok(body) => match body.get("data") {
             Some(Value::Object(full)) => {
                 let mut merged = record;
@@ -135,6 +149,11 @@ impl<W: Write> Run<'_, W> {
         tracing::info!(stream = def.name, bookmark, "stream started");
         self.out
             .schema(def.name, &s.schema, &[def.key], rk.as_slice())?;
+        if self.test == Some(TestMode::SchemaOnly) {
+            return Ok(());
+        }
+        let stream_started = Instant::now();
+        let (mut progress_at, mut metric_at) = (Instant::now(), Instant::now());
         let (mut records, mut pages, mut max_seen) = (0u64, 0u64, None::<i64>);
         // keys already emitted at exactly the bookmark (skipped), and keys emitted at max_seen
         let emitted_at_bookmark = self.state.boundary_keys(def.name);
@@ -150,7 +169,7 @@ impl<W: Write> Run<'_, W> {
                     cursor: request,
                 });
             }
-            let body = self.client.get(&request).await?;
+            let body = self.client.get(&request, def.name).await?;
             let extracted = now_rfc3339();
             let page = parse_page(def, body, &endpoint, self.config.page_size)?;
             pages += 1;
@@ -182,6 +201,10 @@ impl<W: Write> Run<'_, W> {
                     }
                 }
                 keep.push(record);
+            }
+            if self.test == Some(TestMode::OneRecord) {
+                keep.truncate(1);
+                stop = true;
             }
             let client = &self.client;
             let completed: Vec<Map<String, Value>> = stream::iter(keep)
@@ -217,9 +240,25 @@ impl<W: Write> Run<'_, W> {
                 self.out.state(&self.state.to_value())?;
                 (since_checkpoint, checkpointed_at) = (0, Instant::now());
             }
+            if progress_at.elapsed() >= PROGRESS_INTERVAL {
+                let rate = records as f64 / stream_started.elapsed().as_secs_f64().max(1e-3);
+                tracing::info!(
+                    stream = def.name,
+                    records,
+                    pages,
+                    records_per_second = rate.round() as u64,
+                    "stream progress"
+                );
+                progress_at = Instant::now();
+            }
+            if metric_at.elapsed() >= CHECKPOINT_INTERVAL {
+                crate::logging::record_count(def.name, records);
+                metric_at = Instant::now();
+            }
             next = if stop { None } else { page.next };
         }
-        if let (Some(k), Some(seen)) = (rk, max_seen) {
+        crate::logging::record_count(def.name, records);
+        if let (Some(k), Some(seen), None) = (rk, max_seen, self.test) {
             // capped at the sync's start: records changed during the run come again next time
             let boundary = if seen <= self.started_ms {
                 at_max_seen

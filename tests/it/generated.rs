@@ -36,6 +36,25 @@ fn schemas_and_catalog_match_the_column_tables() {
 }
 
 #[test]
+fn readme_settings_table_matches_the_settings() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(&path).expect("README");
+    let (start, end) = (
+        "generated from src/config.rs by `UPDATE_GOLDEN=1 cargo test` -->\n",
+        "<!-- /settings -->",
+    );
+    let a = readme.find(start).expect("settings start marker") + start.len();
+    let b = readme.find(end).expect("settings end marker");
+    let expected = format!(
+        "{}{}{}",
+        &readme[..a],
+        tap_drift::about::settings_table(),
+        &readme[b..]
+    );
+    check(&path, &expected);
+}
+
+#[test]
 fn every_column_table_has_a_stream_and_schema_file() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for entry in std::fs::read_dir(root.join("schemas/columns")).expect("columns dir") {

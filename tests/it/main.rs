@@ -4,5 +4,6 @@
 mod cli;
 mod generated;
 mod incremental;
+mod meltano;
 mod support;
 mod sync;

@@ -1,0 +1,141 @@
+//! Logs on stderr, the only code that installs a global. Plain lines (`INFO message key=value`) by
+//! default; the Meltano SDK's JSON lines when `TAP_DRIFT_LOG_FORMAT=json` (Meltano parses them).
+//! Level from `TAP_DRIFT_LOGLEVEL` or `LOGLEVEL` (default `info`). Also the `METRIC:` helpers, so
+//! metric and tag names stay SDK-compatible in one place.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use serde_json::{json, Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::prelude::*;
+
+struct Fields {
+    message: String,
+    extra: Map<String, Value>,
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            self.message = text;
+        } else {
+            self.extra.insert(field.name().into(), Value::String(text));
+        }
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_string();
+        } else {
+            self.extra.insert(field.name().into(), json!(value));
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.extra.insert(field.name().into(), json!(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.extra.insert(field.name().into(), json!(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.extra.insert(field.name().into(), json!(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.extra.insert(field.name().into(), json!(value));
+    }
+}
+
+struct StderrLayer {
+    json: bool,
+    max: Level,
+}
+
+impl<S: Subscriber> Layer<S> for StderrLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        if *meta.level() > self.max || !meta.target().starts_with("tap_drift") {
+            return;
+        }
+        let mut f = Fields {
+            message: String::new(),
+            extra: Map::new(),
+        };
+        event.record(&mut f);
+        let level = meta.level().as_str();
+        let line = if self.json {
+            let (logger, message, metric) = match f.extra.remove("metric") {
+                Some(Value::String(m)) => (
+                    "tap_drift.metrics",
+                    "METRIC".to_string(),
+                    serde_json::from_str(&m).ok(),
+                ),
+                _ => ("tap_drift", f.message, None),
+            };
+            let stream = f.extra.get("stream").cloned().unwrap_or(Value::Null);
+            let mut obj = json!({
+                "level": level.to_lowercase(), "pid": std::process::id(), "logger_name": logger,
+                "ts": chrono::Utc::now().timestamp_micros() as f64 / 1e6, "thread_name": "main",
+                "app_name": "tap-drift", "stream_name": stream, "message": message, "extra": f.extra,
+            });
+            if let Some(m) = metric {
+                obj["metric_info"] = m;
+            }
+            obj.to_string()
+        } else {
+            let mut line = format!("{level:<5} {}", f.message);
+            for (k, v) in &f.extra {
+                match v {
+                    Value::String(s) if k == "metric" => {
+                        line = format!("{level:<5} METRIC: {s}");
+                    }
+                    Value::String(s) => {
+                        let _ = write!(line, " {k}={s}");
+                    }
+                    other => {
+                        let _ = write!(line, " {k}={other}");
+                    }
+                }
+            }
+            line
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{line}");
+    }
+}
+
+/// Installs the stderr logger. Call once, from `main`.
+pub fn init() {
+    let level = std::env::var("TAP_DRIFT_LOGLEVEL")
+        .or_else(|_| std::env::var("LOGLEVEL"))
+        .unwrap_or_default()
+        .to_lowercase();
+    let max = match level.as_str() {
+        "trace" => Level::TRACE,
+        "debug" => Level::DEBUG,
+        "warn" | "warning" => Level::WARN,
+        "error" | "critical" | "fatal" => Level::ERROR,
+        _ => Level::INFO,
+    };
+    let json = std::env::var("TAP_DRIFT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let _ = tracing_subscriber::registry()
+        .with(StderrLayer { json, max })
+        .try_init();
+}
+
+/// Logs a Meltano-SDK-shaped `record_count` counter.
+pub fn record_count(stream: &str, value: u64) {
+    let m = json!({"type": "counter", "metric": "record_count", "value": value,
+        "tags": {"stream": stream, "pid": std::process::id(), "context": {}}});
+    tracing::info!(metric = %m, "metric");
+}
+
+/// Logs a Meltano-SDK-shaped `http_request_duration` timer.
+pub fn http_request_duration(stream: &str, endpoint: &str, status: Option<u16>, seconds: f64) {
+    let m = json!({"type": "timer", "metric": "http_request_duration", "value": (seconds * 1e6).round() / 1e6,
+        "tags": {"stream": stream, "endpoint": endpoint, "http_status_code": status,
+            "status": if status.is_some_and(|s| (200..300).contains(&s)) { "succeeded" } else { "failed" },
+            "pid": std::process::id(), "context": {}}});
+    tracing::info!(metric = %m, "metric");
+}
