@@ -1,91 +1,21 @@
-//! The Drift HTTP client: the only code that sends requests. One shared [`RateLimiter`] paces every
-//! request of the process; one retry policy ([`classify`] + [`backoff`]) decides what is retried.
-//! Knows nothing of Singer.
+//! The Drift HTTP client: the only code that sends requests. Every request waits on the one shared
+//! [`RateLimiter`], and goes through the one retry loop in [`DriftClient::get`] with the policy of
+//! [`crate::retry`]. Holds the access token, refreshing it by OAuth2 when refresh credentials are
+//! configured. Knows nothing of Singer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, USER_AGENT};
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
-use tokio::sync::Mutex;
-use tokio::time::Instant;
+use tokio::sync::{Mutex, RwLock};
 
-use crate::config::Config;
+use crate::config::{Config, OAuth};
 use crate::error::{Error, Result};
+use crate::rate_limit::RateLimiter;
+use crate::retry::{backoff, classify, jitter, Decision};
 use crate::secret::Secret;
-
-/// Paces requests evenly: at most one every `60 s / requests_per_minute`, shared by all tasks.
-#[derive(Debug)]
-pub struct RateLimiter {
-    interval: Duration,
-    next: Mutex<Option<Instant>>,
-}
-
-impl RateLimiter {
-    /// A limiter allowing `per_minute` requests in any minute.
-    pub fn new(per_minute: u32) -> Self {
-        RateLimiter {
-            interval: Duration::from_secs(60) / per_minute.max(1),
-            next: Mutex::new(None),
-        }
-    }
-
-    /// Waits for this caller's slot.
-    pub async fn acquire(&self) {
-        let slot = {
-            let mut next = self.next.lock().await;
-            let now = Instant::now();
-            let slot = next.map_or(now, |n| n.max(now));
-            *next = Some(slot + self.interval);
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
-    }
-}
-
-/// What to do after one attempt.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// Try again, after at least this long if the server said so.
-    Retry(Option<Duration>),
-    /// Fail now.
-    Fail,
-}
-
-/// The retry table: 429 and 5xx are retried (honouring `Retry-After` in seconds); every other
-/// non-success status fails at once.
-pub fn classify(status: StatusCode, headers: &HeaderMap) -> Decision {
-    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        let after = headers
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| Duration::from_secs_f64(s.min(3600.0)));
-        Decision::Retry(after)
-    } else {
-        Decision::Fail
-    }
-}
-
-/// Exponential backoff with full jitter: a random wait in `[0, min(cap, base * 2^(attempt-1))]`.
-pub fn backoff(attempt: u32, base: Duration, cap: Duration, random: f64) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
-    exp.min(cap).mul_f64(random.clamp(0.0, 1.0))
-}
-
-fn jitter() -> f64 {
-    // xorshift on the clock: only spreads retries apart, needs no quality
-    let mut x = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0x9E37_79B9, |d| d.as_nanos() as u64)
-        | 1;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    (x % 10_000) as f64 / 10_000.0
-}
 
 /// The path with ids replaced by `{id}`, so metric tags stay few.
 fn template(path: &str) -> String {
@@ -109,12 +39,21 @@ fn excerpt(body: &str) -> String {
     }
 }
 
+/// The current access token and how many times it was replaced.
+#[derive(Debug)]
+struct Token {
+    value: Option<Secret>,
+    generation: u64,
+}
+
 /// The Drift API client.
 #[derive(Debug)]
 pub struct DriftClient {
     http: reqwest::Client,
     base: String,
-    token: Secret,
+    token: RwLock<Token>,
+    oauth: Option<OAuth>,
+    refresh_token: Mutex<Option<Secret>>,
     limiter: RateLimiter,
     max_attempts: u32,
     backoff_base: Duration,
@@ -123,8 +62,8 @@ pub struct DriftClient {
 }
 
 impl DriftClient {
-    /// Builds a client from the config.
-    pub fn new(config: &Config) -> Result<Self> {
+    /// Builds a client from the config; with refresh credentials and no access token, obtains one.
+    pub async fn connect(config: &Config) -> Result<Self> {
         let bad = |setting: &str, reason: String| Error::Config {
             setting: setting.into(),
             reason,
@@ -134,69 +73,195 @@ impl DriftClient {
         let ua = HeaderValue::from_str(&config.user_agent)
             .map_err(|_| bad("user_agent", "is not a valid header value".into()))?;
         headers.insert(USER_AGENT, ua);
-        let timeout = Duration::from_secs(config.request_timeout_seconds);
         let http = reqwest::Client::builder()
             .default_headers(headers)
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(30)))
+            .timeout(Duration::from_secs(config.request_timeout_seconds))
+            .connect_timeout(Duration::from_secs(config.connect_timeout_seconds))
             .build()
             .map_err(|e| bad("api_url", format!("cannot build an HTTP client: {e}")))?;
-        Ok(DriftClient {
+        let client = DriftClient {
             http,
             base: config.api_url.as_str().trim_end_matches('/').to_string(),
-            token: config.access_token.clone(),
+            token: RwLock::new(Token {
+                value: config.access_token.clone(),
+                generation: 0,
+            }),
+            refresh_token: Mutex::new(config.oauth.as_ref().map(|o| o.refresh_token.clone())),
+            oauth: config.oauth.clone(),
             limiter: RateLimiter::new(config.requests_per_minute),
             max_attempts: config.max_attempts,
             backoff_base: Duration::from_millis(config.backoff_base_ms),
-            backoff_cap: Duration::from_secs(60),
+            backoff_cap: Duration::from_secs(config.backoff_max_seconds),
             requests: AtomicU64::new(0),
-        })
+        };
+        if config.access_token.is_none() {
+            client.refresh(0).await?;
+        }
+        Ok(client)
     }
 
-    /// Requests sent so far (every attempt counts).
+    /// Requests sent so far (every attempt counts, token refreshes included).
     pub fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// GETs a path-and-query relative to the base URL and decodes the JSON body, retrying per policy.
-    pub async fn get(&self, path_and_query: &str, stream: &str) -> Result<Value> {
-        let url = format!("{}{}", self.base, path_and_query);
+    /// Replaces the access token by OAuth2 refresh, unless another task already replaced the
+    /// generation that failed.
+    async fn refresh(&self, failed_generation: u64) -> Result<()> {
+        let Some(oauth) = &self.oauth else {
+            return Err(Error::Auth {
+                status: 401,
+                endpoint: "/oauth2/token".into(),
+            });
+        };
+        let mut refresh_token = self.refresh_token.lock().await;
+        if self.token.read().await.generation != failed_generation {
+            return Ok(());
+        }
+        let current = refresh_token
+            .clone()
+            .unwrap_or_else(|| oauth.refresh_token.clone());
+        self.limiter.acquire().await;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let endpoint = "/oauth2/token".to_string();
+        let form = [
+            ("client_id", oauth.client_id.as_str()),
+            ("client_secret", oauth.client_secret.expose()),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", current.expose()),
+        ];
+        let resp = self
+            .http
+            .post(format!("{}{endpoint}", self.base))
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| Error::RetriesExhausted {
+                endpoint: endpoint.clone(),
+                attempts: 1,
+                last: e.without_url().to_string(),
+            })?;
+        let status = resp.status();
+        if !status.is_success() {
+            tracing::error!(
+                status = status.as_u16(),
+                "the OAuth2 token refresh was refused"
+            );
+            return Err(Error::Refresh {
+                status: status.as_u16(),
+            });
+        }
+        let body: Value = resp.json().await.map_err(|e| Error::Decode {
+            endpoint: endpoint.clone(),
+            reason: e.without_url().to_string(),
+        })?;
+        let access = body
+            .get("access_token")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Error::Decode {
+                endpoint: endpoint.clone(),
+                reason: "no access_token in the token response".into(),
+            })?;
+        if let Some(rotated) = body
+            .get("refresh_token")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+        {
+            if rotated != current.expose() {
+                tracing::warn!("drift rotated the refresh token; the new one is used for the rest of this run but is not saved anywhere: update `refresh_token` in the config if the old one stops working");
+                *refresh_token = Some(Secret::new(rotated));
+            }
+        }
+        let mut token = self.token.write().await;
+        token.value = Some(Secret::new(access));
+        token.generation += 1;
+        tracing::info!("obtained a new access token by OAuth2 refresh");
+        Ok(())
+    }
+
+    /// GETs a path-and-query relative to the base URL and returns its JSON body once `check`
+    /// accepts it. Retries per [`crate::retry`]; `stream` tags the metrics.
+    pub async fn get(
+        &self,
+        path_and_query: &str,
+        stream: &str,
+        check: impl Fn(&Value) -> std::result::Result<(), String>,
+    ) -> Result<Value> {
         let endpoint = path_and_query
             .split('?')
             .next()
             .unwrap_or_default()
             .to_string();
-        let url = Url::parse(&url).map_err(|e| Error::Decode {
-            endpoint: endpoint.clone(),
-            reason: format!("bad URL: {e}"),
-        })?;
+        let url =
+            Url::parse(&format!("{}{}", self.base, path_and_query)).map_err(|e| Error::Decode {
+                endpoint: endpoint.clone(),
+                reason: format!("bad URL: {e}"),
+            })?;
         let mut last = String::new();
-        for attempt in 1..=self.max_attempts {
+        let mut refreshed = false;
+        let mut attempt = 0;
+        while attempt < self.max_attempts {
+            attempt += 1;
             self.limiter.acquire().await;
             self.requests.fetch_add(1, Ordering::Relaxed);
+            let (generation, token) = {
+                let t = self.token.read().await;
+                (
+                    t.generation,
+                    t.value.clone().unwrap_or_else(|| Secret::new("")),
+                )
+            };
             let started = std::time::Instant::now();
-            let mut wait = None;
             let sent = self
                 .http
                 .get(url.clone())
-                .bearer_auth(self.token.expose())
+                .bearer_auth(token.expose())
                 .send()
                 .await;
             let status = sent.as_ref().ok().map(|r| r.status().as_u16());
-            let elapsed = started.elapsed().as_secs_f64();
-            crate::logging::http_request_duration(stream, &template(&endpoint), status, elapsed);
+            crate::logging::http_request_duration(
+                stream,
+                &template(&endpoint),
+                status,
+                started.elapsed().as_secs_f64(),
+            );
+            let mut wait = None;
             match sent {
-                Err(e) => last = format!("{}", e.without_url()),
+                Err(e) => last = e.without_url().to_string(),
+                Ok(resp)
+                    if resp.status() == StatusCode::UNAUTHORIZED
+                        && self.oauth.is_some()
+                        && !refreshed =>
+                {
+                    tracing::warn!(endpoint = %endpoint, "access token rejected (401): refreshing it once");
+                    self.refresh(generation).await?;
+                    refreshed = true;
+                    attempt -= 1; // the refresh is not a failed attempt
+                    continue;
+                }
                 Ok(resp) => {
                     let status = resp.status();
+                    tracing::debug!(endpoint = %endpoint, status = status.as_u16(), "request");
                     if status.is_success() {
                         match resp.bytes().await {
-                            Err(e) => last = format!("body cut short: {}", e.without_url()),
+                            Err(e) => {
+                                last =
+                                    format!("{status} with a body cut short ({})", e.without_url())
+                            }
                             Ok(body) => match serde_json::from_slice::<Value>(&body) {
-                                Ok(v) => return Ok(v),
                                 Err(e) => {
-                                    last = format!("{status} with a body that is not JSON ({e})")
+                                    last = format!(
+                                        "{status} with a body that is not JSON ({e}): {}",
+                                        excerpt(&String::from_utf8_lossy(&body))
+                                    )
                                 }
+                                Ok(v) => match check(&v) {
+                                    Ok(()) => return Ok(v),
+                                    Err(reason) => {
+                                        last = format!("{status} with an unexpected body: {reason}")
+                                    }
+                                },
                             },
                         }
                     } else {
@@ -218,7 +283,7 @@ impl DriftClient {
                             }
                             Decision::Retry(after) => {
                                 wait = after;
-                                last = format!("{status}");
+                                last = format!("{status}: {}", excerpt(&body));
                             }
                         }
                     }
@@ -245,33 +310,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retry_table() {
-        let mut h = HeaderMap::new();
-        assert_eq!(classify(StatusCode::NOT_FOUND, &h), Decision::Fail);
-        assert_eq!(classify(StatusCode::BAD_GATEWAY, &h), Decision::Retry(None));
-        h.insert(RETRY_AFTER, "2".parse().unwrap());
-        assert_eq!(
-            classify(StatusCode::TOO_MANY_REQUESTS, &h),
-            Decision::Retry(Some(Duration::from_secs(2)))
-        );
-    }
-
-    #[test]
     fn endpoint_templates() {
         assert_eq!(template("/conversations/3000000411"), "/conversations/{id}");
         assert_eq!(template("/conversations/list"), "/conversations/list");
     }
 
     #[test]
-    fn backoff_is_capped() {
-        let cap = Duration::from_secs(60);
-        for attempt in 1..40 {
-            assert!(backoff(attempt, Duration::from_secs(1), cap, 1.0) <= cap);
-        }
-        assert_eq!(
-            backoff(3, Duration::from_secs(1), cap, 1.0),
-            Duration::from_secs(4)
-        );
-        assert_eq!(backoff(3, Duration::from_secs(1), cap, 0.0), Duration::ZERO);
+    fn excerpts_are_one_short_line() {
+        let html = format!("<html>\n<body>{}</body></html>", "x".repeat(1000));
+        let e = excerpt(&html);
+        assert!(!e.contains('\n') && e.chars().count() <= 301);
     }
 }

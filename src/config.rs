@@ -31,8 +31,14 @@ pub struct Setting {
 
 /// Every setting the tap reads.
 pub static SETTINGS: &[Setting] = &[
-    Setting { name: "access_token", kind: "string", default: None, secret: true, required: true,
-        description: "Drift OAuth access token of an app with the conversation_read, user_read and account_read scopes (required)." },
+    Setting { name: "access_token", kind: "string", default: None, secret: true, required: false,
+        description: "Drift OAuth access token of an app with the conversation_read, user_read and account_read scopes. Required unless client_id, client_secret and refresh_token are set." },
+    Setting { name: "client_id", kind: "string", default: None, secret: false, required: false,
+        description: "OAuth2 client id of the Drift app; with client_secret and refresh_token, the tap obtains access tokens itself (at start without access_token, and once on a 401)." },
+    Setting { name: "client_secret", kind: "string", default: None, secret: true, required: false,
+        description: "OAuth2 client secret of the Drift app." },
+    Setting { name: "refresh_token", kind: "string", default: None, secret: true, required: false,
+        description: "OAuth2 refresh token. If Drift rotates it, the new one is used for the run but never written anywhere." },
     Setting { name: "start_date", kind: "date-time", default: None, secret: false, required: false,
         description: "RFC 3339 timestamp; records updated before it are skipped when a stream has no bookmark." },
     Setting { name: "api_url", kind: "string", default: Some(DEFAULT_API_URL), secret: false, required: false,
@@ -47,17 +53,34 @@ pub static SETTINGS: &[Setting] = &[
         description: "Client-side rate limit shared by every request of the run." },
     Setting { name: "request_timeout_seconds", kind: "integer", default: Some("60"), secret: false, required: false,
         description: "Timeout of one HTTP request, connect to last byte." },
+    Setting { name: "connect_timeout_seconds", kind: "integer", default: Some("10"), secret: false, required: false,
+        description: "Timeout for establishing a connection." },
     Setting { name: "max_attempts", kind: "integer", default: Some("5"), secret: false, required: false,
         description: "Attempts per request on 429, 5xx and network errors before the run fails (1 to 20)." },
     Setting { name: "backoff_base_ms", kind: "integer", default: Some("1000"), secret: false, required: false,
-        description: "First retry wait in milliseconds; each further retry doubles it (full jitter, capped at 60 s)." },
+        description: "First retry wait in milliseconds; each further retry doubles it (full jitter)." },
+    Setting { name: "backoff_max_seconds", kind: "integer", default: Some("60"), secret: false, required: false,
+        description: "Longest wait between two attempts (a server's Retry-After may ask for more, up to an hour)." },
 ];
+
+/// OAuth2 refresh credentials.
+#[derive(Debug, Clone)]
+pub struct OAuth {
+    /// The app's client id.
+    pub client_id: String,
+    /// The app's client secret.
+    pub client_secret: Secret,
+    /// The refresh token.
+    pub refresh_token: Secret,
+}
 
 /// Validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Bearer token.
-    pub access_token: Secret,
+    /// Bearer token (absent when it is to be obtained by OAuth2 refresh).
+    pub access_token: Option<Secret>,
+    /// Refresh credentials, when all three are set.
+    pub oauth: Option<OAuth>,
     /// Lower bound for streams without bookmark, epoch ms.
     pub start_date_ms: Option<i64>,
     /// API base URL, without trailing slash.
@@ -72,10 +95,14 @@ pub struct Config {
     pub requests_per_minute: u32,
     /// Per-request timeout.
     pub request_timeout_seconds: u64,
+    /// Connect timeout.
+    pub connect_timeout_seconds: u64,
     /// Attempts per request.
     pub max_attempts: u32,
     /// First retry wait.
     pub backoff_base_ms: u64,
+    /// Cap of one backoff wait.
+    pub backoff_max_seconds: u64,
 }
 
 /// Reads and merges config files (later files override earlier keys). The literal `ENV` reads the
@@ -189,15 +216,41 @@ impl Config {
                 tracing::warn!("ignoring unknown config setting `{key}`");
             }
         }
-        let access_token = match string(raw, "access_token")? {
-            Some(t) if !t.trim().is_empty() => Secret::new(t.trim()),
-            _ => {
-                return Err(bad(
-                    "access_token",
-                    "is missing: add \"access_token\" (a Drift OAuth token) to the config",
-                ))
+        let nonempty = |name: &str| -> Result<Option<String>> {
+            Ok(string(raw, name)?
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string))
+        };
+        let access_token = nonempty("access_token")?.map(Secret::new);
+        let oauth = match (
+            nonempty("client_id")?,
+            nonempty("client_secret")?,
+            nonempty("refresh_token")?,
+        ) {
+            (Some(client_id), Some(secret), Some(refresh)) => Some(OAuth {
+                client_id,
+                client_secret: Secret::new(secret),
+                refresh_token: Secret::new(refresh),
+            }),
+            (None, None, None) => None,
+            (id, secret, _) => {
+                let missing = if id.is_none() {
+                    "client_id"
+                } else if secret.is_none() {
+                    "client_secret"
+                } else {
+                    "refresh_token"
+                };
+                return Err(bad(missing, "is missing: OAuth2 refresh needs client_id, client_secret and refresh_token together"));
             }
         };
+        if access_token.is_none() && oauth.is_none() {
+            return Err(bad(
+                "access_token",
+                "is missing: add \"access_token\" (a Drift OAuth token), or client_id, client_secret and refresh_token",
+            ));
+        }
         let start_date_ms = match string(raw, "start_date")? {
             None => None,
             Some(s) => Some(parse_timestamp_ms(s).ok_or_else(|| {
@@ -222,6 +275,7 @@ impl Config {
             .unwrap_or_else(|| format!("tap-drift/{}", env!("CARGO_PKG_VERSION")));
         Ok(Config {
             access_token,
+            oauth,
             start_date_ms,
             api_url,
             user_agent,
@@ -229,8 +283,10 @@ impl Config {
             max_concurrency: int(raw, "max_concurrency", 8, 1, 64)? as usize,
             requests_per_minute: int(raw, "requests_per_minute", 300, 1, 1_000_000)? as u32,
             request_timeout_seconds: int(raw, "request_timeout_seconds", 60, 1, 3600)? as u64,
+            connect_timeout_seconds: int(raw, "connect_timeout_seconds", 10, 1, 600)? as u64,
             max_attempts: int(raw, "max_attempts", 5, 1, 20)? as u32,
             backoff_base_ms: int(raw, "backoff_base_ms", 1000, 0, 600_000)? as u64,
+            backoff_max_seconds: int(raw, "backoff_max_seconds", 60, 0, 3600)? as u64,
         })
     }
 }
@@ -283,8 +339,18 @@ mod tests {
     }
 
     #[test]
+    fn oauth_needs_all_three() {
+        let c = cfg(json!({"client_id": "i", "client_secret": "s", "refresh_token": "r"})).unwrap();
+        assert!(c.access_token.is_none() && c.oauth.is_some());
+        let e = cfg(json!({"client_id": "i", "refresh_token": "r"}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("client_secret"), "{e}");
+    }
+
+    #[test]
     fn token_never_prints() {
-        let c = cfg(json!({"access_token": "s3cr3t-value"})).unwrap();
+        let c = cfg(json!({"access_token": "s3cr3t-value", "client_id": "i", "client_secret": "s3cr3t-2", "refresh_token": "s3cr3t-3"})).unwrap();
         assert!(!format!("{c:?}").contains("s3cr3t"));
     }
 }

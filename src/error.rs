@@ -32,6 +32,15 @@ pub enum Error {
         /// The request path, without query or host.
         endpoint: String,
     },
+    /// The OAuth2 token endpoint refused the refresh credentials.
+    #[error("drift refused the OAuth2 token refresh ({status} on /oauth2/token): check `client_id`, `client_secret` and `refresh_token` in the config")]
+    Refresh {
+        /// HTTP status.
+        status: u16,
+    },
+    /// The run was interrupted by a signal.
+    #[error("interrupted by {0}: the last STATE was written")]
+    Interrupted(&'static str),
     /// Drift answered with an error that retrying cannot fix.
     #[error("drift answered {status} on {endpoint}: {body}")]
     Api {
@@ -74,6 +83,17 @@ pub enum Error {
     /// The built-in emulator could not start.
     #[error("cannot start the Drift emulator: {0}")]
     Emulator(String),
+}
+
+impl Error {
+    /// The process exit code: 128 + the signal for an interruption, else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Interrupted("SIGINT") => 130,
+            Error::Interrupted(_) => 143,
+            _ => 1,
+        }
+    }
 }
 
 /// Shorthand used across the crate.

@@ -7,10 +7,13 @@ pub mod catalog;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod conform;
 pub mod emulator;
 pub mod error;
 pub mod logging;
 pub mod page;
+pub mod rate_limit;
+pub mod retry;
 pub mod schema;
 pub mod secret;
 pub mod state;
@@ -126,7 +129,7 @@ pub async fn run(cli: &Cli, mut out: impl Write) -> Result<()> {
             }
         }
     }
-    let client = Arc::new(client::DriftClient::new(&config)?);
+    let client = Arc::new(client::DriftClient::connect(&config).await?);
     let mut run = sync::Run {
         client,
         config: &config,
@@ -139,7 +142,38 @@ pub async fn run(cli: &Cli, mut out: impl Write) -> Result<()> {
             None => None,
         },
     };
-    let result = run.sync(&streams, had_state).await;
+    let result = tokio::select! {
+        r = run.sync(&streams, had_state) => r,
+        name = shutdown_signal() => Err(Error::Interrupted(name)),
+    };
+    if let Err(Error::Interrupted(name)) = &result {
+        // the sync stopped at an await point: every line handed to the writer is whole
+        tracing::warn!("{name} received: writing the last STATE and stopping");
+        let _ = run.out.state(&run.state.to_value());
+    }
     let _ = run.out.flush();
     result
+}
+
+/// Resolves on SIGTERM or SIGINT, with the signal's name.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
 }

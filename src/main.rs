@@ -21,10 +21,14 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(tap_drift::run(&cli, std::io::stdout())) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ tap_drift::error::Error::Interrupted(_)) => {
+            eprintln!("WARN  {e}");
+            ExitCode::from(e.exit_code())
+        }
         Err(e) => {
             // the one place that prints an error: one line, for Meltano and people alike
             eprintln!("CRITICAL {e}");
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
 }

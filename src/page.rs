@@ -57,6 +57,38 @@ fn nonempty(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
+/// Whether a list response has the envelope the stream expects (checked inside the retry loop, so
+/// an unexpected body is retried like a 5xx).
+pub fn check(def: &StreamDef, body: &Value) -> std::result::Result<(), String> {
+    if !body.is_object() {
+        return Err("the body is not a JSON object".into());
+    }
+    match body.pointer(def.records_at) {
+        Some(Value::Array(_)) => Ok(()),
+        None | Some(Value::Null)
+            if body
+                .get("data")
+                .is_some_and(|d| d.is_object() || d.is_array()) =>
+        {
+            Ok(())
+        }
+        None | Some(Value::Null)
+            if def.pagination == Pagination::Cursor && body.get("data").is_none() =>
+        {
+            Err("no `data` array".into())
+        }
+        _ => Err(format!("no array at {}", def.records_at)),
+    }
+}
+
+/// Whether a single-record response carries its record at `data`.
+pub fn check_one(body: &Value) -> std::result::Result<(), String> {
+    match body.get("data") {
+        Some(Value::Object(_)) => Ok(()),
+        _ => Err("no object at `data`".into()),
+    }
+}
+
 /// Decodes one list response.
 pub fn parse_page(def: &StreamDef, body: Value, endpoint: &str, page_size: u32) -> Result<Page> {
     let decode = |reason: String| Error::Decode {

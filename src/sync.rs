@@ -13,8 +13,9 @@ use serde_json::{Map, Value};
 use crate::catalog::{Replication, SelectedStream};
 use crate::client::DriftClient;
 use crate::config::Config;
+use crate::conform::conform;
 use crate::error::{Error, Result};
-use crate::page::{first_request, parse_page};
+use crate::page::{check, check_one, first_request, parse_page};
 use crate::state::State;
 use crate::streams::{Order, StreamDef};
 use crate::writer::Writer;
@@ -86,7 +87,7 @@ async fn complete(
         None => return Ok(record),
     };
     let path = def.detail_path.replace("{id}", &id);
-    match client.get(&path, def.name).await {
+    match client.get(&path, def.name, check_one).await {
         Ok(body) => match body.get("data") {
             Some(Value::Object(full)) => {
                 let mut merged = record;
@@ -153,6 +154,12 @@ impl<W: Write> Run<'_, W> {
             return Ok(());
         }
         let stream_started = Instant::now();
+        let empty = Map::new();
+        let properties = s
+            .schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
         let (mut progress_at, mut metric_at) = (Instant::now(), Instant::now());
         let (mut records, mut pages, mut max_seen) = (0u64, 0u64, None::<i64>);
         // keys already emitted at exactly the bookmark (skipped), and keys emitted at max_seen
@@ -169,7 +176,10 @@ impl<W: Write> Run<'_, W> {
                     cursor: request,
                 });
             }
-            let body = self.client.get(&request, def.name).await?;
+            let body = self
+                .client
+                .get(&request, def.name, |b| check(def, b))
+                .await?;
             let extracted = now_rfc3339();
             let page = parse_page(def, body, &endpoint, self.config.page_size)?;
             pages += 1;
@@ -214,20 +224,29 @@ impl<W: Write> Run<'_, W> {
                 .await?;
             let completed_len = completed.len() as u64;
             for record in completed {
-                if let Some(v) = rk.and_then(|k| key_value(&record, k)) {
+                let mut projected: Map<String, Value> = s
+                    .fields
+                    .iter()
+                    .filter_map(|f| record.get(f).map(|v| (f.clone(), v.clone())))
+                    .collect();
+                let notes = conform(&mut projected, properties, def.key).map_err(|reason| {
+                    Error::Decode {
+                        endpoint: endpoint.clone(),
+                        reason: format!("{} record {}: {reason}", def.name, record[def.key]),
+                    }
+                })?;
+                for note in notes {
+                    tracing::warn!(stream = def.name, key = %record[def.key], "value does not fit the schema: {note}");
+                }
+                if let Some(v) = rk.and_then(|k| key_value(&projected, k)) {
                     if max_seen.is_none_or(|m| v > m) {
                         max_seen = Some(v);
                         at_max_seen.clear();
                     }
                     if max_seen == Some(v) {
-                        at_max_seen.push(record[def.key].clone());
+                        at_max_seen.push(projected[def.key].clone());
                     }
                 }
-                let projected: Map<String, Value> = s
-                    .fields
-                    .iter()
-                    .filter_map(|f| record.get(f).map(|v| (f.clone(), v.clone())))
-                    .collect();
                 self.out.record(def.name, &projected, &extracted)?;
                 records += 1;
             }

@@ -14,7 +14,7 @@ fn check(path: &Path, expected: &str) {
     let actual = std::fs::read_to_string(path).unwrap_or_default();
     assert!(
         actual == expected,
-        "{} differs from what the generator writes from schemas/columns/: run `UPDATE_GOLDEN=1 cargo test` and commit",
+        "{} differs from what the generators write (column tables, settings): run `UPDATE_GOLDEN=1 cargo test` and commit",
         path.display()
     );
 }

@@ -37,9 +37,14 @@ async fn about_json_has_the_sdk_keys_and_marks_secrets() {
             .contains(&json!(cap)));
     }
     let settings = &about["settings"];
-    assert_eq!(settings["required"], json!(["access_token"]));
-    assert_eq!(settings["properties"]["access_token"]["secret"], true);
-    assert_eq!(settings["properties"]["access_token"]["writeOnly"], true);
+    assert_eq!(settings["anyOf"][0]["required"], json!(["access_token"]));
+    for secret in ["access_token", "client_secret", "refresh_token"] {
+        assert_eq!(settings["properties"][secret]["secret"], true, "{secret}");
+        assert_eq!(
+            settings["properties"][secret]["writeOnly"], true,
+            "{secret}"
+        );
+    }
     assert_eq!(settings["properties"]["start_date"]["format"], "date-time");
     assert_eq!(settings["properties"]["page_size"]["default"], 50);
     // every setting is documented in the README
