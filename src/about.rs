@@ -47,7 +47,9 @@ pub fn settings_schema() -> Value {
         .filter(|s| s.required)
         .map(|s| s.name)
         .collect();
-    json!({"type": "object", "properties": props, "required": required})
+    json!({"type": "object", "properties": props, "required": required,
+        // a token, or the refresh credentials to obtain one
+        "anyOf": [{"required": ["access_token"]}, {"required": ["client_id", "client_secret", "refresh_token"]}]})
 }
 
 /// The README's config table (kept in sync by a test).
