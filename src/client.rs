@@ -31,8 +31,42 @@ fn template(path: &str) -> String {
         .join("/")
 }
 
+/// A transport error with its causes ("error sending request: … connection reset"), no URL.
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = if e.is_timeout() { "timed out".to_string() } else { e.to_string() };
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text = format!("{text}: {c}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The start of a response body on one line; an HTML page (a proxy's error) is reduced to its text.
 fn excerpt(body: &str) -> String {
-    let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = if body.trim_start().starts_with('<') {
+        let mut plain = String::from("HTML page: ");
+        let mut in_tag = false;
+        for c in body.chars() {
+            match c {
+                '<' => {
+                    in_tag = true;
+                    plain.push(' ');
+                }
+                '>' => in_tag = false,
+                c if !in_tag => plain.push(c),
+                _ => {}
+            }
+        }
+        plain
+    } else {
+        body.to_string()
+    };
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     match one_line.char_indices().nth(300) {
         Some((i, _)) => format!("{}…", &one_line[..i]),
         None => one_line,
@@ -228,7 +262,7 @@ impl DriftClient {
             );
             let mut wait = None;
             match sent {
-                Err(e) => last = e.without_url().to_string(),
+                Err(e) => last = describe(e),
                 Ok(resp)
                     if resp.status() == StatusCode::UNAUTHORIZED
                         && self.oauth.is_some()
@@ -319,6 +353,7 @@ mod tests {
     fn excerpts_are_one_short_line() {
         let html = format!("<html>\n<body>{}</body></html>", "x".repeat(1000));
         let e = excerpt(&html);
-        assert!(!e.contains('\n') && e.chars().count() <= 301);
+        assert!(!e.contains('\n') && !e.contains('<') && e.chars().count() <= 301, "{e}");
+        assert!(e.starts_with("HTML page:"));
     }
 }

@@ -84,10 +84,7 @@ pub async fn run(cli: &Cli, mut out: impl Write) -> Result<()> {
     let _emulator = if cli.sandbox {
         let emulator = emulator::Emulator::start(
             emulator::Dataset::sandbox(),
-            emulator::Options {
-                token: SANDBOX_TOKEN.into(),
-                links_style: false,
-            },
+            emulator::Options::new(SANDBOX_TOKEN),
         )
         .await
         .map_err(|e| Error::Emulator(e.to_string()))?;

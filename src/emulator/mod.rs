@@ -1,38 +1,84 @@
 //! An in-process Drift API emulator for tests and `--sandbox`: the real paths, query parameters,
 //! envelopes, cursors, field names and types, over real HTTP on 127.0.0.1 only. It answers 401 to a
-//! wrong token and keeps a log of the requests it served.
+//! wrong or expired token, serves the OAuth2 token endpoint, injects faults on request
+//! ([`Faults`]) and keeps a timed log of the requests it served.
 
 mod data;
+mod faults;
 mod world;
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 pub use data::{Dataset, EPOCH_END_MS, EPOCH_START_MS, ORG_ID};
+pub use faults::{Fault, Faults, Storm};
 use world::{Kind, World};
 
 /// How the emulator behaves.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The only access token it accepts.
+    /// The access token it accepts (until it expires, see [`Faults::expire_token_after`]).
     pub token: String,
     /// Page conversations the newer way (`links.next` with `page_token`) instead of `pagination.next`.
     pub links_style: bool,
+    /// Faults to inject.
+    pub faults: Faults,
+    /// The OAuth2 app whose refresh token the token endpoint accepts.
+    pub oauth: Option<OAuthApp>,
+}
+
+impl Options {
+    /// Plain behaviour with this token.
+    pub fn new(token: &str) -> Options {
+        Options {
+            token: token.into(),
+            links_style: false,
+            faults: Faults::default(),
+            oauth: None,
+        }
+    }
+}
+
+/// Credentials the emulated token endpoint accepts.
+#[derive(Debug, Clone)]
+pub struct OAuthApp {
+    /// client_id
+    pub client_id: String,
+    /// client_secret
+    pub client_secret: String,
+    /// The refresh token initially valid.
+    pub refresh_token: String,
+    /// Whether each refresh rotates the refresh token.
+    pub rotate: bool,
+}
+
+#[derive(Debug, Default)]
+struct Tokens {
+    /// Access tokens issued by the token endpoint.
+    issued: Vec<String>,
+    /// The refresh token currently valid.
+    refresh: Option<String>,
+    /// Authenticated requests so far.
+    authenticated: u32,
 }
 
 struct Shared {
     world: Mutex<World>,
     options: Options,
     base_url: String,
-    log: Mutex<Vec<String>>,
+    log: Mutex<Vec<(Instant, String)>>,
+    tokens: Mutex<Tokens>,
+    once: Mutex<HashSet<String>>,
 }
 
 /// A running emulator; stops when dropped.
@@ -53,12 +99,18 @@ impl Emulator {
     /// Binds a free loopback port and serves the dataset.
     pub async fn start(data: Dataset, options: Options) -> std::io::Result<Emulator> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let options_refresh = options.oauth.as_ref().map(|o| o.refresh_token.clone());
         let base_url = format!("http://{}", listener.local_addr()?);
         let shared = Arc::new(Shared {
-            world: Mutex::new(World::new(data)),
+            world: Mutex::new(World::new(data, options.faults.wrong_types)),
             options,
             base_url: base_url.clone(),
             log: Mutex::new(Vec::new()),
+            tokens: Mutex::new(Tokens {
+                refresh: options_refresh,
+                ..Tokens::default()
+            }),
+            once: Mutex::new(HashSet::new()),
         });
         let app = Router::new()
             .route("/users/list", get(users_list))
@@ -67,6 +119,7 @@ impl Emulator {
             .route("/accounts/{id}", get(account_one))
             .route("/conversations/list", get(conversations_list))
             .route("/conversations/{id}", get(conversation_one))
+            .route("/oauth2/token", post(oauth_token))
             .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
             .layer(middleware::from_fn_with_state(shared.clone(), authenticate))
             .with_state(shared.clone());
@@ -115,11 +168,15 @@ impl Emulator {
 
     /// Every request served so far, as `PATH?QUERY`.
     pub fn requests(&self) -> Vec<String> {
-        self.shared
-            .log
-            .lock()
-            .map(|l| l.clone())
-            .unwrap_or_default()
+        lock(&self.shared.log)
+            .iter()
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
+
+    /// When each request arrived, in order.
+    pub fn request_times(&self) -> Vec<Instant> {
+        lock(&self.shared.log).iter().map(|(t, _)| *t).collect()
     }
 }
 
@@ -132,30 +189,137 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Logs the request, checks the token, then injects the fault planned for it (if any).
 async fn authenticate(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
     req: Request,
     next: Next,
 ) -> Response {
-    let uri = req.uri().to_string();
-    if let Ok(mut log) = s.log.lock() {
-        log.push(uri);
+    let path = req.uri().path().to_string();
+    let n = {
+        let mut log = lock(&s.log);
+        log.push((Instant::now(), req.uri().to_string()));
+        log.len() as u32
+    };
+    if path == "/oauth2/token" {
+        return next.run(req).await;
     }
-    let expected = format!("Bearer {}", s.options.token);
-    let ok = headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str());
-    if !ok {
+    let presented = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_string();
+    let valid = {
+        let mut t = lock(&s.tokens);
+        let initial_expired = s
+            .options
+            .faults
+            .expire_token_after
+            .is_some_and(|after| t.authenticated >= after);
+        let ok =
+            (presented == s.options.token && !initial_expired) || t.issued.contains(&presented);
+        if ok {
+            t.authenticated += 1;
+        }
+        ok
+    };
+    if !valid {
         return error(
             StatusCode::UNAUTHORIZED,
             "authentication_error",
             "Invalid or expired access token",
         );
     }
-    next.run(req).await
+    let fault = s.options.faults.decide(n, &path, &mut lock(&s.once));
+    match fault {
+        Fault::None => next.run(req).await,
+        Fault::Hang(d) => {
+            tokio::time::sleep(d).await;
+            next.run(req).await
+        }
+        Fault::TooMany(after) => {
+            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rate_limit", "Too many requests");
+            if let Ok(v) = after.to_string().parse() {
+                r.headers_mut().insert("retry-after", v);
+            }
+            r
+        }
+        Fault::Server { status, html: true } => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            [("content-type", "text/html")],
+            "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
+        )
+            .into_response(),
+        Fault::Server { status, html: false } => {
+            error(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "server_error", "Internal error")
+        }
+        Fault::Malformed => Json(json!({"data": {"message": "temporarily unavailable"}})).into_response(),
+        Fault::Truncate => {
+            // headers and half a page go out, then the connection is cut
+            use futures_util::StreamExt;
+            let half = futures_util::stream::iter([Ok::<_, std::io::Error>(r#"{"data": [{"id": 1, "status": "op"#)]);
+            let cut = futures_util::stream::once(async {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                Err(std::io::Error::other("connection cut"))
+            });
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from_stream(half.chain(cut)))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    grant_type: Option<String>,
+    refresh_token: Option<String>,
+}
+
+async fn oauth_token(
+    State(s): State<Arc<Shared>>,
+    axum::Form(f): axum::Form<TokenForm>,
+) -> Response {
+    let Some(app) = &s.options.oauth else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no OAuth app configured",
+        );
+    };
+    let mut t = lock(&s.tokens);
+    let ok = f.client_id.as_deref() == Some(app.client_id.as_str())
+        && f.client_secret.as_deref() == Some(app.client_secret.as_str())
+        && f.grant_type.as_deref() == Some("refresh_token")
+        && f.refresh_token.is_some()
+        && f.refresh_token == t.refresh;
+    if !ok {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_grant", "error_description": "bad refresh credentials"})),
+        )
+            .into_response();
+    }
+    let access = format!("emu-access-{}", t.issued.len() + 1);
+    t.issued.push(access.clone());
+    if app.rotate {
+        t.refresh = Some(format!("emu-refresh-{}", t.issued.len()));
+    }
+    Json(json!({"access_token": access, "refresh_token": t.refresh, "token_type": "bearer", "expires_in": 7200, "orgId": ORG_ID}))
+        .into_response()
 }
 
 fn world(s: &Shared) -> std::sync::MutexGuard<'_, World> {
-    s.world.lock().unwrap_or_else(|p| p.into_inner())
+    lock(&s.world)
 }
 
 async fn users_list(State(s): State<Arc<Shared>>) -> Response {

@@ -55,6 +55,8 @@ struct Changes {
 pub struct World {
     data: Dataset,
     changes: [Changes; 3],
+    /// Serve values of the wrong JSON type in every 10th conversation (see `Faults::wrong_types`).
+    wrong_types: bool,
 }
 
 fn slot(kind: Kind) -> usize {
@@ -63,10 +65,11 @@ fn slot(kind: Kind) -> usize {
 
 impl World {
     /// A world with no changes yet.
-    pub fn new(data: Dataset) -> World {
+    pub fn new(data: Dataset, wrong_types: bool) -> World {
         World {
             data,
             changes: Default::default(),
+            wrong_types,
         }
     }
 
@@ -95,6 +98,11 @@ impl World {
             Kind::Conversations => self.data.conversation(i, full),
             Kind::Users => self.data.user(i),
         };
+        if self.wrong_types && kind == Kind::Conversations && i % 10 == 0 {
+            v["inboxId"] = json!(v["inboxId"].to_string());
+            v["orgId"] = json!("n/a");
+            v["status"] = json!(3);
+        }
         if let Some(at) = self.changes[slot(kind)].updated.get(&i) {
             v[kind.replication_key()] = json!(at);
             if i >= self.base_count(kind) {
@@ -222,12 +230,15 @@ mod tests {
 
     #[test]
     fn list_order_stays_newest_first_after_changes() {
-        let mut w = World::new(Dataset {
-            seed: 1,
-            users: 3,
-            accounts: 4,
-            conversations: 50,
-        });
+        let mut w = World::new(
+            Dataset {
+                seed: 1,
+                users: 3,
+                accounts: 4,
+                conversations: 50,
+            },
+            false,
+        );
         w.touch(Kind::Conversations, &[3, 40, 7], EPOCH_END_MS + 10);
         w.add(Kind::Conversations, 2, EPOCH_END_MS + 20);
         let all = w.all(Kind::Conversations);

@@ -2,8 +2,10 @@
 //! in-process Drift emulator over real HTTP on 127.0.0.1.
 
 mod cli;
+mod fuzz;
 mod generated;
 mod incremental;
 mod meltano;
+mod resilience;
 mod support;
 mod sync;

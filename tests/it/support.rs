@@ -10,15 +10,9 @@ use tap_drift::emulator::{Dataset, Emulator, Options};
 pub const TOKEN: &str = "test-token-7f3a9c1e";
 
 pub async fn emulator(data: Dataset) -> Emulator {
-    Emulator::start(
-        data,
-        Options {
-            token: TOKEN.into(),
-            links_style: false,
-        },
-    )
-    .await
-    .expect("emulator starts")
+    Emulator::start(data, Options::new(TOKEN))
+        .await
+        .expect("emulator starts")
 }
 
 pub async fn emulator_with(data: Dataset, options: Options) -> Emulator {

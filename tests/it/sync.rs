@@ -52,15 +52,7 @@ async fn full_sync(data: Dataset, options: Options, page_size: u32) {
 #[tokio::test]
 async fn full_sync_equals_emulator_truth_cursor_pagination() {
     // 137 conversations and 53 accounts: page size 10 divides neither
-    full_sync(
-        small(),
-        Options {
-            token: TOKEN.into(),
-            links_style: false,
-        },
-        10,
-    )
-    .await;
+    full_sync(small(), Options::new(TOKEN), 10).await;
 }
 
 #[tokio::test]
@@ -68,8 +60,8 @@ async fn full_sync_equals_emulator_truth_links_pagination() {
     full_sync(
         small(),
         Options {
-            token: TOKEN.into(),
             links_style: true,
+            ..Options::new(TOKEN)
         },
         7,
     )
@@ -85,10 +77,7 @@ async fn empty_streams_and_single_pages() {
             accounts: 0,
             conversations: 0,
         },
-        Options {
-            token: TOKEN.into(),
-            links_style: false,
-        },
+        Options::new(TOKEN),
         10,
     )
     .await;
@@ -100,10 +89,7 @@ async fn empty_streams_and_single_pages() {
             accounts: 5,
             conversations: 9,
         },
-        Options {
-            token: TOKEN.into(),
-            links_style: false,
-        },
+        Options::new(TOKEN),
         100,
     )
     .await;
@@ -116,8 +102,8 @@ async fn empty_streams_and_single_pages() {
             conversations: 30,
         },
         Options {
-            token: TOKEN.into(),
             links_style: true,
+            ..Options::new(TOKEN)
         },
         10,
     )
