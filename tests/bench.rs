@@ -36,13 +36,7 @@ fn main() {
             conversations,
         };
         let emu = runtime
-            .block_on(Emulator::start(
-                data.clone(),
-                Options {
-                    token: "bench".into(),
-                    links_style: false,
-                },
-            ))
+            .block_on(Emulator::start(data.clone(), Options::new("bench")))
             .expect("emulator");
         let dir = std::env::temp_dir().join(format!("tap-drift-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
