@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::schema;
+use crate::schema::{self, TimestampFormat};
 use crate::streams::{StreamDef, STREAMS};
 
 /// How a stream is replicated in this run.
@@ -29,8 +29,8 @@ pub struct SelectedStream {
     pub replication: Replication,
 }
 
-fn full_schema(def: &StreamDef) -> Result<Value> {
-    schema::stream_schema(def).map_err(|reason| Error::Decode {
+fn full_schema(def: &StreamDef, ts: TimestampFormat) -> Result<Value> {
+    schema::stream_schema(def, ts).map_err(|reason| Error::Decode {
         endpoint: "built-in schema".into(),
         reason,
     })
@@ -40,8 +40,9 @@ fn select(
     def: &'static StreamDef,
     keep: impl Fn(&str) -> bool,
     replication: Replication,
+    ts: TimestampFormat,
 ) -> Result<SelectedStream> {
-    let mut schema = full_schema(def)?;
+    let mut schema = full_schema(def, ts)?;
     let mut fields = Vec::new();
     if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
         props.retain(|name, _| keep(name));
@@ -61,10 +62,10 @@ fn default_replication(def: &StreamDef) -> Replication {
 }
 
 /// Without a catalog: every stream (all are selected by default), every field.
-pub fn select_all() -> Result<Vec<SelectedStream>> {
+pub fn select_all(ts: TimestampFormat) -> Result<Vec<SelectedStream>> {
     STREAMS
         .iter()
-        .map(|def| select(def, |_| true, default_replication(def)))
+        .map(|def| select(def, |_| true, default_replication(def), ts))
         .collect()
 }
 
@@ -94,7 +95,7 @@ fn text<'a>(md: Option<&'a Map<String, Value>>, key: &str) -> Option<&'a str> {
 
 /// Applies an input catalog: a stream is synced iff its breadcrumb-`[]` metadata (or the legacy
 /// entry-level or `schema.selected`) says `selected: true`; fields follow the SDK rules.
-pub fn select_from(catalog: &Value) -> Result<Vec<SelectedStream>> {
+pub fn select_from(catalog: &Value, ts: TimestampFormat) -> Result<Vec<SelectedStream>> {
     let bad = |reason: String| Error::InputFile {
         kind: "catalog",
         path: String::new(),
@@ -156,7 +157,7 @@ pub fn select_from(catalog: &Value) -> Result<Vec<SelectedStream>> {
             .and_then(Value::as_object)
         {
             for field in props.keys() {
-                if !full_schema(def)?["properties"]
+                if !full_schema(def, ts)?["properties"]
                     .as_object()
                     .is_some_and(|p| p.contains_key(field))
                 {
@@ -180,7 +181,7 @@ pub fn select_from(catalog: &Value) -> Result<Vec<SelectedStream>> {
                     .unwrap_or(true),
             }
         };
-        chosen.push(select(def, keep, replication)?);
+        chosen.push(select(def, keep, replication, ts)?);
     }
     // sync in the tap's own stream order, whatever the catalog's order
     chosen.sort_by_key(|s| STREAMS.iter().position(|d| d.name == s.def.name));
@@ -194,8 +195,10 @@ mod tests {
 
     #[test]
     fn discovered_catalog_selects_nothing_without_selected() {
-        let cat = schema::catalog().unwrap();
-        assert!(select_from(&cat).unwrap().is_empty());
+        let cat = schema::catalog(TimestampFormat::EpochMs).unwrap();
+        assert!(select_from(&cat, TimestampFormat::EpochMs)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -208,7 +211,7 @@ mod tests {
             {"tap_stream_id": "accounts", "metadata": [{"breadcrumb": [], "metadata": {"selected": false}}]},
             {"tap_stream_id": "nope", "metadata": [{"breadcrumb": [], "metadata": {"selected": true}}]}
         ]});
-        let s = select_from(&cat).unwrap();
+        let s = select_from(&cat, TimestampFormat::EpochMs).unwrap();
         assert_eq!(s.len(), 1);
         assert!(!s[0].fields.contains(&"email".to_string()));
         assert!(s[0].fields.contains(&"id".to_string()));
@@ -220,12 +223,12 @@ mod tests {
         let cat = json!({"streams": [{"tap_stream_id": "users", "selected": true,
             "metadata": [{"breadcrumb": [], "metadata": {"replication-method": "FULL_TABLE"}}]}]});
         assert_eq!(
-            select_from(&cat).unwrap()[0].replication,
+            select_from(&cat, TimestampFormat::EpochMs).unwrap()[0].replication,
             Replication::FullTable
         );
         let cat = json!({"streams": [{"tap_stream_id": "users", "metadata": [{"breadcrumb": [],
             "metadata": {"selected": true, "replication-key": "name"}}]}]});
-        assert!(select_from(&cat)
+        assert!(select_from(&cat, TimestampFormat::EpochMs)
             .unwrap_err()
             .to_string()
             .contains("replication key"));

@@ -34,7 +34,11 @@ fn template(path: &str) -> String {
 /// A transport error with its causes ("error sending request: … connection reset"), no URL.
 fn describe(e: reqwest::Error) -> String {
     let e = e.without_url();
-    let mut text = if e.is_timeout() { "timed out".to_string() } else { e.to_string() };
+    let mut text = if e.is_timeout() {
+        "timed out".to_string()
+    } else {
+        e.to_string()
+    };
     let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {
         let c = cause.to_string();
@@ -353,7 +357,10 @@ mod tests {
     fn excerpts_are_one_short_line() {
         let html = format!("<html>\n<body>{}</body></html>", "x".repeat(1000));
         let e = excerpt(&html);
-        assert!(!e.contains('\n') && !e.contains('<') && e.chars().count() <= 301, "{e}");
+        assert!(
+            !e.contains('\n') && !e.contains('<') && e.chars().count() <= 301,
+            "{e}"
+        );
         assert!(e.starts_with("HTML page:"));
     }
 }

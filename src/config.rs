@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::schema::TimestampFormat;
 use crate::secret::Secret;
 
 /// Default Drift API base URL.
@@ -45,6 +46,8 @@ pub static SETTINGS: &[Setting] = &[
         description: "Base URL of the Drift API (any http or https URL: a proxy, or the emulator)." },
     Setting { name: "user_agent", kind: "string", default: Some("tap-drift/<version>"), secret: false, required: false,
         description: "User-Agent header sent with every request." },
+    Setting { name: "timestamp_format", kind: "string", default: Some("epoch_ms"), secret: false, required: false,
+        description: "epoch_ms keeps Drift's epoch-millisecond integers; date-time emits RFC 3339 strings with format date-time (timestamp columns in PostgreSQL). Changing it changes column types." },
     Setting { name: "page_size", kind: "integer", default: Some("50"), secret: false, required: false,
         description: "Records per page for conversations and accounts (1 to 100)." },
     Setting { name: "max_concurrency", kind: "integer", default: Some("8"), secret: false, required: false,
@@ -87,6 +90,8 @@ pub struct Config {
     pub api_url: reqwest::Url,
     /// User-Agent header.
     pub user_agent: String,
+    /// How epoch-millisecond fields are emitted.
+    pub timestamp_format: TimestampFormat,
     /// Page size for paged endpoints.
     pub page_size: u32,
     /// Concurrent requests when completing records.
@@ -208,6 +213,18 @@ pub fn parse_timestamp_ms(s: &str) -> Option<i64> {
         .map(|t| t.and_utc().timestamp_millis())
 }
 
+/// The `timestamp_format` setting (also read, alone, by discovery).
+pub fn timestamp_format(raw: &Map<String, Value>) -> Result<TimestampFormat> {
+    match string(raw, "timestamp_format")? {
+        None | Some("epoch_ms") => Ok(TimestampFormat::EpochMs),
+        Some("date-time") => Ok(TimestampFormat::DateTime),
+        Some(other) => Err(bad(
+            "timestamp_format",
+            format!("must be \"epoch_ms\" or \"date-time\", got {other:?}"),
+        )),
+    }
+}
+
 impl Config {
     /// Validates a merged raw config.
     pub fn from_raw(raw: &Map<String, Value>) -> Result<Config> {
@@ -274,6 +291,7 @@ impl Config {
             .map(str::to_string)
             .unwrap_or_else(|| format!("tap-drift/{}", env!("CARGO_PKG_VERSION")));
         Ok(Config {
+            timestamp_format: timestamp_format(raw)?,
             access_token,
             oauth,
             start_date_ms,

@@ -62,11 +62,20 @@ pub fn conform(
     let mut notes = Vec::new();
     for (name, value) in record.iter_mut() {
         strip_nul(value);
-        let Some(types) = properties
-            .get(name)
-            .and_then(|p| p.get("type"))
-            .and_then(Value::as_array)
-        else {
+        let Some(prop) = properties.get(name) else {
+            continue;
+        };
+        // `timestamp_format: date-time`: Drift's epoch milliseconds become RFC 3339 strings
+        if prop.get("format").and_then(Value::as_str) == Some("date-time") {
+            if let Some(t) = value
+                .as_i64()
+                .and_then(chrono::DateTime::from_timestamp_millis)
+            {
+                *value = Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+                continue;
+            }
+        }
+        let Some(types) = prop.get("type").and_then(Value::as_array) else {
             continue;
         };
         let types: Vec<&str> = types.iter().filter_map(Value::as_str).collect();
@@ -117,6 +126,18 @@ mod tests {
             json!({"id": 42, "n": 7, "s": "12", "b": true, "o": null, "extra": 1})
         );
         assert_eq!(notes.len(), 5);
+    }
+
+    #[test]
+    fn epoch_milliseconds_become_date_times() {
+        let props = json!({"id": {"type": ["integer"]}, "t": {"type": ["null", "string"], "format": "date-time"}});
+        let mut r = json!({"id": 1, "t": 1717171717123i64})
+            .as_object()
+            .unwrap()
+            .clone();
+        let notes = conform(&mut r, props.as_object().unwrap(), "id").unwrap();
+        assert!(notes.is_empty());
+        assert_eq!(r["t"], "2024-05-31T16:08:37.123Z");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod config;
 pub mod conform;
 pub mod emulator;
 pub mod error;
+pub mod fetch;
 pub mod logging;
 pub mod page;
 pub mod rate_limit;
@@ -70,8 +71,9 @@ pub async fn run(cli: &Cli, mut out: impl Write) -> Result<()> {
         return Ok(());
     }
     if cli.discover {
-        // static schemas: no config, state or network needed
-        let catalog = schema::catalog().map_err(|reason| Error::Decode {
+        // static schemas: no state or network needed; of the config only timestamp_format matters
+        let ts = config::timestamp_format(&config::read_files(&cli.config)?)?;
+        let catalog = schema::catalog(ts).map_err(|reason| Error::Decode {
             endpoint: "built-in schema".into(),
             reason,
         })?;
@@ -103,9 +105,10 @@ pub async fn run(cli: &Cli, mut out: impl Write) -> Result<()> {
     let streams = match cli.catalog_file() {
         Some(path) => {
             let catalog = Value::Object(read_json_object(path, "catalog")?);
-            catalog::select_from(&catalog).map_err(|e| with_path(e, path))?
+            catalog::select_from(&catalog, config.timestamp_format)
+                .map_err(|e| with_path(e, path))?
         }
-        None => catalog::select_all()?,
+        None => catalog::select_all(config.timestamp_format)?,
     };
     let (state, had_state) = match &cli.state {
         Some(path) => {

@@ -30,13 +30,13 @@ fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
     }
 }
 
-/// The first request of a stream's list.
-pub fn first_request(def: &StreamDef, page_size: u32) -> String {
+/// The first request of a list at `path` (the stream's path, with a child's `{id}` filled in).
+pub fn first_request(def: &StreamDef, path: &str, page_size: u32) -> String {
     let size = page_size.to_string();
     match (def.pagination, def.page_size_param) {
-        (Pagination::IndexSize, Some(p)) => with_query(def.path, &[("index", "0"), (p, &size)]),
-        (Pagination::Cursor, Some(p)) => with_query(def.path, &[(p, &size)]),
-        _ => def.path.to_string(),
+        (Pagination::IndexSize, Some(p)) => with_query(path, &[("index", "0"), (p, &size)]),
+        (Pagination::Cursor, Some(p)) => with_query(path, &[(p, &size)]),
+        _ => path.to_string(),
     }
 }
 
@@ -74,7 +74,7 @@ pub fn check_one(body: &Value) -> std::result::Result<(), String> {
     }
 }
 
-/// Decodes one list response.
+/// Decodes one list response of the list at `endpoint` (its path).
 pub fn parse_page(def: &StreamDef, body: Value, endpoint: &str, page_size: u32) -> Result<Page> {
     let decode = |reason: String| Error::Decode {
         endpoint: endpoint.to_string(),
@@ -95,7 +95,7 @@ pub fn parse_page(def: &StreamDef, body: Value, endpoint: &str, page_size: u32) 
             if let (true, Some(cursor)) = (more, nonempty(body.pointer("/pagination/next"))) {
                 let size = page_size.to_string();
                 let param = def.page_size_param.unwrap_or("limit");
-                Some(with_query(def.path, &[(param, &size), ("next", cursor)]))
+                Some(with_query(endpoint, &[(param, &size), ("next", cursor)]))
             } else if let Some(link) = nonempty(body.pointer("/links/next")) {
                 Some(
                     relative(link)
@@ -128,11 +128,14 @@ mod tests {
     #[test]
     fn conversations_follow_either_link_style() {
         let def = find("conversations").unwrap();
-        assert_eq!(first_request(def, 50), "/conversations/list?limit=50");
+        assert_eq!(
+            first_request(def, def.path, 50),
+            "/conversations/list?limit=50"
+        );
         let p = parse_page(
             def,
             json!({"data": [{"id": 1}], "pagination": {"more": true, "next": "a b"}}),
-            "/x",
+            "/conversations/list",
             50,
         )
         .unwrap();
@@ -153,9 +156,33 @@ mod tests {
     }
 
     #[test]
+    fn messages_page_within_their_conversation() {
+        let def = find("messages").unwrap();
+        let path = def.path.replace("{id}", "42");
+        assert_eq!(
+            first_request(def, &path, 20),
+            "/conversations/42/messages?limit=20"
+        );
+        let p = parse_page(
+            def,
+            json!({"data": {"messages": [{"id": 1}]}, "pagination": {"more": true, "next": "7"}}),
+            &path,
+            20,
+        )
+        .unwrap();
+        assert_eq!(
+            p.next.as_deref(),
+            Some("/conversations/42/messages?limit=20&next=7")
+        );
+    }
+
+    #[test]
     fn accounts_follow_next_url_and_missing_records_is_an_error() {
         let def = find("accounts").unwrap();
-        assert_eq!(first_request(def, 100), "/accounts?index=0&size=100");
+        assert_eq!(
+            first_request(def, def.path, 100),
+            "/accounts?index=0&size=100"
+        );
         let p = parse_page(def, json!({"data": {"accounts": [], "total": 3, "next": "https://driftapi.com/accounts?index=100&size=100"}}), "/x", 100).unwrap();
         assert_eq!(p.next.as_deref(), Some("/accounts?index=100&size=100"));
         assert!(parse_page(

@@ -6,6 +6,16 @@ use serde_json::{json, Map, Value};
 
 use crate::streams::{StreamDef, STREAMS};
 
+/// How epoch-millisecond columns are typed and emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimestampFormat {
+    /// Integers, as Drift sends them (the default: existing tables never change type).
+    #[default]
+    EpochMs,
+    /// RFC 3339 strings with `format: date-time`, so targets create timestamp columns.
+    DateTime,
+}
+
 /// One column of a column table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Column {
@@ -179,7 +189,23 @@ fn json_types(t: &ColumnType) -> Vec<&'static str> {
     }
 }
 
-fn type_schema(t: &ColumnType, nullable: bool, table: &Table) -> Map<String, Value> {
+fn type_schema(
+    t: &ColumnType,
+    nullable: bool,
+    table: &Table,
+    ts: TimestampFormat,
+) -> Map<String, Value> {
+    if let (ColumnType::EpochMs, TimestampFormat::DateTime) = (t, ts) {
+        let types = if nullable {
+            json!(["null", "string"])
+        } else {
+            json!(["string"])
+        };
+        let mut s = Map::new();
+        s.insert("type".into(), types);
+        s.insert("format".into(), json!("date-time"));
+        return s;
+    }
     let mut types = json_types(t);
     if nullable {
         types.insert(0, "null");
@@ -195,12 +221,12 @@ fn type_schema(t: &ColumnType, nullable: bool, table: &Table) -> Map<String, Val
             ColumnType::Array(inner) => {
                 s.insert(
                     "items".into(),
-                    Value::Object(type_schema(inner, false, table)),
+                    Value::Object(type_schema(inner, false, table, ts)),
                 );
             }
             ColumnType::Shape(name) => {
                 let cols = table.shape(name).unwrap_or_default();
-                s.insert("properties".into(), properties(cols, &[], table));
+                s.insert("properties".into(), properties(cols, &[], table, ts));
                 s.insert("additionalProperties".into(), Value::Bool(true));
             }
             ColumnType::Object => {
@@ -212,10 +238,10 @@ fn type_schema(t: &ColumnType, nullable: bool, table: &Table) -> Map<String, Val
     s
 }
 
-fn properties(columns: &[Column], keys: &[&str], table: &Table) -> Value {
+fn properties(columns: &[Column], keys: &[&str], table: &Table, ts: TimestampFormat) -> Value {
     let mut props = Map::new();
     for c in columns {
-        let mut s = type_schema(&c.ty, !keys.contains(&c.name.as_str()), table);
+        let mut s = type_schema(&c.ty, !keys.contains(&c.name.as_str()), table, ts);
         if !c.description.is_empty() {
             s.insert("description".into(), json!(c.description));
         }
@@ -225,7 +251,7 @@ fn properties(columns: &[Column], keys: &[&str], table: &Table) -> Value {
 }
 
 /// The JSON Schema of a stream, generated from its column table.
-pub fn stream_schema(def: &StreamDef) -> Result<Value, String> {
+pub fn stream_schema(def: &StreamDef, ts: TimestampFormat) -> Result<Value, String> {
     let table = Table::parse(def.columns).map_err(|e| format!("{}: {e}", def.name))?;
     if !table.columns.iter().any(|c| c.name == def.key) {
         return Err(format!("{}: key `{}` is not a column", def.name, def.key));
@@ -240,14 +266,14 @@ pub fn stream_schema(def: &StreamDef) -> Result<Value, String> {
     }
     Ok(json!({
         "type": "object",
-        "properties": properties(&table.columns, &[def.key], &table),
+        "properties": properties(&table.columns, &[def.key], &table, ts),
         "required": [def.key],
     }))
 }
 
 /// One catalog entry as discovery writes it.
-pub fn catalog_entry(def: &StreamDef) -> Result<Value, String> {
-    let schema = stream_schema(def)?;
+pub fn catalog_entry(def: &StreamDef, ts: TimestampFormat) -> Result<Value, String> {
+    let schema = stream_schema(def, ts)?;
     let mut stream_md = Map::new();
     stream_md.insert("inclusion".into(), json!("available"));
     stream_md.insert("selected-by-default".into(), json!(true));
@@ -293,11 +319,11 @@ pub fn catalog_entry(def: &StreamDef) -> Result<Value, String> {
     Ok(Value::Object(entry))
 }
 
-/// The whole catalog, as `--discover` prints it and `catalog.json` holds it.
-pub fn catalog() -> Result<Value, String> {
+/// The whole catalog, as `--discover` prints it; `catalog.json` holds it for the default format.
+pub fn catalog(ts: TimestampFormat) -> Result<Value, String> {
     let streams = STREAMS
         .iter()
-        .map(catalog_entry)
+        .map(|d| catalog_entry(d, ts))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(json!({ "streams": streams }))
 }
@@ -331,6 +357,17 @@ mod tests {
     }
 
     #[test]
+    fn date_time_format_turns_epoch_columns_into_strings() {
+        let def = crate::streams::find("conversations").unwrap();
+        let s = stream_schema(def, TimestampFormat::DateTime).unwrap();
+        assert_eq!(
+            s["properties"]["updatedAt"],
+            json!({"type": ["null", "string"], "format": "date-time", "description": s["properties"]["updatedAt"]["description"]})
+        );
+        assert_eq!(s["properties"]["id"]["type"], json!(["integer"]));
+    }
+
+    #[test]
     fn rejects_unknown_type_and_undefined_shape() {
         assert!(Table::parse("id intger\n").unwrap_err().contains("line 1"));
         assert!(Table::parse("t array<Tag>\n")
@@ -341,7 +378,7 @@ mod tests {
     #[test]
     fn keys_are_not_nullable_everything_else_is() {
         for def in STREAMS {
-            let s = stream_schema(def).unwrap();
+            let s = stream_schema(def, TimestampFormat::EpochMs).unwrap();
             for (name, prop) in s["properties"].as_object().unwrap() {
                 let types = prop["type"].as_array().unwrap();
                 assert_eq!(

@@ -21,6 +21,23 @@ pub enum Order {
     Descending,
 }
 
+/// How a child stream hangs off its parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Child {
+    /// A paged list per parent record (`path` has `{id}` for the parent's key); each record gets the
+    /// parent's key as `parent_key_field` and the parent's replication key value as the child's own
+    /// replication key.
+    PerParent {
+        /// The field naming the parent on each child record.
+        parent_key_field: &'static str,
+    },
+    /// One record per distinct id the parents reference in `parent_field` (`path` has `{id}`).
+    Referenced {
+        /// The parent's field holding the referenced id.
+        parent_field: &'static str,
+    },
+}
+
 /// Everything the sync engine needs to know about one stream.
 #[derive(Debug)]
 pub struct StreamDef {
@@ -46,6 +63,8 @@ pub struct StreamDef {
     pub completed_by_detail: &'static [&'static str],
     /// The single-record endpoint, with `{id}` for the key (used to complete records).
     pub detail_path: &'static str,
+    /// For a child stream: its parent stream and how it is read from it.
+    pub parent: Option<(&'static str, Child)>,
 }
 
 /// Every stream the tap knows, in sync order.
@@ -62,6 +81,7 @@ pub static STREAMS: &[StreamDef] = &[
         order: Order::Unordered,
         completed_by_detail: &[],
         detail_path: "/accounts/{id}",
+        parent: None,
     },
     StreamDef {
         name: "conversations",
@@ -75,6 +95,7 @@ pub static STREAMS: &[StreamDef] = &[
         order: Order::Descending,
         completed_by_detail: &["participants", "conversationTags", "relatedPlaybookId"],
         detail_path: "/conversations/{id}",
+        parent: None,
     },
     StreamDef {
         name: "users",
@@ -88,8 +109,54 @@ pub static STREAMS: &[StreamDef] = &[
         order: Order::Unordered,
         completed_by_detail: &[],
         detail_path: "/users/{id}",
+        parent: None,
+    },
+    StreamDef {
+        name: "messages",
+        columns: include_str!("../schemas/columns/messages.txt"),
+        key: "id",
+        replication_key: Some("conversationUpdatedAt"),
+        path: "/conversations/{id}/messages",
+        records_at: "/data/messages",
+        page_size_param: Some("limit"),
+        pagination: Pagination::Cursor,
+        order: Order::Unordered,
+        completed_by_detail: &[],
+        detail_path: "",
+        parent: Some((
+            "conversations",
+            Child::PerParent {
+                parent_key_field: "conversationId",
+            },
+        )),
+    },
+    StreamDef {
+        name: "contacts",
+        columns: include_str!("../schemas/columns/contacts.txt"),
+        key: "id",
+        replication_key: None,
+        path: "/contacts/{id}",
+        records_at: "/data",
+        page_size_param: None,
+        pagination: Pagination::None,
+        order: Order::Unordered,
+        completed_by_detail: &[],
+        detail_path: "",
+        parent: Some((
+            "conversations",
+            Child::Referenced {
+                parent_field: "contactId",
+            },
+        )),
     },
 ];
+
+/// The child streams of a stream.
+pub fn children(parent: &str) -> impl Iterator<Item = &'static StreamDef> + '_ {
+    STREAMS
+        .iter()
+        .filter(move |s| s.parent.is_some_and(|(p, _)| p == parent))
+}
 
 /// Looks a stream up by name.
 pub fn find(name: &str) -> Option<&'static StreamDef> {

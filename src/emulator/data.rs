@@ -300,6 +300,100 @@ impl Dataset {
     }
 }
 
+/// Message types Drift uses, weighted towards chat.
+const MESSAGE_TYPES: &[&str] = &[
+    "chat",
+    "chat",
+    "chat",
+    "private_note",
+    "edit",
+    "conversation_transfer",
+    "private_prompt",
+];
+const BODIES: &[&str] = &[
+    "<p>Hi! Can I get a démo of the product?</p>",
+    "<p>Sure — which day works? 📅</p>",
+    "<p>Internal: lead is <b>hot</b></p>",
+    "<p>Merci beaucoup !</p>",
+    "<p>料金について教えてください</p>",
+    "<p>Transferred to sales</p>",
+];
+
+impl Dataset {
+    /// How many messages the i-th conversation has (1 to 12).
+    pub fn message_count(&self, i: u32) -> u32 {
+        1 + Rng::new(self.seed, 4, i).below(12) as u32
+    }
+
+    /// The j-th message of a conversation (`conversation` as GET /conversations/{id} returns it),
+    /// created at `created`: the first is the contact's, the rest by users, bots and the system.
+    pub fn message(&self, conversation: &Value, i: u32, j: u32, created: i64) -> Value {
+        let mut r = Rng::new(self.seed, 5, i.wrapping_mul(16).wrapping_add(j));
+        let conversation_id = conversation["id"].as_i64().unwrap_or_default();
+        let mut m = Map::new();
+        m.insert("id".into(), json!(conversation_id * 16 + i64::from(j)));
+        m.insert("conversationId".into(), json!(conversation_id));
+        m.insert("orgId".into(), json!(ORG_ID));
+        m.insert("body".into(), json!(r.pick(BODIES)));
+        let from_contact = j == 0 || r.chance(25);
+        let author = if from_contact {
+            json!({"id": conversation["contactId"], "type": "contact", "bot": false})
+        } else {
+            let u = r.below(u64::from(self.users.max(1))) as u32;
+            json!({"id": self.user_id(u), "type": "user", "bot": u + 2 >= self.users})
+        };
+        m.insert("author".into(), author);
+        m.insert(
+            "type".into(),
+            json!(if j == 0 {
+                "chat"
+            } else {
+                r.pick(MESSAGE_TYPES)
+            }),
+        );
+        m.insert("createdAt".into(), json!(created));
+        if from_contact {
+            m.insert("context".into(), json!({"ip": format!("203.0.113.{}", r.below(250)), "userAgent": "Mozilla/5.0 (X11; Linux x86_64)"}));
+        } else if r.chance(30) {
+            m.insert("buttons".into(), json!([{"label": "Yes ✅", "value": "yes", "type": "reply"}, {"label": "Non", "value": "no", "type": "reply"}]));
+        }
+        if r.chance(20) {
+            m.insert(
+                "attributes".into(),
+                json!({"integrationSource": "playbook", "campaignId": 4_000 + r.below(9) as i64}),
+            );
+        }
+        Value::Object(m)
+    }
+
+    /// A contact by id, or `None` for ids that do not exist or were deleted.
+    pub fn contact(&self, id: i64) -> Option<Value> {
+        let n = id.checked_sub(9_100_000_000)?;
+        if n < 0 || n > i64::from(self.conversations / 2) || n % 23 == 5 {
+            return None;
+        }
+        let mut r = Rng::new(self.seed, 6, n as u32);
+        let created = between(&mut r, EPOCH_START_MS - 86_400_000 * 365, EPOCH_END_MS);
+        let name = format!("{} {}", r.pick(FIRST), r.pick(LAST));
+        let mut attributes = json!({
+            "email": format!("visitor{n}@example.org"),
+            "name": name,
+            "tags": [{"name": r.pick(&["lead", "customer", "partner"]), "color": "#61AFEF"}],
+            "socialProfiles": {"linkedin": format!("https://linkedin.example/in/visitor{n}")},
+            "events": {},
+            "start_date": created,
+            "_end_user_version": 1 + r.below(5) as i64,
+        });
+        if r.chance(50) {
+            attributes["phone"] = json!(format!("+44 20 7946 {:04}", r.below(10_000)));
+        }
+        if r.chance(40) {
+            attributes["plan"] = json!(r.pick(&["free", "pro", "enterprise"]));
+        }
+        Some(json!({"id": id, "createdAt": created, "attributes": attributes}))
+    }
+}
+
 fn custom_property(r: &mut Rng, d: &Dataset) -> Value {
     let ty = r.pick(PROPERTY_TYPES);
     let value = match ty {

@@ -119,6 +119,8 @@ impl Emulator {
             .route("/accounts/{id}", get(account_one))
             .route("/conversations/list", get(conversations_list))
             .route("/conversations/{id}", get(conversation_one))
+            .route("/conversations/{id}/messages", get(messages_list))
+            .route("/contacts/{id}", get(contact_one))
             .route("/oauth2/token", post(oauth_token))
             .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
             .layer(middleware::from_fn_with_state(shared.clone(), authenticate))
@@ -146,9 +148,26 @@ impl Emulator {
         self.with_world("users", |w, _| w.dataset().clone())
     }
 
-    /// Every record of a stream (`accounts`, `conversations`, `users`), complete, in list order.
+    /// Every record of a stream, complete: `accounts`, `conversations`, `users` in list order;
+    /// `messages` by conversation in list order; `contacts` that conversations reference and that
+    /// exist, in order of first reference.
     pub fn records(&self, stream: &str) -> Vec<Value> {
-        self.with_world(stream, |w, k| w.all(k))
+        let w = lock(&self.shared.world);
+        match stream {
+            "messages" => (0..w.count(Kind::Conversations))
+                .flat_map(|p| w.messages(w.at_position(Kind::Conversations, p)))
+                .collect(),
+            "contacts" => {
+                let mut seen = HashSet::new();
+                w.all(Kind::Conversations)
+                    .iter()
+                    .filter_map(|c| c["contactId"].as_i64())
+                    .filter(|id| seen.insert(*id))
+                    .filter_map(|id| w.dataset().contact(id))
+                    .collect()
+            }
+            other => w.all(Kind::from_stream(other).unwrap_or(Kind::Conversations)),
+        }
     }
 
     /// Changes records (by generation index) of a stream: update time `at_ms` and one field.
@@ -429,6 +448,54 @@ async fn conversations_list(
         }
     }
     Json(body).into_response()
+}
+
+async fn messages_list(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(q): Query<ConversationsQuery>,
+) -> Response {
+    let w = world(&s);
+    let Some(i) = w.index_of(Kind::Conversations, &id) else {
+        return error(StatusCode::NOT_FOUND, "not_found", "conversation not found");
+    };
+    let all = w.messages(i);
+    let total = all.len() as u32;
+    let limit = q.limit.unwrap_or(25).clamp(1, 100);
+    let position = match q.next.as_deref().map(|t| {
+        t.parse::<u64>()
+            .ok()
+            .and_then(|t| t.checked_sub(CURSOR_OFFSET))
+    }) {
+        None => 0,
+        Some(Some(p)) if p <= u64::from(total) => p as u32,
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "validation_error",
+                "invalid pagination token",
+            )
+        }
+    };
+    let end = position.saturating_add(limit).min(total);
+    let page: Vec<Value> = all[position as usize..end as usize].to_vec();
+    let mut body = json!({"data": {"messages": page}});
+    if end < total {
+        body["pagination"] =
+            json!({"more": true, "next": (u64::from(end) + CURSOR_OFFSET).to_string()});
+    }
+    Json(body).into_response()
+}
+
+async fn contact_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match id
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| world(&s).dataset().contact(id))
+    {
+        Some(c) => Json(json!({"data": c})).into_response(),
+        None => error(StatusCode::NOT_FOUND, "not_found", "contact not found"),
+    }
 }
 
 async fn conversation_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {

@@ -216,6 +216,29 @@ impl World {
         lo
     }
 
+    /// The messages of the conversation with generation index `i`, oldest first; a changed
+    /// conversation has one more message, created when it changed.
+    pub fn messages(&self, i: u32) -> Vec<Value> {
+        let conversation = self.record(Kind::Conversations, i, true);
+        let created = conversation["createdAt"].as_i64().unwrap_or_default();
+        let base_updated = self.data.conversation(i, false)["updatedAt"]
+            .as_i64()
+            .unwrap_or(created);
+        let k = self.data.message_count(i);
+        let mut all: Vec<Value> = (0..k)
+            .map(|j| {
+                let at = created + (base_updated - created) * i64::from(j) / i64::from(k.max(1));
+                self.data.message(&conversation, i, j, at)
+            })
+            .collect();
+        if i < self.base_count(Kind::Conversations) {
+            if let Some(at) = self.changes[slot(Kind::Conversations)].updated.get(&i) {
+                all.push(self.data.message(&conversation, i, k, *at));
+            }
+        }
+        all
+    }
+
     /// Every record of a kind, full, in list order: the emulator's truth for tests.
     pub fn all(&self, kind: Kind) -> Vec<Value> {
         (0..self.count(kind))

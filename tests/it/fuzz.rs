@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use tap_drift::catalog::select_from;
 use tap_drift::config::Config;
+use tap_drift::schema::TimestampFormat;
 use tap_drift::state::State;
 
 fn arb_json() -> impl Strategy<Value = Value> {
@@ -83,7 +84,7 @@ proptest! {
 
     #[test]
     fn catalog_parsing_never_panics(v in arb_json()) {
-        let _ = select_from(&v);
-        let _ = select_from(&json!({"streams": [v]}));
+        let _ = select_from(&v, TimestampFormat::EpochMs);
+        let _ = select_from(&json!({"streams": [v]}), TimestampFormat::DateTime);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use tap_drift::schema::{catalog, render, stream_schema};
+use tap_drift::schema::{catalog, render, stream_schema, TimestampFormat};
 use tap_drift::streams::STREAMS;
 
 fn check(path: &Path, expected: &str) {
@@ -23,7 +23,7 @@ fn check(path: &Path, expected: &str) {
 fn schemas_and_catalog_match_the_column_tables() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for def in STREAMS {
-        let schema = stream_schema(def).expect("schema generates");
+        let schema = stream_schema(def, TimestampFormat::EpochMs).expect("schema generates");
         check(
             &root.join("schemas").join(format!("{}.json", def.name)),
             &render(&schema),
@@ -31,7 +31,7 @@ fn schemas_and_catalog_match_the_column_tables() {
     }
     check(
         &root.join("catalog.json"),
-        &render(&catalog().expect("catalog generates")),
+        &render(&catalog(TimestampFormat::EpochMs).expect("catalog generates")),
     );
 }
 

@@ -19,22 +19,61 @@ async fn full_sync(data: Dataset, options: Options, page_size: u32) {
     let out = tap(args(&[&"--config", &cfg])).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let synced = check_output(&out);
-    for stream in ["accounts", "conversations", "users"] {
-        // newest updated first for conversations, completed from GET /conversations/{id}
-        let truth = emu.records(stream);
+    let conversations = emu.records("conversations");
+    for stream in ["accounts", "conversations", "users", "messages", "contacts"] {
+        // conversations newest updated first and completed from GET /conversations/{id}; messages by
+        // conversation, each with its conversation's updatedAt; contacts in order of first reference
+        let mut truth = emu.records(stream);
+        if stream == "messages" {
+            for m in &mut truth {
+                let c = conversations
+                    .iter()
+                    .find(|c| c["id"] == m["conversationId"])
+                    .expect("parent");
+                m["conversationUpdatedAt"] = c["updatedAt"].clone();
+            }
+        }
         let got = synced.records.get(stream).cloned().unwrap_or_default();
         assert_eq!(got.len(), truth.len(), "{stream} count");
-        // every record, every value, in API order
         assert_eq!(got, truth, "{stream} records equal the emulator's");
+    }
+    // each referenced contact is fetched once; missing ones (404) are skipped, not fatal
+    let contact_requests: Vec<String> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("/contacts/"))
+        .collect();
+    let distinct: std::collections::HashSet<&String> = contact_requests.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        contact_requests.len(),
+        "no contact fetched twice"
+    );
+    if contact_requests.len() > emu.records("contacts").len() {
+        assert!(
+            stderr(&out).contains("not found (404)"),
+            "a missing contact is logged"
+        );
     }
     let state = synced.last_state();
     for (stream, key) in [
         ("accounts", "updateDateTime"),
         ("conversations", "updatedAt"),
         ("users", "updatedAt"),
+        ("messages", "updatedAt"),
     ] {
+        let source = if stream == "messages" {
+            "conversations"
+        } else {
+            stream
+        };
+        let rk = if stream == "messages" {
+            "conversationUpdatedAt"
+        } else {
+            key
+        };
         if let Some(truth_max) = emu
-            .records(stream)
+            .records(source)
             .iter()
             .filter_map(|r| r[key].as_i64())
             .max()
@@ -44,7 +83,7 @@ async fn full_sync(data: Dataset, options: Options, page_size: u32) {
                 json!(truth_max),
                 "{stream} bookmark"
             );
-            assert_eq!(state["bookmarks"][stream]["replication_key"], json!(key));
+            assert_eq!(state["bookmarks"][stream]["replication_key"], json!(rk));
         }
     }
 }
@@ -197,4 +236,73 @@ async fn sandbox_runs_the_whole_sync_without_config() {
         data.conversations as usize
     );
     assert_eq!(synced.keys("users").len(), data.users as usize);
+}
+
+#[tokio::test]
+async fn date_time_option_emits_rfc3339_and_keeps_bookmarks_working() {
+    let dir = TempDir::new("datetime");
+    let emu = emulator(small()).await;
+    let cfg = dir.json(
+        "config.json",
+        &config_for(&emu, json!({"timestamp_format": "date-time"})),
+    );
+    let out = tap(args(&[&"--config", &cfg])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let synced = check_output(&out);
+    let truth = emu.records("conversations");
+    for (stream, field) in [
+        ("conversations", "updatedAt"),
+        ("accounts", "createDateTime"),
+        ("users", "createdAt"),
+        ("messages", "createdAt"),
+        ("contacts", "createdAt"),
+    ] {
+        let prop = &synced.schemas[stream]["schema"]["properties"][field];
+        assert_eq!(prop["format"], "date-time", "{stream}.{field}");
+        assert_eq!(prop["type"], json!(["null", "string"]));
+        for r in &synced.records[stream] {
+            let text = r[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("{stream}.{field} is a string: {r}"));
+            assert!(
+                text.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(text).is_ok(),
+                "{text}"
+            );
+        }
+    }
+    let first = &synced.records["conversations"][0];
+    let ms = chrono::DateTime::parse_from_rfc3339(first["updatedAt"].as_str().expect("s"))
+        .expect("t")
+        .timestamp_millis();
+    assert_eq!(
+        Some(ms),
+        truth[0]["updatedAt"].as_i64(),
+        "the same instant, to the millisecond"
+    );
+    // bookmarks stay epoch milliseconds, so switching the option never breaks a state
+    let state = synced.last_state();
+    assert!(state["bookmarks"]["conversations"]["replication_key_value"].is_i64());
+    let s = dir.json("state.json", &state);
+    let again = check_output(&tap(args(&[&"--config", &cfg, &"--state", &s])).await);
+    assert!(again.records.is_empty());
+    // discovery with this config describes the same schemas
+    let disc = tap(args(&[&"--config", &cfg, &"--discover"])).await;
+    let catalog: Value = serde_json::from_slice(&disc.stdout).expect("catalog");
+    let conv = catalog["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .find(|s| s["stream"] == "conversations")
+        .expect("conv");
+    assert_eq!(
+        conv["schema"]["properties"]["updatedAt"]["format"],
+        "date-time"
+    );
+    let bad = dir.json(
+        "bad.json",
+        &config_for(&emu, json!({"timestamp_format": "iso"})),
+    );
+    let out = tap(args(&[&"--config", &bad])).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("timestamp_format"));
 }
