@@ -398,8 +398,27 @@ struct ConversationsQuery {
     page_token: Option<String>,
 }
 
-/// Cursor tokens are opaque decimal strings encoding the position in the newest-first list.
+/// Cursor tokens are opaque decimal strings encoding a position in the list.
 const CURSOR_OFFSET: u64 = 100_000_000;
+
+fn cursor(position: u32) -> String {
+    (u64::from(position) + CURSOR_OFFSET).to_string()
+}
+
+impl ConversationsQuery {
+    /// The page asked for in a list of `total`: (first position, end, limit); `None` for a bad cursor.
+    fn window(&self, total: u32) -> Option<(u32, u32, u32)> {
+        let limit = self.limit.unwrap_or(25).clamp(1, 100);
+        let position = match self.next.as_deref().or(self.page_token.as_deref()) {
+            None => 0,
+            Some(token) => {
+                let p = token.parse::<u64>().ok()?.checked_sub(CURSOR_OFFSET)?;
+                u32::try_from(p).ok().filter(|p| *p <= total)?
+            }
+        };
+        Some((position, position.saturating_add(limit).min(total), limit))
+    }
+}
 
 async fn conversations_list(
     State(s): State<Arc<Shared>>,
@@ -407,25 +426,16 @@ async fn conversations_list(
 ) -> Response {
     let w = world(&s);
     let total = w.count(Kind::Conversations);
-    let limit = q.limit.unwrap_or(25).clamp(1, 100);
-    let position = match q.next.as_deref().or(q.page_token.as_deref()) {
-        None => 0,
-        Some(token) => match token
-            .parse::<u64>()
-            .ok()
-            .and_then(|t| t.checked_sub(CURSOR_OFFSET))
-        {
-            Some(p) if p <= u64::from(total) => p as u32,
-            _ => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "validation_error",
-                    "invalid pagination token",
-                )
-            }
-        },
+    let (position, end, limit) = match q.window(total) {
+        Some(w) => w,
+        None => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "validation_error",
+                "invalid pagination token",
+            )
+        }
     };
-    let end = position.saturating_add(limit).min(total);
     let items: Vec<Value> = (position..end)
         .map(|p| {
             w.record(
@@ -437,7 +447,7 @@ async fn conversations_list(
         .collect();
     let mut body = json!({"data": items});
     if end < total {
-        let token = (u64::from(end) + CURSOR_OFFSET).to_string();
+        let token = cursor(end);
         if s.options.links_style {
             body["links"] = json!({
                 "self": format!("{}/conversations/list?limit={limit}", s.base_url),
@@ -460,16 +470,9 @@ async fn messages_list(
         return error(StatusCode::NOT_FOUND, "not_found", "conversation not found");
     };
     let all = w.messages(i);
-    let total = all.len() as u32;
-    let limit = q.limit.unwrap_or(25).clamp(1, 100);
-    let position = match q.next.as_deref().map(|t| {
-        t.parse::<u64>()
-            .ok()
-            .and_then(|t| t.checked_sub(CURSOR_OFFSET))
-    }) {
-        None => 0,
-        Some(Some(p)) if p <= u64::from(total) => p as u32,
-        Some(_) => {
+    let (position, end, _) = match q.window(all.len() as u32) {
+        Some(w) => w,
+        None => {
             return error(
                 StatusCode::BAD_REQUEST,
                 "validation_error",
@@ -477,12 +480,10 @@ async fn messages_list(
             )
         }
     };
-    let end = position.saturating_add(limit).min(total);
     let page: Vec<Value> = all[position as usize..end as usize].to_vec();
     let mut body = json!({"data": {"messages": page}});
-    if end < total {
-        body["pagination"] =
-            json!({"more": true, "next": (u64::from(end) + CURSOR_OFFSET).to_string()});
+    if (end as usize) < all.len() {
+        body["pagination"] = json!({"more": true, "next": cursor(end)});
     }
     Json(body).into_response()
 }

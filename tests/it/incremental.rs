@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::{json, Value};
 use tap_drift::emulator::{Dataset, EPOCH_END_MS};
@@ -231,13 +231,7 @@ async fn killed_run_resumes_from_its_last_state_without_loss() {
     );
     let cfg_arg = cfg.clone();
     let (lines, killed) = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tap-drift"))
-            .arg("--config")
-            .arg(&cfg_arg)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tap starts");
+        let mut child = spawn_tap(&cfg_arg, Stdio::null());
         let reader = BufReader::new(child.stdout.take().expect("stdout"));
         let mut lines = Vec::new();
         let mut conversations = 0;

@@ -300,13 +300,7 @@ async fn a_closed_pipe_ends_the_tap_cleanly() {
     let dir = TempDir::new("epipe");
     let cfg = dir.json("config.json", &config_for(&emu, json!({})));
     let (status, err) = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tap-drift"))
-            .arg("--config")
-            .arg(&cfg)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starts");
+        let mut child = spawn_tap(&cfg, Stdio::piped());
         let mut first = String::new();
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut first)
@@ -343,13 +337,7 @@ async fn sigterm_writes_the_last_state_and_exits_promptly() {
         &config_for(&emu, json!({"requests_per_minute": 12000})),
     );
     let (status, lines, elapsed) = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tap-drift"))
-            .arg("--config")
-            .arg(&cfg)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starts");
+        let mut child = spawn_tap(&cfg, Stdio::null());
         let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
         let mut lines = Vec::new();
         let mut line = String::new();

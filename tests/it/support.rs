@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{json, Value};
 use tap_drift::emulator::{Dataset, Emulator, Options};
@@ -64,6 +64,17 @@ pub fn config_for(emu: &Emulator, extra: Value) -> Value {
         c.extend(e.clone());
     }
     c
+}
+
+/// Starts the binary on a config with stdout piped, for tests that read it as it streams.
+pub fn spawn_tap(config: &std::path::Path, stderr: Stdio) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_tap-drift"))
+        .arg("--config")
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("tap starts")
 }
 
 /// Runs the binary with these arguments (off the async runtime, so the emulator keeps serving).
