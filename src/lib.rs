@@ -94,6 +94,19 @@ pub async fn run(cli: &Cli, mut out: impl Write) -> Result<()> {
             "sandbox: serving an emulated Drift account at {}",
             emulator.base_url
         );
+        // lets a second run see activity: N conversations get a new message (and a new updatedAt)
+        let changes = std::env::var("TAP_DRIFT_SANDBOX_CHANGES")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok());
+        if let Some(n) = changes {
+            let indices: Vec<u32> = (0..n).map(|i| i * 7).collect();
+            emulator.touch(
+                "conversations",
+                &indices,
+                emulator::EPOCH_END_MS + 86_400_000,
+            );
+            tracing::info!("sandbox: {n} conversations changed since the dataset was generated");
+        }
         raw.insert("api_url".into(), json!(emulator.base_url));
         raw.insert("access_token".into(), json!(SANDBOX_TOKEN));
         raw.entry("requests_per_minute").or_insert(json!(600_000));

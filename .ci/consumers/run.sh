@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# End-to-end checks of tap-drift's output against the real consumers, on the built-in sandbox
+# (the Drift emulator, over HTTP on 127.0.0.1): singer-check-tap, target-jsonl, MeltanoLabs and
+# pipelinewise target-postgres on a private PostgreSQL cluster, and Meltano (twice, incrementally,
+# with its own state), plus a Meltano install from a wheel (pip_url).
+# Needs: the Rust toolchain, Python 3 with venv, and root for apt-get when PostgreSQL is missing.
+# Ends with a line "N passed, M failed"; exits 1 if any check failed.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+HERE="$REPO/.ci/consumers"
+WORK="$REPO/target/consumers"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cd "$WORK"
+export MELTANO_SEND_ANONYMOUS_USAGE_STATS=false PIP_DISABLE_PIP_VERSION_CHECK=1
+
+passed=0
+failed=0
+check() { # check NAME COMMAND...: runs a check, counts it
+    local name=$1
+    shift
+    if "$@"; then
+        echo "ok    $name"
+        passed=$((passed + 1))
+    else
+        echo "FAIL  $name"
+        failed=$((failed + 1))
+    fi
+}
+equal() { # equal WHAT EXPECTED ACTUAL
+    if [ "$2" = "$3" ]; then return 0; fi
+    echo "      $1: expected $2, got $3"
+    return 1
+}
+
+# 1. The tap, as users build it.
+echo "== building tap-drift (release)"
+(cd "$REPO" && cargo build --release --locked --quiet)
+TAP="$REPO/target/release/tap-drift"
+
+# 2. The consumers, each in its own virtual environment, installed side by side.
+echo "== installing the consumers from PyPI"
+declare -A PKG=(
+    [meltano]="meltano==4.4.1"
+    [mlpg]="meltanolabs-target-postgres==0.8.1"
+    [pwpg]="pipelinewise-target-postgres==2.1.2"
+    [jsonl]="target-jsonl==0.1.4"
+    [st]="singer-tools==0.4.1"
+    [maturin]="maturin>=1.5,<2"
+)
+pids=()
+for v in "${!PKG[@]}"; do
+    (python3 -m venv "venv-$v" && "venv-$v/bin/pip" install --quiet "${PKG[$v]}") > "pip-$v.log" 2>&1 &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do
+    wait "$p" || { cat pip-*.log; echo "a PyPI install failed"; exit 1; }
+done
+
+# 3. A private PostgreSQL cluster on a free loopback port (installed from Debian if missing).
+echo "== starting PostgreSQL"
+if ! ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql > /dev/null
+fi
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+id postgres > /dev/null 2>&1 || useradd --system --no-create-home postgres
+PGDATA=$(mktemp -d /tmp/tap-drift-pg.XXXXXX)
+chown postgres "$PGDATA"
+PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+runuser -u postgres -- "$PGBIN/initdb" -D "$PGDATA" -A trust -U postgres -E UTF8 --no-locale > "$WORK/initdb.log"
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w \
+    -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGDATA" start > /dev/null
+trap 'runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m fast stop > /dev/null 2>&1 || true; rm -rf "$PGDATA"' EXIT
+psql() { "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d drift -X -q -tA "$@"; }
+"$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -X -q -c "create database drift"
+rows() { psql -c "select count(*) from $1"; }
+coltype() { psql -c "select data_type from information_schema.columns where table_schema='$1' and table_name='$2' and column_name='$3'"; }
+
+# 4. The sandbox's truth: what the tap emits (the Rust tests check it against the emulator).
+echo "== sandbox runs"
+"$TAP" --sandbox > out1.jsonl 2> tap1.log
+TRUTH=$(python3 "$HERE/count.py" out1.jsonl state1.json)
+echo "      records per stream: $TRUTH"
+truth() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$TRUTH" "$1"; }
+TAP_DRIFT_SANDBOX_CHANGES=5 "$TAP" --sandbox --state state1.json > out2.jsonl 2> tap2.log
+echo '{"timestamp_format": "date-time"}' > datetime.json
+"$TAP" --sandbox --config datetime.json > out-datetime.jsonl 2> tap3.log
+STREAMS="accounts conversations messages contacts users"
+
+# 5. singer-check-tap (stdin mode: its --tap mode is broken on Python 3.11).
+valid() { venv-st/bin/singer-check-tap < "$1" > "$1.check" 2>&1 && grep -qx "The output is valid." "$1.check" || { cat "$1.check"; return 1; }; }
+check "singer-check-tap: full sync is valid" valid out1.jsonl
+check "singer-check-tap: incremental sync from the state is valid" valid out2.jsonl
+check "singer-check-tap: date-time output is valid" valid out-datetime.jsonl
+check "incremental run: 5 changed conversations, 38 messages (5 new), 5 contacts" \
+    equal "out2 records" '{"contacts": 5, "conversations": 5, "messages": 38}' "$(python3 "$HERE/count.py" out2.jsonl)"
+
+# 6. target-jsonl.
+mkdir -p jsonl
+echo "{\"destination_path\": \"$WORK/jsonl\"}" > jsonl.json
+set -o pipefail
+"$TAP" --sandbox 2> /dev/null | venv-jsonl/bin/target-jsonl --config jsonl.json > jsonl-state.json
+jsonl_counts() {
+    local ok=0
+    for s in $STREAMS; do
+        equal "target-jsonl $s lines" "$(truth "$s")" "$(cat jsonl/"$s"-*.jsonl | wc -l)" || ok=1
+    done
+    grep -q bookmarks jsonl-state.json || { echo "      target-jsonl printed no state"; ok=1; }
+    return $ok
+}
+check "target-jsonl: every record of every stream, and the final state" jsonl_counts
+
+# 7. MeltanoLabs target-postgres, default output and date-time output.
+mlpg() { # mlpg SCHEMA [TAP ARGS]: loads one sandbox sync into SCHEMA
+    local schema=$1
+    shift
+    echo "{\"host\": \"127.0.0.1\", \"port\": $PGPORT, \"user\": \"postgres\", \"password\": \"x\", \"database\": \"drift\", \"default_target_schema\": \"$schema\"}" > "mlpg-$schema.json"
+    "$TAP" --sandbox "$@" 2> /dev/null | venv-mlpg/bin/target-postgres --config "mlpg-$schema.json" > "mlpg-$schema.state" 2> "mlpg-$schema.log" \
+        || { tail -20 "mlpg-$schema.log"; return 1; }
+}
+table_counts() { # table_counts SCHEMA: every table has the tap's record count, keys distinct
+    local ok=0
+    for s in $STREAMS; do
+        equal "$1.$s rows" "$(truth "$s")" "$(rows "$1.$s")" || ok=1
+    done
+    equal "$1.conversations distinct ids" "$(truth conversations)" "$(psql -c "select count(distinct id) from $1.conversations")" || ok=1
+    return $ok
+}
+ml_types() {
+    local ok=0
+    equal "conversations.id" "bigint" "$(coltype ml conversations id)" || ok=1
+    equal "conversations.updatedAt" "bigint" "$(coltype ml conversations updatedAt)" || ok=1
+    equal "conversations.status" "text" "$(coltype ml conversations status)" || ok=1
+    equal "users.bot" "boolean" "$(coltype ml users bot)" || ok=1
+    equal "conversations.conversationTags" "ARRAY" "$(coltype ml conversations conversationTags)" || ok=1
+    equal "contacts.attributes" "jsonb" "$(coltype ml contacts attributes)" || ok=1
+    equal "messages.author" "jsonb" "$(coltype ml messages author)" || ok=1
+    equal "accounts.accountId" "text" "$(coltype ml accounts accountId)" || ok=1
+    return $ok
+}
+ml_values() {
+    local ok=0 deleted
+    deleted=$(python3 -c 'import json,sys; print(sum(1 for l in open("out1.jsonl") if (m:=json.loads(l))["type"]=="RECORD" and m["stream"]=="accounts" and m["record"].get("deleted")))')
+    equal "bots among users" "2" "$(psql -c 'select count(*) from ml.users where bot')" || ok=1
+    equal "deleted accounts" "$deleted" "$(psql -c 'select count(*) from ml.accounts where deleted')" || ok=1
+    equal "messages without a conversation" "0" "$(psql -c 'select count(*) from ml.messages m left join ml.conversations c on c.id = m."conversationId" where c.id is null')" || ok=1
+    equal "unicode names survive" "t" "$(psql -c "select count(*) > 0 from ml.users where name ~ '[^[:ascii:]]'")" || ok=1
+    equal "custom property types kept" "t" "$(psql -c "select count(distinct p->>'type') >= 10 from ml.accounts, unnest(\"customProperties\") p")" || ok=1
+    return $ok
+}
+dt_types() {
+    local ok=0
+    for col in "conversations updatedAt" "conversations createdAt" "messages createdAt" "accounts updateDateTime" "users createdAt" "contacts createdAt"; do
+        set -- $col
+        equal "$1.$2" "timestamp without time zone" "$(coltype mldt "$1" "$2")" || ok=1
+    done
+    local newest
+    newest=$(python3 -c 'import json; print(max(m["record"]["updatedAt"] for l in open("out1.jsonl") if (m:=json.loads(l))["type"]=="RECORD" and m["stream"]=="conversations"))')
+    equal "newest updatedAt, to the millisecond" "$newest" \
+        "$(psql -c 'select (extract(epoch from max("updatedAt")) * 1000)::bigint from mldt.conversations')" || ok=1
+    return $ok
+}
+check "MeltanoLabs target-postgres: loads the sandbox sync" mlpg ml
+check "MeltanoLabs target-postgres: row counts equal the tap's records" table_counts ml
+check "MeltanoLabs target-postgres: column types" ml_types
+check "MeltanoLabs target-postgres: sample values" ml_values
+check "MeltanoLabs target-postgres: loads the date-time sync" mlpg mldt --config datetime.json
+check "MeltanoLabs target-postgres: date-time columns are timestamps" dt_types
+
+# 8. pipelinewise-target-postgres.
+pwpg() {
+    echo "{\"host\": \"127.0.0.1\", \"port\": $PGPORT, \"user\": \"postgres\", \"password\": \"x\", \"dbname\": \"drift\", \"default_target_schema\": \"pw\"}" > pwpg.json
+    "$TAP" --sandbox 2> /dev/null | venv-pwpg/bin/target-postgres --config pwpg.json > pwpg.state 2> pwpg.log \
+        || { tail -20 pwpg.log; return 1; }
+}
+check "pipelinewise target-postgres: loads the sandbox sync" pwpg
+check "pipelinewise target-postgres: row counts equal the tap's records" table_counts pw
+
+# 9. Meltano, twice: the second run is incremental, from Meltano's own state.
+echo "== meltano"
+mkdir -p meltano
+printf '#!/usr/bin/env bash\nexec "%s" --sandbox "$@"\n' "$TAP" > meltano/tap-drift-sandbox
+chmod +x meltano/tap-drift-sandbox
+venv-meltano/bin/python - "$HERE/meltano/meltano.yml" meltano/meltano.yml "$WORK" "$PGPORT" <<'EOF'
+import sys, yaml
+src, dst, work, port = sys.argv[1:]
+project = yaml.safe_load(open(src))
+project["plugins"]["extractors"][0]["executable"] = f"{work}/meltano/tap-drift-sandbox"
+# the hub is not reachable here: the loader is a custom plugin run from its virtual environment
+project["plugins"]["loaders"] = [{
+    "name": "target-postgres", "namespace": "target_postgres",
+    "executable": f"{work}/venv-mlpg/bin/target-postgres",
+    "settings": [{"name": n} for n in ("host", "port", "user", "password", "database", "default_target_schema")],
+    "config": {"host": "127.0.0.1", "port": int(port), "user": "postgres", "password": "x",
+               "database": "drift", "default_target_schema": "meltano"},
+}]
+yaml.safe_dump(project, open(dst, "w"), sort_keys=False)
+EOF
+meltano() { (cd "$WORK/meltano" && "$WORK/venv-meltano/bin/meltano" "$@"); }
+m_run1() { meltano run tap-drift target-postgres > meltano-run1.log 2>&1 || { tail -30 meltano-run1.log; return 1; }; }
+m_state() {
+    meltano state get dev:tap-drift-to-target-postgres > meltano-state.json 2> /dev/null || return 1
+    python3 - meltano-state.json <<'EOF'
+import json, sys
+text = open(sys.argv[1]).read()
+state = json.loads(text[text.index("{"):])
+bookmarks = state["singer_state"]["bookmarks"]
+missing = {"accounts", "conversations", "messages", "users"} - set(bookmarks)
+sys.exit(f"      no bookmarks for {missing}" if missing else 0)
+EOF
+}
+m_run2() { TAP_DRIFT_SANDBOX_CHANGES=5 meltano run tap-drift target-postgres > meltano-run2.log 2>&1 || { tail -30 meltano-run2.log; return 1; }; }
+m_incremental() {
+    local ok=0
+    grep -q "stream finished stream=conversations records=5 " meltano-run2.log || { echo "      run 2 did not read exactly the 5 changed conversations"; ok=1; }
+    grep -q "stream finished stream=accounts records=0 " meltano-run2.log || { echo "      run 2 re-read accounts"; ok=1; }
+    equal "meltano.conversations rows" "$(truth conversations)" "$(rows meltano.conversations)" || ok=1
+    equal "meltano.messages rows (5 new)" "$(($(truth messages) + 5))" "$(rows meltano.messages)" || ok=1
+    equal "meltano.contacts rows" "$(truth contacts)" "$(rows meltano.contacts)" || ok=1
+    equal "reopened or closed conversations" "5" "$(psql -c "select count(*) from meltano.conversations c join ml.conversations o using (id) where c.status <> o.status")" || ok=1
+    return $ok
+}
+m_config_test() { meltano config test tap-drift > meltano-config-test.log 2>&1 || { tail -5 meltano-config-test.log; return 1; }; }
+m_select() { meltano select tap-drift --list --all > meltano-select.log 2>&1 && grep -q "conversations.participants" meltano-select.log; }
+check "meltano run tap-drift target-postgres (1st run)" m_run1
+check "meltano: row counts equal the tap's records" table_counts meltano
+check "meltano: state has bookmarks for every incremental stream" m_state
+check "meltano run tap-drift target-postgres (2nd run, incremental)" m_run2
+check "meltano: 2nd run added only what changed" m_incremental
+check "meltano config test tap-drift" m_config_test
+check "meltano select tap-drift --list --all" m_select
+
+# 10. Meltano installing the tap from a wheel (pip_url), as users without a Rust toolchain do.
+wheel_install() {
+    (cd "$REPO" && "$WORK/venv-maturin/bin/maturin" build --release --locked --quiet -o "$WORK/wheels") > maturin.log 2>&1 || { tail -5 maturin.log; return 1; }
+    local whl
+    whl=$(ls "$WORK"/wheels/tap_drift-*.whl)
+    mkdir -p pip-project
+    cat > pip-project/meltano.yml <<EOF
+version: 1
+default_environment: dev
+environments: [{name: dev}]
+send_anonymous_usage_stats: false
+project_id: tap-drift-pip
+plugins:
+  extractors:
+  - {name: tap-drift, namespace: tap_drift, pip_url: "$whl", executable: tap-drift, capabilities: [catalog, discover, state, about, test]}
+EOF
+    (cd pip-project && "$WORK/venv-meltano/bin/meltano" install > ../pip-install.log 2>&1 \
+        && "$WORK/venv-meltano/bin/meltano" invoke tap-drift --about --format json > ../pip-about.json 2> /dev/null) \
+        || { tail -10 pip-install.log; return 1; }
+    python3 -c 'import json,sys; d=json.load(open("pip-about.json")); sys.exit(0 if d["name"]=="tap-drift" else 1)'
+}
+check "meltano installs tap-drift from a wheel (pip_url) and runs it" wheel_install
+
+# Row counts, for the record.
+echo "== rows loaded (schema: table rows)"
+for schema in ml pw meltano; do
+    line="$schema:"
+    for s in $STREAMS; do line="$line $s=$(rows "$schema.$s")"; done
+    echo "      $line"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
