@@ -401,6 +401,14 @@ struct ConversationsQuery {
 /// Cursor tokens are opaque decimal strings encoding a position in the list.
 const CURSOR_OFFSET: u64 = 100_000_000;
 
+fn bad_cursor() -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "validation_error",
+        "invalid pagination token",
+    )
+}
+
 fn cursor(position: u32) -> String {
     (u64::from(position) + CURSOR_OFFSET).to_string()
 }
@@ -426,15 +434,8 @@ async fn conversations_list(
 ) -> Response {
     let w = world(&s);
     let total = w.count(Kind::Conversations);
-    let (position, end, limit) = match q.window(total) {
-        Some(w) => w,
-        None => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "validation_error",
-                "invalid pagination token",
-            )
-        }
+    let Some((position, end, limit)) = q.window(total) else {
+        return bad_cursor();
     };
     let items: Vec<Value> = (position..end)
         .map(|p| {
@@ -470,15 +471,8 @@ async fn messages_list(
         return error(StatusCode::NOT_FOUND, "not_found", "conversation not found");
     };
     let all = w.messages(i);
-    let (position, end, _) = match q.window(all.len() as u32) {
-        Some(w) => w,
-        None => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "validation_error",
-                "invalid pagination token",
-            )
-        }
+    let Some((position, end, _)) = q.window(all.len() as u32) else {
+        return bad_cursor();
     };
     let page: Vec<Value> = all[position as usize..end as usize].to_vec();
     let mut body = json!({"data": {"messages": page}});
