@@ -1,48 +1,64 @@
 //! `--about`: what Meltano and people read about the tap (text, JSON in the Meltano SDK's exact
-//! keys, or Markdown), generated from the one settings table in `config.rs`. No I/O.
+//! keys, or Markdown), and the README's settings table, generated from the one settings table in
+//! `config.rs` and the stream table. No I/O.
 
 use serde_json::{json, Map, Value};
 
-use crate::config::SETTINGS;
+use crate::cli::AboutFormat;
+use crate::config::{Setting, SettingKind, SETTINGS};
 
 /// Capabilities actually implemented.
 /// (JSON log lines are offered through `TAP_DRIFT_LOG_FORMAT=json`, but the SDK's
 /// `structured-logging` capability also means honouring `SINGER_SDK_LOG_CONFIG`, which this tap does not.)
 pub const CAPABILITIES: &[&str] = &["catalog", "discover", "state", "about", "test"];
 
-const DESCRIPTION: &str =
-    "Singer tap for Drift: accounts, conversations and users from Drift's REST API.";
+/// One line saying what the tap is, naming every stream.
+pub fn description() -> String {
+    format!(
+        "Singer tap for Drift: {} from Drift's REST API.",
+        crate::streams::names()
+    )
+}
+
+/// A setting's property in the settings JSON Schema.
+fn setting_schema(s: &Setting) -> Value {
+    let mut p = match s.kind {
+        SettingKind::Integer { default, min, max } => {
+            json!({"type": ["integer", "null"], "default": default, "minimum": min, "maximum": max})
+        }
+        SettingKind::DateTime => json!({"type": ["string", "null"], "format": "date-time"}),
+        SettingKind::Choice { default, options } => {
+            json!({"type": ["string", "null"], "default": default, "enum": options})
+        }
+        SettingKind::Text { default: Some(d) } if !d.contains('<') => {
+            json!({"type": ["string", "null"], "default": d})
+        }
+        _ => json!({"type": ["string", "null"]}),
+    };
+    p["description"] = json!(s.description);
+    if s.secret() {
+        p["secret"] = json!(true);
+        p["writeOnly"] = json!(true);
+    }
+    p
+}
+
+/// A setting's type as the README and the text format show it, with its range.
+fn type_text(s: &Setting) -> String {
+    match s.kind {
+        SettingKind::Integer { min, max, .. } => format!("integer ({min} to {max})"),
+        SettingKind::Choice { options, .. } => options.join(" \\| "),
+        other => other.type_name().to_string(),
+    }
+}
 
 /// The settings as a JSON Schema (secrets marked `secret` and `writeOnly`).
 pub fn settings_schema() -> Value {
-    let mut props = Map::new();
-    for s in SETTINGS {
-        let mut p = match s.kind {
-            "integer" => json!({"type": ["integer", "null"]}),
-            "boolean" => json!({"type": ["boolean", "null"]}),
-            "date-time" => json!({"type": ["string", "null"], "format": "date-time"}),
-            _ if s.required => json!({"type": ["string"]}),
-            _ => json!({"type": ["string", "null"]}),
-        };
-        if let Some(d) = s.default.filter(|d| !d.contains('<')) {
-            p["default"] = match s.kind {
-                "integer" => d.parse::<i64>().map_or(json!(d), |n| json!(n)),
-                _ => json!(d),
-            };
-        }
-        p["description"] = json!(s.description);
-        if s.secret {
-            p["secret"] = json!(true);
-            p["writeOnly"] = json!(true);
-        }
-        props.insert(s.name.into(), p);
-    }
-    let required: Vec<&str> = SETTINGS
+    let props: Map<String, Value> = SETTINGS
         .iter()
-        .filter(|s| s.required)
-        .map(|s| s.name)
+        .map(|s| (s.name.to_string(), setting_schema(s)))
         .collect();
-    json!({"type": "object", "properties": props, "required": required,
+    json!({"type": "object", "properties": props, "required": [],
         // a token, or the refresh credentials to obtain one
         "anyOf": [{"required": ["access_token"]}, {"required": ["client_id", "client_secret", "refresh_token"]}]})
 }
@@ -51,78 +67,77 @@ pub fn settings_schema() -> Value {
 pub fn settings_table() -> String {
     let mut t = String::from("| setting | type | default | environment variable | description |\n|---|---|---|---|---|\n");
     for s in SETTINGS {
-        let default = match (s.default, s.required) {
-            (Some(d), _) => format!("`{d}`"),
-            (None, true) => "required".into(),
-            (None, false) => "—".into(),
+        let default = s
+            .kind
+            .default_text()
+            .map_or("—".into(), |d| format!("`{d}`"));
+        let secret = if s.secret() {
+            " Secret: never printed or logged."
+        } else {
+            ""
         };
         t += &format!(
-            "| `{}` | {} | {} | `TAP_DRIFT_{}` | {}{} |\n",
+            "| `{}` | {} | {default} | `TAP_DRIFT_{}` | {}{secret} |\n",
             s.name,
-            s.kind,
-            default,
+            type_text(s),
             s.name.to_uppercase(),
             s.description,
-            if s.secret {
-                " Secret: never printed or logged."
-            } else {
-                ""
-            }
         );
     }
     t
 }
 
-/// The `--about` text in one of `text`, `json`, `markdown`.
-pub fn render(format: &str) -> String {
+fn json(description: &str) -> String {
+    let about = json!({
+        "name": "tap-drift", "description": description, "version": env!("CARGO_PKG_VERSION"),
+        "sdk_version": null, "supported_python_versions": null,
+        "capabilities": CAPABILITIES, "settings": settings_schema(),
+    });
+    serde_json::to_string_pretty(&about).unwrap_or_default() + "\n"
+}
+
+fn markdown(description: &str) -> String {
+    let mut md = format!("# `tap-drift`\n\n{description}\n\nBuilt in Rust; not built with the Meltano Singer SDK.\n\n## Capabilities\n\n");
+    for c in CAPABILITIES {
+        md += &format!("* `{c}`\n");
+    }
+    md += "\n## Settings\n\n| Setting | Required | Default | Description |\n|:--------|:--------:|:-------:|:------------|\n";
+    for s in SETTINGS {
+        let default = s.kind.default_text().unwrap_or_else(|| "None".into());
+        md += &format!("| {} | False | {default} | {} |\n", s.name, s.description);
+    }
+    md += "\nA full list of supported settings and capabilities is available by running: `tap-drift --about`\n";
+    md
+}
+
+fn text(description: &str) -> String {
+    let mut t = format!(
+        "Name: tap-drift\nDescription: {description}\nVersion: {}\nCapabilities:\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for c in CAPABILITIES {
+        t += &format!("  - {c}\n");
+    }
+    t += "Settings:\n";
+    for s in SETTINGS {
+        t += &format!(
+            "  - Name: {}\n    Type: {}\n    Required: False\n    Default: {}\n    Environment Variable: TAP_DRIFT_{}\n    Description: {}\n",
+            s.name,
+            type_text(s),
+            s.kind.default_text().unwrap_or_else(|| "None".into()),
+            s.name.to_uppercase(),
+            s.description
+        );
+    }
+    t
+}
+
+/// The `--about` text in the asked format.
+pub fn render(format: AboutFormat) -> String {
+    let description = description();
     match format {
-        "json" => {
-            let about = json!({
-                "name": "tap-drift", "description": DESCRIPTION, "version": env!("CARGO_PKG_VERSION"),
-                "sdk_version": null, "supported_python_versions": null,
-                "capabilities": CAPABILITIES, "settings": settings_schema(),
-            });
-            serde_json::to_string_pretty(&about).unwrap_or_default() + "\n"
-        }
-        "markdown" => {
-            let mut md = format!("# `tap-drift`\n\n{DESCRIPTION}\n\nBuilt in Rust; not built with the Meltano Singer SDK.\n\n## Capabilities\n\n");
-            for c in CAPABILITIES {
-                md += &format!("* `{c}`\n");
-            }
-            md += "\n## Settings\n\n| Setting | Required | Default | Description |\n|:--------|:--------:|:-------:|:------------|\n";
-            for s in SETTINGS {
-                md += &format!(
-                    "| {} | {} | {} | {} |\n",
-                    s.name,
-                    if s.required { "True" } else { "False" },
-                    s.default.unwrap_or("None"),
-                    s.description
-                );
-            }
-            md += "\nA full list of supported settings and capabilities is available by running: `tap-drift --about`\n";
-            md
-        }
-        _ => {
-            let mut t = format!(
-                "Name: tap-drift\nDescription: {DESCRIPTION}\nVersion: {}\nCapabilities:\n",
-                env!("CARGO_PKG_VERSION")
-            );
-            for c in CAPABILITIES {
-                t += &format!("  - {c}\n");
-            }
-            t += "Settings:\n";
-            for s in SETTINGS {
-                t += &format!(
-                    "  - Name: {}\n    Type: {}\n    Required: {}\n    Default: {}\n    Environment Variable: TAP_DRIFT_{}\n    Description: {}\n",
-                    s.name,
-                    s.kind,
-                    s.required,
-                    s.default.unwrap_or("None"),
-                    s.name.to_uppercase(),
-                    s.description
-                );
-            }
-            t
-        }
+        AboutFormat::Json => json(&description),
+        AboutFormat::Markdown => markdown(&description),
+        AboutFormat::Text => text(&description),
     }
 }

@@ -1,11 +1,12 @@
-//! The command line, as Singer and the Meltano SDK define it. Reads no files.
+//! The command line, as Singer and the Meltano SDK define it, and the [`Mode`] it asks for. Reads
+//! no files.
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 
-/// Singer tap for Drift: reads accounts, conversations and users from Drift's REST API and writes
-/// SCHEMA, RECORD and STATE messages to stdout.
+/// Singer tap for Drift: reads Drift's REST API (streams: see --discover) and writes SCHEMA, RECORD
+/// and STATE messages to stdout.
 #[derive(Debug, Parser)]
 #[command(name = "tap-drift", version, about, long_about = None)]
 pub struct Cli {
@@ -30,17 +31,59 @@ pub struct Cli {
     /// Print what the tap is and its settings, then exit.
     #[arg(long)]
     pub about: bool,
-    /// Format of --about: text, json or markdown.
-    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json", "markdown"])]
-    pub format: String,
+    /// Format of --about.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = AboutFormat::Text)]
+    pub format: AboutFormat,
     /// Connection test: `--test` syncs one record per stream, `--test=schema` writes only SCHEMA messages.
-    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "all", value_parser = ["all", "schema"])]
-    pub test: Option<String>,
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "all", value_enum)]
+    pub test: Option<TestArg>,
+}
+
+/// The formats of `--about`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AboutFormat {
+    /// Plain text, as the Meltano SDK prints it.
+    Text,
+    /// JSON in the Meltano SDK's keys.
+    Json,
+    /// Markdown.
+    Markdown,
+}
+
+/// The values of `--test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestArg {
+    /// One record per stream.
+    All,
+    /// SCHEMA messages only.
+    Schema,
+}
+
+/// What a command line asks the tap to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `--about`.
+    About(AboutFormat),
+    /// `--discover`.
+    Discover,
+    /// A sync, or a connection test (`--test`).
+    Sync(Option<TestArg>),
 }
 
 impl Cli {
     /// The catalog file, from --catalog or --properties.
     pub fn catalog_file(&self) -> Option<&PathBuf> {
         self.catalog.as_ref().or(self.properties.as_ref())
+    }
+
+    /// The mode: `--about` wins over `--discover`, which wins over a sync.
+    pub fn mode(&self) -> Mode {
+        if self.about {
+            Mode::About(self.format)
+        } else if self.discover {
+            Mode::Discover
+        } else {
+            Mode::Sync(self.test)
+        }
     }
 }

@@ -1,70 +1,143 @@
-//! Config files → a typed, validated [`Config`]. Files are merged left to right; unknown keys warn;
-//! a missing or malformed value fails with one line naming the setting. The token lives in a
-//! [`Secret`]. No network, no stdout.
+//! Config files → a typed, validated [`Config`]. The one [`SETTINGS`] table holds each setting's
+//! type, default and range; validation, `--config ENV`, `--about` and the README table all read it.
+//! Files are merged left to right; unknown keys warn; a missing or malformed value fails with one
+//! line naming the setting. Secrets live in a [`Secret`]. No network, no stdout.
 
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::schema::TimestampFormat;
+use crate::input::read_json_object;
 use crate::secret::Secret;
+use crate::time::parse_timestamp_ms;
 
 /// Default Drift API base URL.
 pub const DEFAULT_API_URL: &str = "https://driftapi.com";
 
-/// One documented setting: name, JSON type, default, description. Drives validation and the README.
+/// A setting's type, with its default and range where it has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingKind {
+    /// Free text; the default is what users are shown (`None`: no default).
+    Text {
+        /// The default as shown to users.
+        default: Option<&'static str>,
+    },
+    /// A secret string: never printed or logged.
+    Secret,
+    /// An RFC 3339 timestamp.
+    DateTime,
+    /// An integer within a range.
+    Integer {
+        /// The value when the setting is absent.
+        default: i64,
+        /// The smallest value accepted.
+        min: i64,
+        /// The largest value accepted.
+        max: i64,
+    },
+    /// One of a fixed set of strings.
+    Choice {
+        /// The value when the setting is absent.
+        default: &'static str,
+        /// Every value accepted.
+        options: &'static [&'static str],
+    },
+}
+
+impl SettingKind {
+    /// The type's name in the README and `--about`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SettingKind::Integer { .. } => "integer",
+            SettingKind::DateTime => "date-time",
+            _ => "string",
+        }
+    }
+
+    /// The default as text, if there is one.
+    pub fn default_text(&self) -> Option<String> {
+        match self {
+            SettingKind::Text { default } => default.map(str::to_string),
+            SettingKind::Integer { default, .. } => Some(default.to_string()),
+            SettingKind::Choice { default, .. } => Some((*default).to_string()),
+            SettingKind::Secret | SettingKind::DateTime => None,
+        }
+    }
+}
+
+/// One documented setting.
+#[derive(Debug)]
 pub struct Setting {
     /// Key in the config JSON.
     pub name: &'static str,
-    /// "string", "integer" or "date-time".
-    pub kind: &'static str,
-    /// Default shown to users (`None`: no default).
-    pub default: Option<&'static str>,
-    /// Whether the value is a secret.
-    pub secret: bool,
-    /// Whether the run fails without it.
-    pub required: bool,
+    /// Type, default and range.
+    pub kind: SettingKind,
     /// What it does.
     pub description: &'static str,
 }
 
+impl Setting {
+    /// Whether the value is a secret.
+    pub fn secret(&self) -> bool {
+        self.kind == SettingKind::Secret
+    }
+}
+
+const fn int(default: i64, min: i64, max: i64) -> SettingKind {
+    SettingKind::Integer { default, min, max }
+}
+
 /// Every setting the tap reads.
 pub static SETTINGS: &[Setting] = &[
-    Setting { name: "access_token", kind: "string", default: None, secret: true, required: false,
+    Setting { name: "access_token", kind: SettingKind::Secret,
         description: "Drift OAuth access token of an app with the conversation_read, user_read and account_read scopes. Required unless client_id, client_secret and refresh_token are set." },
-    Setting { name: "client_id", kind: "string", default: None, secret: false, required: false,
+    Setting { name: "client_id", kind: SettingKind::Text { default: None },
         description: "OAuth2 client id of the Drift app; with client_secret and refresh_token, the tap obtains access tokens itself (at start without access_token, and once on a 401)." },
-    Setting { name: "client_secret", kind: "string", default: None, secret: true, required: false,
+    Setting { name: "client_secret", kind: SettingKind::Secret,
         description: "OAuth2 client secret of the Drift app." },
-    Setting { name: "refresh_token", kind: "string", default: None, secret: true, required: false,
+    Setting { name: "refresh_token", kind: SettingKind::Secret,
         description: "OAuth2 refresh token. If Drift rotates it, the new one is used for the run but never written anywhere." },
-    Setting { name: "start_date", kind: "date-time", default: None, secret: false, required: false,
+    Setting { name: "start_date", kind: SettingKind::DateTime,
         description: "RFC 3339 timestamp; records updated before it are skipped when a stream has no bookmark." },
-    Setting { name: "api_url", kind: "string", default: Some(DEFAULT_API_URL), secret: false, required: false,
+    Setting { name: "api_url", kind: SettingKind::Text { default: Some(DEFAULT_API_URL) },
         description: "Base URL of the Drift API (any http or https URL: a proxy, or the emulator)." },
-    Setting { name: "user_agent", kind: "string", default: Some("tap-drift/<version>"), secret: false, required: false,
+    Setting { name: "user_agent", kind: SettingKind::Text { default: Some("tap-drift/<version>") },
         description: "User-Agent header sent with every request." },
-    Setting { name: "timestamp_format", kind: "string", default: Some("epoch_ms"), secret: false, required: false,
+    Setting { name: "timestamp_format", kind: SettingKind::Choice { default: "epoch_ms", options: &["epoch_ms", "date-time"] },
         description: "epoch_ms keeps Drift's epoch-millisecond integers; date-time emits RFC 3339 strings with format date-time (timestamp columns in PostgreSQL). Changing it changes column types." },
-    Setting { name: "page_size", kind: "integer", default: Some("50"), secret: false, required: false,
-        description: "Records per page for conversations and accounts (1 to 100)." },
-    Setting { name: "max_concurrency", kind: "integer", default: Some("8"), secret: false, required: false,
-        description: "Requests in flight at once when completing conversations (1 to 64)." },
-    Setting { name: "requests_per_minute", kind: "integer", default: Some("300"), secret: false, required: false,
+    Setting { name: "page_size", kind: int(50, 1, 100),
+        description: "Records per page for conversations and accounts." },
+    Setting { name: "max_concurrency", kind: int(8, 1, 64),
+        description: "Requests in flight at once when completing conversations." },
+    Setting { name: "requests_per_minute", kind: int(300, 1, 1_000_000),
         description: "Client-side rate limit shared by every request of the run." },
-    Setting { name: "request_timeout_seconds", kind: "integer", default: Some("60"), secret: false, required: false,
+    Setting { name: "request_timeout_seconds", kind: int(60, 1, 3600),
         description: "Timeout of one HTTP request, connect to last byte." },
-    Setting { name: "connect_timeout_seconds", kind: "integer", default: Some("10"), secret: false, required: false,
+    Setting { name: "connect_timeout_seconds", kind: int(10, 1, 600),
         description: "Timeout for establishing a connection." },
-    Setting { name: "max_attempts", kind: "integer", default: Some("5"), secret: false, required: false,
-        description: "Attempts per request on 429, 5xx and network errors before the run fails (1 to 20)." },
-    Setting { name: "backoff_base_ms", kind: "integer", default: Some("1000"), secret: false, required: false,
+    Setting { name: "max_attempts", kind: int(5, 1, 20),
+        description: "Attempts per request on 429, 5xx and network errors before the run fails." },
+    Setting { name: "backoff_base_ms", kind: int(1000, 0, 600_000),
         description: "First retry wait in milliseconds; each further retry doubles it (full jitter)." },
-    Setting { name: "backoff_max_seconds", kind: "integer", default: Some("60"), secret: false, required: false,
+    Setting { name: "backoff_max_seconds", kind: int(60, 0, 3600),
         description: "Longest wait between two attempts (a server's Retry-After may ask for more, up to an hour)." },
 ];
+
+/// Looks a setting up by name.
+pub fn setting(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.name == name)
+}
+
+/// How epoch-millisecond fields are typed and emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimestampFormat {
+    /// Integers, as Drift sends them (the default: existing tables never change type).
+    #[default]
+    EpochMs,
+    /// RFC 3339 strings with `format: date-time`, so targets create timestamp columns.
+    DateTime,
+}
 
 /// OAuth2 refresh credentials.
 #[derive(Debug, Clone)]
@@ -121,27 +194,29 @@ pub fn read_files(paths: &[impl AsRef<Path>]) -> Result<Map<String, Value>> {
             merged.extend(from_env(|k| std::env::var(k).ok(), &dotenv));
             continue;
         }
-        let obj = crate::read_json_object(path, "config")?;
-        merged.extend(obj);
+        merged.extend(read_json_object(path, "config")?);
     }
     Ok(merged)
 }
 
-/// Settings from `TAP_DRIFT_<NAME>` variables (the process environment wins over `.env` lines),
-/// typed as the settings table says. A malformed value stays a string, so validation names it.
-pub fn from_env(var: impl Fn(&str) -> Option<String>, dotenv: &str) -> Map<String, Value> {
-    let file: Vec<(String, String)> = dotenv
+/// The `KEY=value` lines of a `.env` file (comments, blank lines and `export ` prefixes allowed).
+fn dotenv_lines(dotenv: &str) -> Vec<(String, String)> {
+    dotenv
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
         .map(|(k, v)| {
-            (
-                k.trim().to_string(),
-                v.trim().trim_matches(|c| c == '"' || c == '\'').to_string(),
-            )
+            let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
+            (k.trim().to_string(), v.to_string())
         })
-        .collect();
+        .collect()
+}
+
+/// Settings from `TAP_DRIFT_<NAME>` variables (the process environment wins over `.env` lines),
+/// typed as the settings table says. A malformed value stays a string, so validation names it.
+pub fn from_env(var: impl Fn(&str) -> Option<String>, dotenv: &str) -> Map<String, Value> {
+    let file = dotenv_lines(dotenv);
     let mut out = Map::new();
     for s in SETTINGS {
         let name = format!("TAP_DRIFT_{}", s.name.to_uppercase());
@@ -152,14 +227,10 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>, dotenv: &str) -> Map<Strin
         });
         if let Some(v) = value {
             let typed = match s.kind {
-                "integer" => v
+                SettingKind::Integer { .. } => v
                     .trim()
                     .parse::<i64>()
                     .map_or(Value::String(v.clone()), Value::from),
-                "boolean" => Value::Bool(matches!(
-                    v.to_lowercase().as_str(),
-                    "true" | "1" | "yes" | "y" | "on" | "t"
-                )),
                 _ => Value::String(v),
             };
             out.insert(s.name.into(), typed);
@@ -175,7 +246,11 @@ fn bad(setting: &str, reason: impl Into<String>) -> Error {
     }
 }
 
-fn int(raw: &Map<String, Value>, name: &str, default: i64, min: i64, max: i64) -> Result<i64> {
+/// An integer setting, within the range its [`Setting`] declares.
+fn integer(raw: &Map<String, Value>, name: &str) -> Result<i64> {
+    let Some(SettingKind::Integer { default, min, max }) = setting(name).map(|s| s.kind) else {
+        return Err(bad(name, "is not an integer setting (a bug in tap-drift)"));
+    };
     match raw.get(name) {
         None | Some(Value::Null) => Ok(default),
         Some(v) => {
@@ -194,6 +269,11 @@ fn int(raw: &Map<String, Value>, name: &str, default: i64, min: i64, max: i64) -
     }
 }
 
+/// An integer setting as an unsigned number (every integer setting's range starts at 0 or more).
+fn unsigned<T: TryFrom<i64>>(raw: &Map<String, Value>, name: &str) -> Result<T> {
+    T::try_from(integer(raw, name)?).map_err(|_| bad(name, "is out of range"))
+}
+
 fn string<'a>(raw: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>> {
     match raw.get(name) {
         None | Some(Value::Null) => Ok(None),
@@ -202,91 +282,103 @@ fn string<'a>(raw: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>
     }
 }
 
-/// Parses an RFC 3339 timestamp (a bare date is read as midnight UTC) into epoch milliseconds.
-pub fn parse_timestamp_ms(s: &str) -> Option<i64> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc).timestamp_millis());
+/// A choice setting: one of the options its [`Setting`] declares.
+fn choice<'a>(raw: &'a Map<String, Value>, name: &str) -> Result<&'a str> {
+    let Some(SettingKind::Choice { default, options }) = setting(name).map(|s| s.kind) else {
+        return Err(bad(name, "is not a choice setting (a bug in tap-drift)"));
+    };
+    match string(raw, name)? {
+        None => Ok(default),
+        Some(v) if options.contains(&v) => Ok(v),
+        Some(other) => {
+            let quoted: Vec<String> = options.iter().map(|o| format!("{o:?}")).collect();
+            Err(bad(
+                name,
+                format!("must be {}, got {other:?}", quoted.join(" or ")),
+            ))
+        }
     }
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().timestamp_millis())
 }
 
 /// The `timestamp_format` setting (also read, alone, by discovery).
 pub fn timestamp_format(raw: &Map<String, Value>) -> Result<TimestampFormat> {
-    match string(raw, "timestamp_format")? {
-        None | Some("epoch_ms") => Ok(TimestampFormat::EpochMs),
-        Some("date-time") => Ok(TimestampFormat::DateTime),
-        Some(other) => Err(bad(
-            "timestamp_format",
-            format!("must be \"epoch_ms\" or \"date-time\", got {other:?}"),
-        )),
+    Ok(match choice(raw, "timestamp_format")? {
+        "date-time" => TimestampFormat::DateTime,
+        _ => TimestampFormat::EpochMs,
+    })
+}
+
+/// The credentials: an access token, refresh credentials, or both.
+fn credentials(raw: &Map<String, Value>) -> Result<(Option<Secret>, Option<OAuth>)> {
+    let nonempty = |name: &str| -> Result<Option<String>> {
+        Ok(string(raw, name)?
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string))
+    };
+    let access_token = nonempty("access_token")?.map(Secret::new);
+    let oauth = match (
+        nonempty("client_id")?,
+        nonempty("client_secret")?,
+        nonempty("refresh_token")?,
+    ) {
+        (Some(client_id), Some(secret), Some(refresh)) => Some(OAuth {
+            client_id,
+            client_secret: Secret::new(secret),
+            refresh_token: Secret::new(refresh),
+        }),
+        (None, None, None) => None,
+        (id, secret, _) => {
+            let missing = match (id, secret) {
+                (None, _) => "client_id",
+                (_, None) => "client_secret",
+                _ => "refresh_token",
+            };
+            return Err(bad(missing, "is missing: OAuth2 refresh needs client_id, client_secret and refresh_token together"));
+        }
+    };
+    if access_token.is_none() && oauth.is_none() {
+        return Err(bad(
+            "access_token",
+            "is missing: add \"access_token\" (a Drift OAuth token), or client_id, client_secret and refresh_token",
+        ));
     }
+    Ok((access_token, oauth))
+}
+
+fn start_date(raw: &Map<String, Value>) -> Result<Option<i64>> {
+    string(raw, "start_date")?
+        .map(|s| {
+            parse_timestamp_ms(s).ok_or_else(|| {
+                bad(
+                    "start_date",
+                    format!("is not an RFC 3339 timestamp (e.g. 2024-01-01T00:00:00Z): {s:?}"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn api_url(raw: &Map<String, Value>) -> Result<reqwest::Url> {
+    let url_text = string(raw, "api_url")?.unwrap_or(DEFAULT_API_URL);
+    reqwest::Url::parse(url_text.trim_end_matches('/'))
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| {
+            bad(
+                "api_url",
+                format!("must be an http or https URL, got {url_text:?}"),
+            )
+        })
 }
 
 impl Config {
     /// Validates a merged raw config.
     pub fn from_raw(raw: &Map<String, Value>) -> Result<Config> {
-        for key in raw.keys() {
-            if !SETTINGS.iter().any(|s| s.name == key) {
-                tracing::warn!("ignoring unknown config setting `{key}`");
-            }
+        for key in raw.keys().filter(|k| setting(k).is_none()) {
+            tracing::warn!("ignoring unknown config setting `{key}`");
         }
-        let nonempty = |name: &str| -> Result<Option<String>> {
-            Ok(string(raw, name)?
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string))
-        };
-        let access_token = nonempty("access_token")?.map(Secret::new);
-        let oauth = match (
-            nonempty("client_id")?,
-            nonempty("client_secret")?,
-            nonempty("refresh_token")?,
-        ) {
-            (Some(client_id), Some(secret), Some(refresh)) => Some(OAuth {
-                client_id,
-                client_secret: Secret::new(secret),
-                refresh_token: Secret::new(refresh),
-            }),
-            (None, None, None) => None,
-            (id, secret, _) => {
-                let missing = if id.is_none() {
-                    "client_id"
-                } else if secret.is_none() {
-                    "client_secret"
-                } else {
-                    "refresh_token"
-                };
-                return Err(bad(missing, "is missing: OAuth2 refresh needs client_id, client_secret and refresh_token together"));
-            }
-        };
-        if access_token.is_none() && oauth.is_none() {
-            return Err(bad(
-                "access_token",
-                "is missing: add \"access_token\" (a Drift OAuth token), or client_id, client_secret and refresh_token",
-            ));
-        }
-        let start_date_ms = match string(raw, "start_date")? {
-            None => None,
-            Some(s) => Some(parse_timestamp_ms(s).ok_or_else(|| {
-                bad(
-                    "start_date",
-                    format!("is not an RFC 3339 timestamp (e.g. 2024-01-01T00:00:00Z): {s:?}"),
-                )
-            })?),
-        };
-        let url_text = string(raw, "api_url")?.unwrap_or(DEFAULT_API_URL);
-        let api_url = reqwest::Url::parse(url_text.trim_end_matches('/'))
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-            .ok_or_else(|| {
-                bad(
-                    "api_url",
-                    format!("must be an http or https URL, got {url_text:?}"),
-                )
-            })?;
+        let (access_token, oauth) = credentials(raw)?;
         let user_agent = string(raw, "user_agent")?
             .map(str::to_string)
             .unwrap_or_else(|| format!("tap-drift/{}", env!("CARGO_PKG_VERSION")));
@@ -294,17 +386,17 @@ impl Config {
             timestamp_format: timestamp_format(raw)?,
             access_token,
             oauth,
-            start_date_ms,
-            api_url,
+            start_date_ms: start_date(raw)?,
+            api_url: api_url(raw)?,
             user_agent,
-            page_size: int(raw, "page_size", 50, 1, 100)? as u32,
-            max_concurrency: int(raw, "max_concurrency", 8, 1, 64)? as usize,
-            requests_per_minute: int(raw, "requests_per_minute", 300, 1, 1_000_000)? as u32,
-            request_timeout_seconds: int(raw, "request_timeout_seconds", 60, 1, 3600)? as u64,
-            connect_timeout_seconds: int(raw, "connect_timeout_seconds", 10, 1, 600)? as u64,
-            max_attempts: int(raw, "max_attempts", 5, 1, 20)? as u32,
-            backoff_base_ms: int(raw, "backoff_base_ms", 1000, 0, 600_000)? as u64,
-            backoff_max_seconds: int(raw, "backoff_max_seconds", 60, 0, 3600)? as u64,
+            page_size: unsigned(raw, "page_size")?,
+            max_concurrency: unsigned(raw, "max_concurrency")?,
+            requests_per_minute: unsigned(raw, "requests_per_minute")?,
+            request_timeout_seconds: unsigned(raw, "request_timeout_seconds")?,
+            connect_timeout_seconds: unsigned(raw, "connect_timeout_seconds")?,
+            max_attempts: unsigned(raw, "max_attempts")?,
+            backoff_base_ms: unsigned(raw, "backoff_base_ms")?,
+            backoff_max_seconds: unsigned(raw, "backoff_max_seconds")?,
         })
     }
 }
@@ -328,11 +420,15 @@ mod tests {
     fn defaults_and_validation() {
         let c = cfg(json!({"access_token": "t", "page_size": "20"})).unwrap();
         assert_eq!(c.page_size, 20);
+        assert_eq!(c.max_concurrency, 8);
         assert_eq!(c.api_url.as_str(), "https://driftapi.com/");
-        assert!(cfg(json!({"access_token": "t", "page_size": 0}))
+        let e = cfg(json!({"access_token": "t", "page_size": 0}))
             .unwrap_err()
-            .to_string()
-            .contains("page_size"));
+            .to_string();
+        assert!(
+            e.contains("page_size") && e.contains("from 1 to 100"),
+            "{e}"
+        );
         assert!(cfg(json!({"access_token": "t", "api_url": "ftp://x"}))
             .unwrap_err()
             .to_string()
@@ -341,7 +437,23 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("start_date"));
-        assert_eq!(parse_timestamp_ms("1970-01-01T00:00:01Z"), Some(1000));
+        let e = cfg(json!({"access_token": "t", "timestamp_format": "iso"}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"epoch_ms\" or \"date-time\""), "{e}");
+    }
+
+    #[test]
+    fn every_setting_read_by_name_is_in_the_table() {
+        // `integer` and `choice` look settings up by name: a typo would be a runtime error
+        let c = cfg(json!({"access_token": "t"})).unwrap();
+        assert_eq!(c.timestamp_format, TimestampFormat::EpochMs);
+        for s in SETTINGS {
+            if let SettingKind::Integer { default, min, max } = s.kind {
+                assert!(min <= default && default <= max, "{}", s.name);
+                assert!(min >= 0, "{} is read as unsigned", s.name);
+            }
+        }
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use std::io;
 
+use crate::signal::Signal;
+
 /// Everything that can end a run early.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -40,7 +42,7 @@ pub enum Error {
     },
     /// The run was interrupted by a signal.
     #[error("interrupted by {0}: the last STATE was written")]
-    Interrupted(&'static str),
+    Interrupted(Signal),
     /// Drift answered with an error that retrying cannot fix.
     #[error("drift answered {status} on {endpoint}: {body}")]
     Api {
@@ -69,13 +71,31 @@ pub enum Error {
         /// What was missing or malformed.
         reason: String,
     },
+    /// A record could not be made to fit its schema (its key is missing or of the wrong type).
+    #[error("{stream} record {key}: {reason}")]
+    Record {
+        /// The stream.
+        stream: String,
+        /// The record's key, as far as it is known.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The pagination of an endpoint went round in a loop.
-    #[error("pagination loop on {endpoint}: the API returned the cursor {cursor} twice")]
+    #[error("pagination loop on {endpoint}: the API sent the next-page request {request} twice")]
     PaginationLoop {
         /// The request path.
         endpoint: String,
-        /// The repeated cursor.
-        cursor: String,
+        /// The repeated request (path and query).
+        request: String,
+    },
+    /// A built-in schema could not be generated: a bug, caught by the tests before release.
+    #[error("the built-in schema of {stream} is broken (a bug in tap-drift): {reason}")]
+    BuiltIn {
+        /// The stream.
+        stream: String,
+        /// What the generator said.
+        reason: String,
     },
     /// stdout could not be written (usually: the target stopped reading).
     #[error("cannot write to stdout (did the target exit?): {0}")]
@@ -83,14 +103,17 @@ pub enum Error {
     /// The built-in emulator could not start.
     #[error("cannot start the Drift emulator: {0}")]
     Emulator(String),
+    /// `--sandbox` on a build without the emulator.
+    #[error("this build of tap-drift has no sandbox (built without the `sandbox` feature): reinstall with `cargo install --path .` (default features)")]
+    NoSandbox,
 }
 
 impl Error {
     /// The process exit code: 128 + the signal for an interruption, else 1.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Interrupted("SIGINT") => 130,
-            Error::Interrupted(_) => 143,
+            Error::Interrupted(Signal::Int) => 130,
+            Error::Interrupted(Signal::Term) => 143,
             _ => 1,
         }
     }

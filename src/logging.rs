@@ -1,4 +1,4 @@
-//! Logs on stderr, the only code that installs a global. Plain lines (`INFO message key=value`) by
+//! Logs on stderr, the only code that installs a global and (with `main`) the only writer of stderr. Plain lines (`INFO message key=value`) by
 //! default; the Meltano SDK's JSON lines when `TAP_DRIFT_LOG_FORMAT=json` (Meltano parses them).
 //! Level from `TAP_DRIFT_LOGLEVEL` or `LOGLEVEL` (default `info`). Also the `METRIC:` helpers, so
 //! metric and tag names stay SDK-compatible in one place.
@@ -122,6 +122,13 @@ pub fn init() {
     let _ = tracing_subscriber::registry()
         .with(StderrLayer { json, max })
         .try_init();
+}
+
+/// Peak resident memory of this process in KiB (Linux), for the closing log line and the benchmark.
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Logs a Meltano-SDK-shaped `record_count` counter.

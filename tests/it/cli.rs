@@ -1,7 +1,7 @@
 //! Command-line behaviour: discovery, bad input, exit codes, one clear error line, no secrets.
 
+use drift_emulator::Dataset;
 use serde_json::json;
-use tap_drift::emulator::Dataset;
 
 use crate::support::*;
 

@@ -3,10 +3,10 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
-use tap_drift::catalog::select_from;
-use tap_drift::config::Config;
-use tap_drift::schema::TimestampFormat;
-use tap_drift::state::State;
+use tap_drift::config::{Config, TimestampFormat};
+use tap_drift::discover::known;
+use tap_drift::singer::catalog::select_from;
+use tap_drift::singer::state::State;
 
 fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -84,7 +84,7 @@ proptest! {
 
     #[test]
     fn catalog_parsing_never_panics(v in arb_json()) {
-        let _ = select_from(&v, TimestampFormat::EpochMs);
-        let _ = select_from(&json!({"streams": [v]}), TimestampFormat::DateTime);
+        let _ = select_from(&v, &known(TimestampFormat::EpochMs).expect("schemas"));
+        let _ = select_from(&json!({"streams": [v]}), &known(TimestampFormat::DateTime).expect("schemas"));
     }
 }

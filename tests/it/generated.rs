@@ -3,7 +3,10 @@
 
 use std::path::Path;
 
-use tap_drift::schema::{catalog, render, stream_schema, TimestampFormat};
+use tap_drift::config::TimestampFormat;
+use tap_drift::discover::known;
+use tap_drift::singer::catalog::catalog;
+use tap_drift::streams::schema::{render, stream_schema};
 use tap_drift::streams::STREAMS;
 
 fn check(path: &Path, expected: &str) {
@@ -31,7 +34,9 @@ fn schemas_and_catalog_match_the_column_tables() {
     }
     check(
         &root.join("catalog.json"),
-        &render(&catalog(TimestampFormat::EpochMs).expect("catalog generates")),
+        &render(&catalog(
+            &known(TimestampFormat::EpochMs).expect("schemas generate"),
+        )),
     );
 }
 
@@ -67,6 +72,32 @@ fn every_column_table_has_a_stream_and_schema_file() {
         assert!(
             STREAMS.iter().any(|d| d.name == name),
             "column table {name}.txt has no stream definition"
+        );
+    }
+}
+
+#[test]
+fn every_stream_is_documented_and_selected_by_the_example_project() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let table: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| stream | key |"))
+        .skip(2)
+        .take_while(|l| l.starts_with("| `"))
+        .filter_map(|l| l.split('`').nth(1))
+        .collect();
+    let names: Vec<&str> = STREAMS.iter().map(|d| d.name).collect();
+    assert_eq!(
+        table, names,
+        "the README's streams table lists every stream, in sync order"
+    );
+    let meltano = std::fs::read_to_string(root.join(".ci/consumers/meltano/meltano.yml"))
+        .expect("meltano.yml");
+    for name in names {
+        assert!(
+            meltano.contains(&format!("- {name}.*")),
+            "the example Meltano project selects {name}"
         );
     }
 }

@@ -4,50 +4,28 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
+use drift_emulator::{Dataset, Emulator, EPOCH_END_MS};
 use serde_json::{json, Value};
-use tap_drift::emulator::{Dataset, EPOCH_END_MS};
 
 use crate::support::*;
 
-const STREAMS: [(&str, &str); 3] = [
-    ("accounts", "updateDateTime"),
-    ("conversations", "updatedAt"),
-    ("users", "updatedAt"),
-];
+/// The top-level incremental streams and their replication keys, from the tap's stream table.
+fn incremental_streams() -> Vec<(&'static str, &'static str)> {
+    tap_drift::streams::STREAMS
+        .iter()
+        .filter(|s| s.parent.is_none())
+        .filter_map(|s| Some((s.name, s.replication_key?)))
+        .collect()
+}
 
 fn keyset(v: &[Value]) -> BTreeSet<String> {
     v.iter().map(Value::to_string).collect()
 }
 
-#[tokio::test]
-async fn changed_and_added_records_come_once_then_nothing() {
-    let dir = TempDir::new("kplusm");
-    let data = small();
-    let emu = emulator(data.clone()).await;
-    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
-    let run1 = check_output(&tap(args(&[&"--config", &cfg])).await);
-    let state1 = run1.last_state();
-
-    // mutate K and add M in every stream, at a time after the dataset (and before now)
-    let at = EPOCH_END_MS + 86_400_000;
-    emu.touch("conversations", &[0, 17, 90, 136], at);
-    emu.add("conversations", 3, at + 5);
-    emu.touch("accounts", &[2, 40], at);
-    emu.add("accounts", 2, at);
-    emu.touch("users", &[1], at);
-    emu.add("users", 1, at);
-
-    let before = emu.requests().len();
-    let s1 = dir.json("state1.json", &state1);
-    let out = tap(args(&[&"--config", &cfg, &"--state", &s1])).await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let run2 = check_output(&out);
-    assert_eq!(
-        run2.states()[0],
-        &state1,
-        "the input state is emitted first"
-    );
-    for (stream, key) in STREAMS {
+/// Run 2 emitted exactly the changed and added records of each top-level stream, with their new
+/// values, and moved every bookmark forward.
+fn assert_exactly_the_changes(emu: &Emulator, run2: &Synced, state1: &Value, at: i64) {
+    for (stream, key) in incremental_streams() {
         let expected = keyset(&emu.changed_since(stream, at));
         assert_eq!(
             keyset(&run2.keys(stream)),
@@ -75,27 +53,11 @@ async fn changed_and_added_records_come_once_then_nothing() {
             assert_eq!(r, t);
         }
     }
-    // conversations: the newest-first list is read only down to the bookmark, and only the changed
-    // conversations are completed
-    let served = emu.requests()[before..].to_vec();
-    assert_eq!(
-        served
-            .iter()
-            .filter(|r| r.starts_with("/conversations/list"))
-            .count(),
-        1,
-        "{served:?}"
-    );
-    assert_eq!(
-        served
-            .iter()
-            .filter(|r| r.starts_with("/conversations/3") && !r.contains("/messages"))
-            .count(),
-        7,
-        "{served:?}"
-    );
+}
 
-    // messages: exactly those of the changed and added conversations, fetched for those only
+/// Run 2's children: exactly the messages of the changed conversations (read for those only) and
+/// the contacts they reference.
+fn assert_children_of_the_changes(emu: &Emulator, run2: &Synced, served: &[String], at: i64) {
     let changed: BTreeSet<String> = keyset(&emu.changed_since("conversations", at));
     let expected_messages: BTreeSet<String> = emu
         .records("messages")
@@ -133,6 +95,57 @@ async fn changed_and_added_records_come_once_then_nothing() {
         keyset(&run2.keys("contacts")),
         referenced.intersection(&existing).cloned().collect()
     );
+}
+
+#[tokio::test]
+async fn changed_and_added_records_come_once_then_nothing() {
+    let dir = TempDir::new("kplusm");
+    let data = small();
+    let emu = emulator(data.clone()).await;
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let run1 = check_output(&tap(args(&[&"--config", &cfg])).await);
+    let state1 = run1.last_state();
+
+    // mutate K and add M in every stream, at a time after the dataset (and before now)
+    let at = EPOCH_END_MS + 86_400_000;
+    emu.touch("conversations", &[0, 17, 90, 136], at);
+    emu.add("conversations", 3, at + 5);
+    emu.touch("accounts", &[2, 40], at);
+    emu.add("accounts", 2, at);
+    emu.touch("users", &[1], at);
+    emu.add("users", 1, at);
+
+    let before = emu.requests().len();
+    let s1 = dir.json("state1.json", &state1);
+    let out = tap(args(&[&"--config", &cfg, &"--state", &s1])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run2 = check_output(&out);
+    assert_eq!(
+        run2.states()[0],
+        &state1,
+        "the input state is emitted first"
+    );
+    assert_exactly_the_changes(&emu, &run2, &state1, at);
+    // conversations: the newest-first list is read only down to the bookmark, and only the changed
+    // conversations are completed
+    let served = emu.requests()[before..].to_vec();
+    assert_eq!(
+        served
+            .iter()
+            .filter(|r| r.starts_with("/conversations/list"))
+            .count(),
+        1,
+        "{served:?}"
+    );
+    assert_eq!(
+        served
+            .iter()
+            .filter(|r| r.starts_with("/conversations/3") && !r.contains("/messages"))
+            .count(),
+        7,
+        "{served:?}"
+    );
+    assert_children_of_the_changes(&emu, &run2, &served, at);
 
     // run 3, no changes: no records at all, same bookmarks
     let s2 = dir.json("state2.json", &run2.last_state());
@@ -211,6 +224,32 @@ async fn meltano_sdk_state_is_accepted() {
     );
 }
 
+/// Runs the tap on `config` and SIGKILLs it after `conversations` conversation records: the lines
+/// it wrote, and whether it was killed.
+async fn run_until_killed(config: std::path::PathBuf, conversations: usize) -> (Vec<String>, bool) {
+    tokio::task::spawn_blocking(move || {
+        let mut child = spawn_tap(&config, Stdio::null());
+        let reader = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut lines = Vec::new();
+        let mut seen = 0;
+        for line in reader.lines() {
+            let line = line.expect("line");
+            if line.contains(r#""type":"RECORD","stream":"conversations""#) {
+                seen += 1;
+            }
+            lines.push(line);
+            if seen == conversations {
+                child.kill().expect("SIGKILL");
+                break;
+            }
+        }
+        let status = child.wait().expect("wait");
+        (lines, !status.success())
+    })
+    .await
+    .expect("join")
+}
+
 #[tokio::test]
 async fn killed_run_resumes_from_its_last_state_without_loss() {
     let dir = TempDir::new("kill");
@@ -229,28 +268,7 @@ async fn killed_run_resumes_from_its_last_state_without_loss() {
             json!({"requests_per_minute": 30_000, "page_size": 50}),
         ),
     );
-    let cfg_arg = cfg.clone();
-    let (lines, killed) = tokio::task::spawn_blocking(move || {
-        let mut child = spawn_tap(&cfg_arg, Stdio::null());
-        let reader = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut lines = Vec::new();
-        let mut conversations = 0;
-        for line in reader.lines() {
-            let line = line.expect("line");
-            if line.contains(r#""type":"RECORD","stream":"conversations""#) {
-                conversations += 1;
-            }
-            lines.push(line);
-            if conversations == 600 {
-                child.kill().expect("SIGKILL");
-                break;
-            }
-        }
-        let status = child.wait().expect("wait");
-        (lines, !status.success())
-    })
-    .await
-    .expect("join");
+    let (lines, killed) = run_until_killed(cfg.clone(), 600).await;
     assert!(killed, "the first run was killed mid-stream");
     let run1: Vec<Value> = lines
         .iter()
@@ -267,7 +285,7 @@ async fn killed_run_resumes_from_its_last_state_without_loss() {
     let out = tap(args(&[&"--config", &fast, &"--state", &state])).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let run2 = check_output(&out);
-    for (stream, _) in STREAMS {
+    for (stream, _) in incremental_streams() {
         let mut union: BTreeSet<String> = run1
             .iter()
             .filter(|m| m["type"] == "RECORD" && m["stream"] == stream)

@@ -1,5 +1,7 @@
 //! The one integration-test binary: every test drives the real `tap-drift` binary against the
 //! in-process Drift emulator over real HTTP on 127.0.0.1.
+// test helpers panic on purpose: a failed expectation is a failed test
+#![allow(clippy::expect_used)]
 
 mod cli;
 mod fuzz;

@@ -113,7 +113,7 @@ async fn test_modes_sync_one_record_or_only_schemas() {
     let out = tap(args(&[&"--config", &cfg, &"--test"])).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let synced = check_output(&out);
-    for stream in ["accounts", "conversations", "users", "messages", "contacts"] {
+    for stream in all_streams() {
         assert_eq!(synced.records[stream].len(), 1, "{stream}");
     }
     assert_eq!(

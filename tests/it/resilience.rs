@@ -4,8 +4,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use drift_emulator::{Dataset, Faults, OAuthApp, Options, Storm};
 use serde_json::{json, Value};
-use tap_drift::emulator::{Dataset, Faults, OAuthApp, Options, Storm};
 
 use crate::support::*;
 
@@ -19,7 +19,7 @@ async fn ideal_requests() -> usize {
 async fn sync_with(
     faults: Faults,
     extra: Value,
-) -> (tap_drift::emulator::Emulator, std::process::Output, TempDir) {
+) -> (drift_emulator::Emulator, std::process::Output, TempDir) {
     let dir = TempDir::new(&format!(
         "faults-{}-{}",
         faults.seed, faults.server_error_percent
@@ -37,10 +37,10 @@ async fn sync_with(
     (emu, out, dir)
 }
 
-fn assert_complete(emu: &tap_drift::emulator::Emulator, out: &std::process::Output) {
+fn assert_complete(emu: &drift_emulator::Emulator, out: &std::process::Output) {
     assert!(out.status.success(), "{}", stderr(out));
     let synced = check_output(out); // also asserts every key is unique: nothing emitted twice
-    for stream in ["accounts", "conversations", "users"] {
+    for stream in top_level_streams() {
         assert_eq!(
             synced.records.get(stream).cloned().unwrap_or_default(),
             emu.records(stream),

@@ -4,10 +4,24 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
+use drift_emulator::{Dataset, Emulator, Options};
 use serde_json::{json, Value};
-use tap_drift::emulator::{Dataset, Emulator, Options};
 
 pub const TOKEN: &str = "test-token-7f3a9c1e";
+
+/// Every stream's name, from the tap's one stream table.
+pub fn all_streams() -> Vec<&'static str> {
+    tap_drift::streams::STREAMS.iter().map(|s| s.name).collect()
+}
+
+/// The top-level streams (read from their own list), from the tap's stream table.
+pub fn top_level_streams() -> Vec<&'static str> {
+    tap_drift::streams::STREAMS
+        .iter()
+        .filter(|s| s.parent.is_none())
+        .map(|s| s.name)
+        .collect()
+}
 
 pub async fn emulator(data: Dataset) -> Emulator {
     Emulator::start(data, Options::new(TOKEN))
@@ -127,6 +141,54 @@ impl Synced {
     }
 }
 
+type Validators = HashMap<String, (jsonschema::Validator, jsonschema::Validator)>;
+
+/// One RECORD: after its SCHEMA, valid against it (Draft 4 and 2020-12), no field outside it, its
+/// key present and not seen before in its stream, `time_extracted` RFC 3339 UTC.
+fn check_record(
+    msg: &Value,
+    validators: &Validators,
+    schemas: &HashMap<String, Value>,
+    seen_keys: &mut HashMap<String, std::collections::HashSet<String>>,
+) {
+    let stream = msg["stream"].as_str().expect("stream").to_string();
+    let (v4, v2020) = validators
+        .get(&stream)
+        .unwrap_or_else(|| panic!("RECORD of {stream} before its SCHEMA"));
+    let record = &msg["record"];
+    if let Some(e) = v4.iter_errors(record).next() {
+        panic!("{stream} record invalid (draft 4): {e}: {record}");
+    }
+    assert!(
+        v2020.is_valid(record),
+        "{stream} record invalid (2020-12): {record}"
+    );
+    let props = schemas[&stream]["schema"]["properties"]
+        .as_object()
+        .expect("props");
+    for k in record.as_object().expect("record object").keys() {
+        assert!(
+            props.contains_key(k),
+            "{stream} record has `{k}` outside its schema"
+        );
+    }
+    let key = schemas[&stream]["key_properties"][0].as_str().expect("key");
+    let kv = &record[key];
+    assert!(!kv.is_null(), "{stream} record without key: {record}");
+    assert!(
+        seen_keys
+            .entry(stream.clone())
+            .or_default()
+            .insert(kv.to_string()),
+        "duplicate {stream} key {kv}"
+    );
+    let te = msg["time_extracted"].as_str().expect("time_extracted");
+    assert!(
+        te.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(te).is_ok(),
+        "time_extracted {te}"
+    );
+}
+
 /// Parses stdout and asserts the contract: only Singer JSON lines with upper-case types; SCHEMA
 /// before records; every record valid against its schema (Draft 4 and 2020-12); keys present,
 /// non-null, unique per stream; `time_extracted` RFC 3339 UTC; the last line a STATE; no two
@@ -139,8 +201,7 @@ pub fn check_output(out: &Output) -> Synced {
         records: HashMap::new(),
         schemas: HashMap::new(),
     };
-    let mut validators: HashMap<String, (jsonschema::Validator, jsonschema::Validator)> =
-        HashMap::new();
+    let mut validators: Validators = HashMap::new();
     let mut seen_keys: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
     let mut previous_state: Option<Value> = None;
     for line in stdout.lines() {
@@ -164,49 +225,13 @@ pub fn check_output(out: &Output) -> Synced {
                 previous_state = None;
             }
             "RECORD" => {
+                check_record(&msg, &validators, &synced.schemas, &mut seen_keys);
                 let stream = msg["stream"].as_str().expect("stream").to_string();
-                let (v4, v2020) = validators
-                    .get(&stream)
-                    .unwrap_or_else(|| panic!("RECORD of {stream} before its SCHEMA"));
-                let record = &msg["record"];
-                if let Some(e) = v4.iter_errors(record).next() {
-                    panic!("{stream} record invalid (draft 4): {e}: {record}");
-                }
-                assert!(
-                    v2020.is_valid(record),
-                    "{stream} record invalid (2020-12): {record}"
-                );
-                let props = synced.schemas[&stream]["schema"]["properties"]
-                    .as_object()
-                    .expect("props");
-                for k in record.as_object().expect("record object").keys() {
-                    assert!(
-                        props.contains_key(k),
-                        "{stream} record has `{k}` outside its schema"
-                    );
-                }
-                let key = synced.schemas[&stream]["key_properties"][0]
-                    .as_str()
-                    .expect("key");
-                let kv = &record[key];
-                assert!(!kv.is_null(), "{stream} record without key: {record}");
-                assert!(
-                    seen_keys
-                        .entry(stream.clone())
-                        .or_default()
-                        .insert(kv.to_string()),
-                    "duplicate {stream} key {kv}"
-                );
-                let te = msg["time_extracted"].as_str().expect("time_extracted");
-                assert!(
-                    te.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(te).is_ok(),
-                    "time_extracted {te}"
-                );
                 synced
                     .records
                     .entry(stream)
                     .or_default()
-                    .push(record.clone());
+                    .push(msg["record"].clone());
                 previous_state = None;
             }
             "STATE" => {

@@ -2,7 +2,8 @@
 //! when that is lossless (`"42"` → 42 for an integer, `7.0` → 7, a number → string for a string),
 //! otherwise replaced by null with a warning (every non-key field is nullable); NUL characters,
 //! which PostgreSQL rejects, are removed from strings. A key that cannot be made valid is an error
-//! naming the record, so nothing is written that a target would refuse. Pure.
+//! naming the record, so nothing is written that a target would refuse. Pure: knows schemas and
+//! records as JSON, nothing of streams or HTTP.
 
 use serde_json::{Map, Number, Value};
 

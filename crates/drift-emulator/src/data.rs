@@ -4,8 +4,10 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::rng::Rng;
+
 /// Size and seed of a generated Drift account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Dataset {
     /// Seed of every generated value.
     pub seed: u64,
@@ -102,38 +104,11 @@ const PROPERTY_TYPES: &[&str] = &[
     "ENUMARRAY",
 ];
 
-fn mix(mut z: u64) -> u64 {
-    // splitmix64
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// A deterministic random source for one record.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64, kind: u64, index: u32) -> Rng {
-        Rng(mix(seed ^ mix(kind) ^ (u64::from(index) << 20)))
-    }
-    fn next(&mut self) -> u64 {
-        self.0 = mix(self.0);
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
-fn between(rng: &mut Rng, lo: i64, hi: i64) -> i64 {
-    lo + rng.below((hi - lo).max(1) as u64) as i64
+/// The index `i` whose id `first + step * i` is spelled exactly `key`.
+fn inverse(key: &str, first: i64, step: i64, id: impl Fn(u32) -> String) -> Option<u32> {
+    let offset = key.parse::<i64>().ok()?.checked_sub(first)?;
+    let i = u32::try_from(offset / step).ok()?;
+    (offset >= 0 && offset % step == 0 && id(i) == key).then_some(i)
 }
 
 impl Dataset {
@@ -152,6 +127,11 @@ impl Dataset {
         1_290_000 + i64::from(i) * 13
     }
 
+    /// The index of a user id (the inverse of [`Dataset::user_id`]).
+    pub fn user_index(&self, key: &str) -> Option<u32> {
+        inverse(key, 1_290_000, 13, |i| self.user_id(i).to_string())
+    }
+
     /// The i-th user (GET /users/list, /users/{id}).
     pub fn user(&self, i: u32) -> Value {
         let mut r = Rng::new(self.seed, 1, i);
@@ -165,8 +145,8 @@ impl Dataset {
         } else {
             format!("{} {}", r.pick(FIRST), r.pick(LAST))
         };
-        let created = between(&mut r, EPOCH_START_MS, EPOCH_END_MS - 86_400_000 * 30);
-        let updated = between(&mut r, created, EPOCH_END_MS);
+        let created = r.between(EPOCH_START_MS, EPOCH_END_MS - 86_400_000 * 30);
+        let updated = r.between(created, EPOCH_END_MS);
         let mut u = Map::new();
         u.insert("id".into(), json!(self.user_id(i)));
         u.insert("orgId".into(), json!(ORG_ID));
@@ -221,11 +201,16 @@ impl Dataset {
         format!("{}", 80_000_000 + u64::from(i) * 37)
     }
 
+    /// The index of an accountId (the inverse of [`Dataset::account_id`]).
+    pub fn account_index(&self, key: &str) -> Option<u32> {
+        inverse(key, 80_000_000, 37, |i| self.account_id(i))
+    }
+
     /// The i-th account (GET /accounts, /accounts/{id}).
     pub fn account(&self, i: u32) -> Value {
         let mut r = Rng::new(self.seed, 2, i);
-        let created = between(&mut r, EPOCH_START_MS, EPOCH_END_MS - 86_400_000);
-        let updated = between(&mut r, created, EPOCH_END_MS);
+        let created = r.between(EPOCH_START_MS, EPOCH_END_MS - 86_400_000);
+        let updated = r.between(created, EPOCH_END_MS);
         let mut a = Map::new();
         if self.users > 0 {
             a.insert(
@@ -252,6 +237,13 @@ impl Dataset {
     /// Id of the i-th conversation (i = 0 is the least recently updated).
     pub fn conversation_id(&self, i: u32) -> i64 {
         3_000_000_000 + i64::from(i) * 3
+    }
+
+    /// The index of a conversation id (the inverse of [`Dataset::conversation_id`]).
+    pub fn conversation_index(&self, key: &str) -> Option<u32> {
+        inverse(key, 3_000_000_000, 3, |i| {
+            self.conversation_id(i).to_string()
+        })
     }
 
     /// The i-th conversation: `full` as GET /conversations/{id} returns it, else the list's summary
@@ -373,7 +365,7 @@ impl Dataset {
             return None;
         }
         let mut r = Rng::new(self.seed, 6, n as u32);
-        let created = between(&mut r, EPOCH_START_MS - 86_400_000 * 365, EPOCH_END_MS);
+        let created = r.between(EPOCH_START_MS - 86_400_000 * 365, EPOCH_END_MS);
         let name = format!("{} {}", r.pick(FIRST), r.pick(LAST));
         let mut attributes = json!({
             "email": format!("visitor{n}@example.org"),
@@ -400,7 +392,7 @@ fn custom_property(r: &mut Rng, d: &Dataset) -> Value {
         "NUMBER" => json!(r.below(1_000_000) as f64 / 100.0),
         "LAT" => json!((r.below(18_000) as i64 - 9_000) as f64 / 100.0),
         "LON" => json!((r.below(36_000) as i64 - 18_000) as f64 / 100.0),
-        "DATETIME" => json!(between(r, EPOCH_START_MS, EPOCH_END_MS)),
+        "DATETIME" => json!(r.between(EPOCH_START_MS, EPOCH_END_MS)),
         "DATE" => json!(format!(
             "20{:02}-{:02}-{:02}",
             19 + r.below(7),

@@ -1,8 +1,11 @@
 //! What can go wrong, on purpose: the emulator's fault injection, decided per request from a seed
-//! and the request's number, so every test run sees the same faults.
+//! and the request's number, so every test run sees the same faults. Compiled only with the `faults`
+//! feature (the tests' switches); it decides, the server in `lib.rs` acts.
 
 use std::collections::HashSet;
 use std::time::Duration;
+
+use crate::rng::mix;
 
 /// A burst of 429 answers.
 #[derive(Debug, Clone, Copy)]
@@ -61,13 +64,6 @@ pub enum Fault {
     Truncate,
     /// 200 with JSON in the wrong shape.
     Malformed,
-}
-
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 impl Faults {

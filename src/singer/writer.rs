@@ -1,30 +1,13 @@
-//! The sole owner of stdout: Singer messages, one JSON object per line, block-buffered and flushed at
-//! every STATE and page end. Generic over `io::Write` so tests can capture in memory.
+//! The sole owner of stdout in Singer mode: Singer messages, one JSON object per line, block-buffered
+//! and flushed at every STATE and page end; an [`Output`] for the sync engine. Generic over
+//! `io::Write` so tests can capture in memory. Decides nothing about when a checkpoint is due.
 
 use std::io::{self, BufWriter, Write};
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "UPPERCASE")]
-enum Message<'a> {
-    Schema {
-        stream: &'a str,
-        schema: &'a Value,
-        key_properties: &'a [&'a str],
-        #[serde(skip_serializing_if = "<[_]>::is_empty")]
-        bookmark_properties: &'a [&'a str],
-    },
-    Record {
-        stream: &'a str,
-        record: &'a Map<String, Value>,
-        time_extracted: &'a str,
-    },
-    State {
-        value: &'a Value,
-    },
-}
+use crate::output::{Output, StreamStart};
+use crate::singer::message::Message;
 
 /// Writes Singer messages.
 pub struct Writer<W: Write> {
@@ -93,6 +76,29 @@ impl<W: Write> Writer<W> {
     /// Flushes buffered lines.
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+impl<W: Write> Output for Writer<W> {
+    fn stream_start(&mut self, s: StreamStart<'_>) -> io::Result<()> {
+        self.schema(s.stream, s.schema, s.key, s.bookmark)
+    }
+    fn record(
+        &mut self,
+        stream: &str,
+        record: &Map<String, Value>,
+        time_extracted: &str,
+    ) -> io::Result<()> {
+        Writer::record(self, stream, record, time_extracted)
+    }
+    fn checkpoint(&mut self, state: &Value) -> io::Result<()> {
+        self.state(state)
+    }
+    fn stream_end(&mut self, _stream: &str) -> io::Result<()> {
+        Ok(())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Writer::flush(self)
     }
 }
 

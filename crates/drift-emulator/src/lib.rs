@@ -1,10 +1,13 @@
-//! An in-process Drift API emulator for tests and `--sandbox`: the real paths, query parameters,
-//! envelopes, cursors, field names and types, over real HTTP on 127.0.0.1 only. It answers 401 to a
-//! wrong or expired token, serves the OAuth2 token endpoint, injects faults on request
-//! ([`Faults`]) and keeps a timed log of the requests it served.
+//! An in-process Drift API emulator for tap-drift's tests and `--sandbox`: the real paths, query
+//! parameters, envelopes, cursors, field names and types, over real HTTP on 127.0.0.1 only. It
+//! answers 401 to a wrong or expired token, serves the OAuth2 token endpoint, keeps a timed log of
+//! the requests it served and, with the `faults` feature, injects faults on request ([`Faults`]).
+//! Depends on nothing of the tap: it plays Drift, and knows no Singer.
 
 mod data;
+#[cfg(feature = "faults")]
 mod faults;
+mod rng;
 mod world;
 
 use std::collections::HashSet;
@@ -21,8 +24,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 pub use data::{Dataset, EPOCH_END_MS, EPOCH_START_MS, ORG_ID};
+#[cfg(feature = "faults")]
 pub use faults::{Fault, Faults, Storm};
-use world::{Kind, World};
+use world::{Spec, World};
 
 /// How the emulator behaves.
 #[derive(Debug, Clone)]
@@ -32,6 +36,7 @@ pub struct Options {
     /// Page conversations the newer way (`links.next` with `page_token`) instead of `pagination.next`.
     pub links_style: bool,
     /// Faults to inject.
+    #[cfg(feature = "faults")]
     pub faults: Faults,
     /// The OAuth2 app whose refresh token the token endpoint accepts.
     pub oauth: Option<OAuthApp>,
@@ -43,6 +48,7 @@ impl Options {
         Options {
             token: token.into(),
             links_style: false,
+            #[cfg(feature = "faults")]
             faults: Faults::default(),
             oauth: None,
         }
@@ -78,6 +84,8 @@ struct Shared {
     base_url: String,
     log: Mutex<Vec<(Instant, String)>>,
     tokens: Mutex<Tokens>,
+    /// Paths that already had their once-per-path fault.
+    #[cfg_attr(not(feature = "faults"), allow(dead_code))]
     once: Mutex<HashSet<String>>,
 }
 
@@ -102,7 +110,7 @@ impl Emulator {
         let options_refresh = options.oauth.as_ref().map(|o| o.refresh_token.clone());
         let base_url = format!("http://{}", listener.local_addr()?);
         let shared = Arc::new(Shared {
-            world: Mutex::new(World::new(data, options.faults.wrong_types)),
+            world: Mutex::new(World::new(data, wrong_types(&options))),
             options,
             base_url: base_url.clone(),
             log: Mutex::new(Vec::new()),
@@ -125,10 +133,9 @@ impl Emulator {
             .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
             .layer(middleware::from_fn_with_state(shared.clone(), authenticate))
             .with_state(shared.clone());
+        // the server runs until the emulator is dropped; serving only fails if the listener does
         let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!("emulator stopped: {e}");
-            }
+            let _ = axum::serve(listener, app).await;
         });
         Ok(Emulator {
             base_url,
@@ -137,52 +144,52 @@ impl Emulator {
         })
     }
 
-    fn with_world<T>(&self, stream: &str, f: impl FnOnce(&mut World, Kind) -> T) -> T {
-        let kind = Kind::from_stream(stream).unwrap_or(Kind::Conversations);
-        let mut world = self.shared.world.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut world, kind)
+    fn with_world<T>(&self, stream: &str, f: impl FnOnce(&mut World, &'static Spec) -> T) -> T {
+        let spec = collection(stream);
+        f(&mut lock(&self.shared.world), spec)
     }
 
     /// The dataset it was started with.
     pub fn dataset(&self) -> Dataset {
-        self.with_world("users", |w, _| w.dataset().clone())
+        lock(&self.shared.world).dataset().clone()
     }
 
     /// Every record of a stream, complete: `accounts`, `conversations`, `users` in list order;
     /// `messages` by conversation in list order; `contacts` that conversations reference and that
-    /// exist, in order of first reference.
+    /// exist, in order of first reference. Panics on a stream the emulator does not serve.
     pub fn records(&self, stream: &str) -> Vec<Value> {
         let w = lock(&self.shared.world);
+        let conversations = collection("conversations");
         match stream {
-            "messages" => (0..w.count(Kind::Conversations))
-                .flat_map(|p| w.messages(w.at_position(Kind::Conversations, p)))
+            "messages" => (0..w.count(conversations))
+                .flat_map(|p| w.messages(w.at_position(conversations, p)))
                 .collect(),
             "contacts" => {
                 let mut seen = HashSet::new();
-                w.all(Kind::Conversations)
+                w.all(conversations)
                     .iter()
                     .filter_map(|c| c["contactId"].as_i64())
                     .filter(|id| seen.insert(*id))
                     .filter_map(|id| w.dataset().contact(id))
                     .collect()
             }
-            other => w.all(Kind::from_stream(other).unwrap_or(Kind::Conversations)),
+            other => w.all(collection(other)),
         }
     }
 
     /// Changes records (by generation index) of a stream: update time `at_ms` and one field.
     pub fn touch(&self, stream: &str, indices: &[u32], at_ms: i64) {
-        self.with_world(stream, |w, k| w.touch(k, indices, at_ms))
+        self.with_world(stream, |w, spec| w.touch(spec, indices, at_ms))
     }
 
     /// Adds `m` records to a stream, updated at `at_ms`.
     pub fn add(&self, stream: &str, m: u32, at_ms: i64) {
-        self.with_world(stream, |w, k| w.add(k, m, at_ms))
+        self.with_world(stream, |w, spec| w.add(spec, m, at_ms))
     }
 
     /// Keys of a stream's records updated at or after `since_ms`.
     pub fn changed_since(&self, stream: &str, since_ms: i64) -> Vec<Value> {
-        self.with_world(stream, |w, k| w.changed_since(k, since_ms))
+        self.with_world(stream, |w, spec| w.changed_since(spec, since_ms))
     }
 
     /// Every request served so far, as `PATH?QUERY`.
@@ -197,6 +204,31 @@ impl Emulator {
     pub fn request_times(&self) -> Vec<Instant> {
         lock(&self.shared.log).iter().map(|(t, _)| *t).collect()
     }
+}
+
+/// The collection a stream reads; a name the emulator does not serve is a mistake in the test.
+fn collection(stream: &str) -> &'static Spec {
+    world::spec(stream).unwrap_or_else(|| panic!("the emulator serves no stream `{stream}`"))
+}
+
+#[cfg(feature = "faults")]
+fn wrong_types(options: &Options) -> bool {
+    options.faults.wrong_types
+}
+
+#[cfg(not(feature = "faults"))]
+fn wrong_types(_: &Options) -> bool {
+    false
+}
+
+#[cfg(feature = "faults")]
+fn expire_token_after(options: &Options) -> Option<u32> {
+    options.faults.expire_token_after
+}
+
+#[cfg(not(feature = "faults"))]
+fn expire_token_after(_: &Options) -> Option<u32> {
+    None
 }
 
 fn error(status: StatusCode, kind: &str, message: &str) -> Response {
@@ -236,11 +268,8 @@ async fn authenticate(
         .to_string();
     let valid = {
         let mut t = lock(&s.tokens);
-        let initial_expired = s
-            .options
-            .faults
-            .expire_token_after
-            .is_some_and(|after| t.authenticated >= after);
+        let initial_expired =
+            expire_token_after(&s.options).is_some_and(|after| t.authenticated >= after);
         let ok =
             (presented == s.options.token && !initial_expired) || t.issued.contains(&presented);
         if ok {
@@ -255,7 +284,18 @@ async fn authenticate(
             "Invalid or expired access token",
         );
     }
-    let fault = s.options.faults.decide(n, &path, &mut lock(&s.once));
+    serve(&s, n, &path, req, next).await
+}
+
+#[cfg(not(feature = "faults"))]
+async fn serve(_: &Shared, _: u32, _: &str, req: Request, next: Next) -> Response {
+    next.run(req).await
+}
+
+/// Serves the request, or the fault planned for it.
+#[cfg(feature = "faults")]
+async fn serve(s: &Shared, n: u32, path: &str, req: Request, next: Next) -> Response {
+    let fault = s.options.faults.decide(n, path, &mut lock(&s.once));
     match fault {
         Fault::None => next.run(req).await,
         Fault::Hang(d) => {
@@ -343,13 +383,13 @@ fn world(s: &Shared) -> std::sync::MutexGuard<'_, World> {
 
 async fn users_list(State(s): State<Arc<Shared>>) -> Response {
     let w = world(&s);
-    let users: Vec<Value> = (0..w.count(Kind::Users))
-        .map(|i| w.record(Kind::Users, i, true))
+    let users: Vec<Value> = (0..w.count(collection("users")))
+        .map(|i| w.record(collection("users"), i, true))
         .collect();
     Json(json!({"data": users})).into_response()
 }
 
-fn one(s: &Shared, kind: Kind, key: &str, what: &str) -> Response {
+fn one(s: &Shared, kind: &Spec, key: &str, what: &str) -> Response {
     let w = world(s);
     match w.index_of(kind, key) {
         Some(i) => Json(json!({"data": w.record(kind, i, true)})).into_response(),
@@ -362,7 +402,7 @@ fn one(s: &Shared, kind: Kind, key: &str, what: &str) -> Response {
 }
 
 async fn user_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    one(&s, Kind::Users, &id, "user")
+    one(&s, collection("users"), &id, "user")
 }
 
 #[derive(Deserialize)]
@@ -373,12 +413,12 @@ struct AccountsQuery {
 
 async fn accounts_list(State(s): State<Arc<Shared>>, Query(q): Query<AccountsQuery>) -> Response {
     let w = world(&s);
-    let total = w.count(Kind::Accounts);
+    let total = w.count(collection("accounts"));
     let index = q.index.unwrap_or(0);
     let size = q.size.unwrap_or(10).clamp(1, 100);
     let end = index.saturating_add(size).min(total);
     let accounts: Vec<Value> = (index.min(end)..end)
-        .map(|i| w.record(Kind::Accounts, i, true))
+        .map(|i| w.record(collection("accounts"), i, true))
         .collect();
     let mut data = json!({"accounts": accounts, "total": total});
     if end < total {
@@ -388,7 +428,7 @@ async fn accounts_list(State(s): State<Arc<Shared>>, Query(q): Query<AccountsQue
 }
 
 async fn account_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    one(&s, Kind::Accounts, &id, "account")
+    one(&s, collection("accounts"), &id, "account")
 }
 
 #[derive(Deserialize)]
@@ -433,15 +473,15 @@ async fn conversations_list(
     Query(q): Query<ConversationsQuery>,
 ) -> Response {
     let w = world(&s);
-    let total = w.count(Kind::Conversations);
+    let total = w.count(collection("conversations"));
     let Some((position, end, limit)) = q.window(total) else {
         return bad_cursor();
     };
     let items: Vec<Value> = (position..end)
         .map(|p| {
             w.record(
-                Kind::Conversations,
-                w.at_position(Kind::Conversations, p),
+                collection("conversations"),
+                w.at_position(collection("conversations"), p),
                 false,
             )
         })
@@ -467,7 +507,7 @@ async fn messages_list(
     Query(q): Query<ConversationsQuery>,
 ) -> Response {
     let w = world(&s);
-    let Some(i) = w.index_of(Kind::Conversations, &id) else {
+    let Some(i) = w.index_of(collection("conversations"), &id) else {
         return error(StatusCode::NOT_FOUND, "not_found", "conversation not found");
     };
     let all = w.messages(i);
@@ -494,5 +534,5 @@ async fn contact_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Re
 }
 
 async fn conversation_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    one(&s, Kind::Conversations, &id, "conversation")
+    one(&s, collection("conversations"), &id, "conversation")
 }

@@ -1,11 +1,11 @@
 //! Singer STATE in the Meltano SDK shape: `{"bookmarks": {stream: {"replication_key", "replication_key_value"}}}`.
 //! Read tolerantly (unknown keys and SDK leftovers are kept and carried forward); bookmarks are epoch
-//! milliseconds. Pure: the caller reads files and supplies the clock.
+//! milliseconds. Pure: the caller reads files, supplies the clock and names the file in errors
+//! (errors here are reasons, without a path).
 
 use serde_json::{json, Map, Value};
 
-use crate::config::parse_timestamp_ms;
-use crate::error::{Error, Result};
+use crate::time::parse_timestamp_ms;
 
 /// The run's state: the whole input value, with this run's bookmarks written into it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13,30 +13,22 @@ pub struct State {
     value: Map<String, Value>,
 }
 
-fn bad(reason: String) -> Error {
-    Error::InputFile {
-        kind: "state",
-        path: String::new(),
-        reason,
-    }
-}
-
 impl State {
     /// Validates an input state value. Missing `bookmarks` is fine; wrong types are errors.
-    pub fn from_value(value: Value) -> Result<State> {
+    pub fn from_value(value: Value) -> Result<State, String> {
         let value = match value {
             Value::Object(m) => m,
             Value::Null => Map::new(),
-            other => return Err(bad(format!("it must be a JSON object, got {other}"))),
+            other => return Err(format!("it must be a JSON object, got {other}")),
         };
         match value.get("bookmarks") {
             None | Some(Value::Null) | Some(Value::Object(_)) => {}
-            Some(_) => return Err(bad("\"bookmarks\" must be an object".into())),
+            Some(_) => return Err("\"bookmarks\" must be an object".into()),
         }
         if let Some(Value::Object(b)) = value.get("bookmarks") {
             for (stream, bm) in b {
                 if !bm.is_object() {
-                    return Err(bad(format!("bookmarks.{stream} must be an object")));
+                    return Err(format!("bookmarks.{stream} must be an object"));
                 }
             }
         }
@@ -45,7 +37,7 @@ impl State {
 
     /// The bookmark of a stream for a replication key, in epoch ms. A bookmark for another key is
     /// ignored with a warning; an unreadable value is an error.
-    pub fn bookmark(&self, stream: &str, key: &str) -> Result<Option<i64>> {
+    pub fn bookmark(&self, stream: &str, key: &str) -> Result<Option<i64>, String> {
         let Some(bm) = self.value.get("bookmarks").and_then(|b| b.get(stream)) else {
             return Ok(None);
         };
@@ -61,14 +53,24 @@ impl State {
                 .as_i64()
                 .or_else(|| n.as_f64().map(|f| f as i64))
                 .map(Some)
-                .ok_or_else(|| bad(format!("bookmarks.{stream}.replication_key_value is not an integer"))),
+                .ok_or_else(|| format!("bookmarks.{stream}.replication_key_value is not an integer")),
             Some(Value::String(s)) => s
                 .parse::<i64>()
                 .ok()
                 .or_else(|| parse_timestamp_ms(s))
                 .map(Some)
-                .ok_or_else(|| bad(format!("bookmarks.{stream}.replication_key_value {s:?} is neither epoch milliseconds nor an RFC 3339 timestamp"))),
-            Some(other) => Err(bad(format!("bookmarks.{stream}.replication_key_value has the wrong type: {other}"))),
+                .ok_or_else(|| format!("bookmarks.{stream}.replication_key_value {s:?} is neither epoch milliseconds nor an RFC 3339 timestamp")),
+            Some(other) => Err(format!("bookmarks.{stream}.replication_key_value has the wrong type: {other}")),
+        }
+    }
+
+    /// The stream's bookmark value by `key`, if it has one by that key (no warning: `bookmark` gave
+    /// it when the run started).
+    fn current(&self, stream: &str, key: &str) -> Option<i64> {
+        let bm = self.value.get("bookmarks")?.get(stream)?;
+        match bm.get("replication_key").and_then(Value::as_str) {
+            Some(k) if k != key => None,
+            _ => self.bookmark(stream, key).ok().flatten(),
         }
     }
 
@@ -87,7 +89,7 @@ impl State {
     /// Sets a stream's bookmark and the keys emitted at exactly that value, dropping in-progress
     /// leftovers. Never moves a bookmark backwards; at an equal value the boundary keys accumulate.
     pub fn advance(&mut self, stream: &str, key: &str, value: i64, mut boundary: Vec<Value>) {
-        match self.bookmark(stream, key).ok().flatten() {
+        match self.current(stream, key) {
             Some(old) if old > value => return,
             Some(old) if old == value => {
                 for k in self.boundary_keys(stream) {

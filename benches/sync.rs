@@ -2,14 +2,14 @@
 //! reports wall time, records per second, requests and the tap's peak memory. The rate limiter is
 //! lifted so the figures measure the tap (and the in-process emulator), not Drift's limit.
 //! `TAP_DRIFT_BENCH_CONVERSATIONS=N` sets the largest size (default 100 000).
-#![allow(clippy::print_stdout)] // a benchmark reports on stdout
+#![allow(clippy::print_stdout, clippy::expect_used)] // a benchmark reports on stdout, and panics on a failed run
 
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use drift_emulator::{Dataset, Emulator, Options};
 use serde_json::json;
-use tap_drift::emulator::{Dataset, Emulator, Options};
 
 fn field(stderr: &str, name: &str) -> String {
     stderr

@@ -1,0 +1,290 @@
+//! The emulator's mutable world: the generated [`Dataset`] plus a small overlay of changed and added
+//! records, so tests can move update times, change fields and add records without the dataset ever
+//! being held in memory. Changed and added records carry a timestamp newer than the whole dataset.
+//!
+//! The listed collections are one registry, [`COLLECTIONS`], keyed by the name of the stream that
+//! reads them: a new collection is one entry there and its generator in `data.rs`. Knows nothing of
+//! HTTP.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::data::{Dataset, EPOCH_END_MS};
+
+/// How one listed collection is generated, keyed and changed.
+pub struct Spec {
+    /// The stream (and list endpoint) name.
+    pub name: &'static str,
+    /// The key field.
+    pub key: &'static str,
+    /// The update-time field (epoch ms).
+    pub updated: &'static str,
+    /// The creation-time field (epoch ms), set on added records.
+    created: &'static str,
+    /// How many records the dataset generates.
+    count: fn(&Dataset) -> u32,
+    /// The i-th record: `full` as the single-record endpoint returns it, else as the list does.
+    record: fn(&Dataset, u32, bool) -> Value,
+    /// The generation index of a key, if the key is of this collection's form.
+    index: fn(&Dataset, &str) -> Option<u32>,
+    /// What a change does besides moving the update time.
+    change: fn(&mut Value),
+    /// Listed most recently updated first (else by generation index).
+    newest_first: bool,
+}
+
+fn flip(v: &mut Value, field: &str, a: &str, b: &str) {
+    v[field] = json!(if v[field] == a { b } else { a });
+}
+
+/// Every listed collection.
+pub static COLLECTIONS: &[Spec] = &[
+    Spec {
+        name: "accounts",
+        key: "accountId",
+        updated: "updateDateTime",
+        created: "createDateTime",
+        count: |d| d.accounts,
+        record: |d, i, _| d.account(i),
+        index: |d, key| d.account_index(key),
+        change: |v| {
+            let renamed = format!("{} (renamed)", v["name"].as_str().unwrap_or_default());
+            v["name"] = json!(renamed);
+        },
+        newest_first: false,
+    },
+    Spec {
+        name: "conversations",
+        key: "id",
+        updated: "updatedAt",
+        created: "createdAt",
+        count: |d| d.conversations,
+        record: Dataset::conversation,
+        index: |d, key| d.conversation_index(key),
+        change: |v| flip(v, "status", "open", "closed"),
+        newest_first: true,
+    },
+    Spec {
+        name: "users",
+        key: "id",
+        updated: "updatedAt",
+        created: "createdAt",
+        count: |d| d.users,
+        record: |d, i, _| d.user(i),
+        index: |d, key| d.user_index(key),
+        change: |v| flip(v, "availability", "AVAILABLE", "OFFLINE"),
+        newest_first: false,
+    },
+];
+
+/// Looks a collection up by its stream name.
+pub fn spec(name: &str) -> Option<&'static Spec> {
+    COLLECTIONS.iter().find(|s| s.name == name)
+}
+
+#[derive(Debug, Default)]
+struct Changes {
+    /// index → new update time (indices ≥ the dataset's count are added records)
+    updated: BTreeMap<u32, i64>,
+    added: u32,
+}
+
+/// Dataset + overlay.
+#[derive(Debug)]
+pub struct World {
+    data: Dataset,
+    changes: Vec<Changes>,
+    /// Serve values of the wrong JSON type in every 10th conversation (a fault switch).
+    wrong_types: bool,
+}
+
+fn slot(spec: &Spec) -> usize {
+    COLLECTIONS
+        .iter()
+        .position(|s| std::ptr::eq(s, spec))
+        .unwrap_or_default()
+}
+
+impl World {
+    /// A world with no changes yet.
+    pub fn new(data: Dataset, wrong_types: bool) -> World {
+        World {
+            data,
+            changes: COLLECTIONS.iter().map(|_| Changes::default()).collect(),
+            wrong_types,
+        }
+    }
+
+    /// The generated dataset underneath.
+    pub fn dataset(&self) -> &Dataset {
+        &self.data
+    }
+
+    fn changes(&self, spec: &Spec) -> &Changes {
+        &self.changes[slot(spec)]
+    }
+
+    /// Records of a collection, changes included.
+    pub fn count(&self, spec: &Spec) -> u32 {
+        (spec.count)(&self.data) + self.changes(spec).added
+    }
+
+    /// The i-th record (by generation index), with changes applied.
+    pub fn record(&self, spec: &Spec, i: u32, full: bool) -> Value {
+        let mut v = (spec.record)(&self.data, i, full);
+        if self.wrong_types && spec.name == "conversations" && i % 10 == 0 {
+            v["inboxId"] = json!(v["inboxId"].to_string());
+            v["orgId"] = json!("n/a");
+            v["status"] = json!(3);
+        }
+        if let Some(at) = self.changes(spec).updated.get(&i) {
+            v[spec.updated] = json!(at);
+            if i >= (spec.count)(&self.data) {
+                v[spec.created] = json!(at);
+            } else {
+                (spec.change)(&mut v);
+            }
+        }
+        v
+    }
+
+    /// The index of a record by its key.
+    pub fn index_of(&self, spec: &Spec, key: &str) -> Option<u32> {
+        (spec.index)(&self.data, key).filter(|i| *i < self.count(spec))
+    }
+
+    /// Changes these records: a new update time `at` (after the whole dataset) and one changed field.
+    pub fn touch(&mut self, spec: &Spec, indices: &[u32], at: i64) {
+        let at = at.max(EPOCH_END_MS + 1);
+        let count = (spec.count)(&self.data);
+        let changes = &mut self.changes[slot(spec)];
+        for &i in indices.iter().filter(|i| **i < count) {
+            changes.updated.insert(i, at);
+        }
+    }
+
+    /// Adds `m` records updated (and created) at `at`.
+    pub fn add(&mut self, spec: &Spec, m: u32, at: i64) {
+        let at = at.max(EPOCH_END_MS + 1);
+        let first = self.count(spec);
+        let changes = &mut self.changes[slot(spec)];
+        for i in first..first + m {
+            changes.updated.insert(i, at);
+        }
+        changes.added += m;
+    }
+
+    /// Keys of the records whose update time is at or after `since_ms`.
+    pub fn changed_since(&self, spec: &Spec, since_ms: i64) -> Vec<Value> {
+        (0..self.count(spec))
+            .map(|i| self.record(spec, i, false))
+            .filter(|r| r[spec.updated].as_i64().is_some_and(|t| t >= since_ms))
+            .map(|r| r[spec.key].clone())
+            .collect()
+    }
+
+    /// The generation index at a position of a list. A newest-first list has the changed records
+    /// (all newer than the dataset) by time, then the rest by index, highest first; other lists go
+    /// by index.
+    pub fn at_position(&self, spec: &Spec, position: u32) -> u32 {
+        if !spec.newest_first {
+            return position;
+        }
+        let changed = &self.changes(spec).updated;
+        if (position as usize) < changed.len() {
+            let mut by_time: Vec<(i64, u32)> = changed.iter().map(|(i, t)| (*t, *i)).collect();
+            by_time.sort_unstable_by(|a, b| b.cmp(a));
+            return by_time[position as usize].1;
+        }
+        // the q-th unchanged base index from the top: the largest idx whose count of unchanged
+        // indices in [idx, base) exceeds q
+        let q = position - changed.len() as u32;
+        let base = (spec.count)(&self.data);
+        let unchanged_from = |idx: u32| (base - idx) - changed.range(idx..base).count() as u32;
+        let (mut lo, mut hi) = (0u32, base.saturating_sub(1));
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if unchanged_from(mid) > q {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        lo
+    }
+
+    /// The messages of the conversation with generation index `i`, oldest first; a changed
+    /// conversation has one more message, created when it changed.
+    pub fn messages(&self, i: u32) -> Vec<Value> {
+        let Some(spec) = spec("conversations") else {
+            return Vec::new();
+        };
+        let conversation = self.record(spec, i, true);
+        let created = conversation["createdAt"].as_i64().unwrap_or_default();
+        let base_updated = self.data.conversation(i, false)["updatedAt"]
+            .as_i64()
+            .unwrap_or(created);
+        let k = self.data.message_count(i);
+        let mut all: Vec<Value> = (0..k)
+            .map(|j| {
+                let at = created + (base_updated - created) * i64::from(j) / i64::from(k.max(1));
+                self.data.message(&conversation, i, j, at)
+            })
+            .collect();
+        if i < self.data.conversations {
+            if let Some(at) = self.changes(spec).updated.get(&i) {
+                all.push(self.data.message(&conversation, i, k, *at));
+            }
+        }
+        all
+    }
+
+    /// Every record of a collection, full, in list order: the emulator's truth for tests.
+    pub fn all(&self, spec: &Spec) -> Vec<Value> {
+        (0..self.count(spec))
+            .map(|p| self.record(spec, self.at_position(spec, p), true))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_order_stays_newest_first_after_changes() {
+        let mut w = World::new(
+            Dataset {
+                seed: 1,
+                users: 3,
+                accounts: 4,
+                conversations: 50,
+            },
+            false,
+        );
+        let conversations = spec("conversations").unwrap();
+        w.touch(conversations, &[3, 40, 7], EPOCH_END_MS + 10);
+        w.add(conversations, 2, EPOCH_END_MS + 20);
+        let all = w.all(conversations);
+        assert_eq!(all.len(), 52);
+        let times: Vec<i64> = all
+            .iter()
+            .map(|c| c["updatedAt"].as_i64().unwrap())
+            .collect();
+        assert!(times.windows(2).all(|p| p[0] >= p[1]), "{times:?}");
+        let ids: std::collections::HashSet<String> =
+            all.iter().map(|c| c["id"].to_string()).collect();
+        assert_eq!(ids.len(), 52);
+        assert_eq!(w.changed_since(conversations, EPOCH_END_MS + 1).len(), 5);
+        // keys map back to their records, added ones included
+        for (p, c) in all.iter().enumerate() {
+            let key = c["id"].to_string();
+            assert_eq!(
+                w.index_of(conversations, &key),
+                Some(w.at_position(conversations, p as u32))
+            );
+        }
+        assert_eq!(spec("nope").map(|s| s.name), None);
+    }
+}

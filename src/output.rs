@@ -1,0 +1,41 @@
+//! The output seam: the events the sync engine hands to a protocol writer. The Singer writer
+//! (`singer/writer.rs`) is one implementation; a second protocol is another, with no change in
+//! `sync/`. Owns no I/O itself and knows neither Singer's nor Drift's shapes: records are JSON
+//! objects, and the state is the engine's checkpoint value.
+
+use std::io;
+
+use serde_json::{Map, Value};
+
+/// How a stream is described before its first record.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamStart<'a> {
+    /// The stream's name.
+    pub stream: &'a str,
+    /// Its JSON Schema, pruned to the selected fields.
+    pub schema: &'a Value,
+    /// Its key fields.
+    pub key: &'a [&'a str],
+    /// Its replication key, when this run reads it incrementally.
+    pub bookmark: &'a [&'a str],
+}
+
+/// A destination for the events of a sync. Every method may fail only on I/O: the target stopped
+/// reading.
+pub trait Output {
+    /// A stream is about to emit records (its schema comes first).
+    fn stream_start(&mut self, start: StreamStart<'_>) -> io::Result<()>;
+    /// One record of a stream, read at `time_extracted` (RFC 3339, UTC).
+    fn record(
+        &mut self,
+        stream: &str,
+        record: &Map<String, Value>,
+        time_extracted: &str,
+    ) -> io::Result<()>;
+    /// A checkpoint: every record handed over so far is covered by this state value.
+    fn checkpoint(&mut self, state: &Value) -> io::Result<()>;
+    /// A stream has emitted all its records for this run.
+    fn stream_end(&mut self, stream: &str) -> io::Result<()>;
+    /// Pushes buffered output to its destination.
+    fn flush(&mut self) -> io::Result<()>;
+}

@@ -1,0 +1,53 @@
+//! `--sandbox`: starts the built-in Drift emulator on a loopback port and points the raw config at
+//! it, before the config is validated. Compiled with the default `sandbox` feature only; without it,
+//! `--sandbox` is refused with one line. Touches nothing but the raw config map.
+
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+
+/// The running emulator of a sandbox run; it stops when this is dropped.
+#[cfg(feature = "sandbox")]
+pub type Guard = drift_emulator::Emulator;
+
+/// Without the `sandbox` feature there is nothing to run.
+#[cfg(not(feature = "sandbox"))]
+pub type Guard = ();
+
+/// The sandbox's token (the emulator accepts only this one).
+pub const SANDBOX_TOKEN: &str = "sandbox-token";
+
+/// Starts the emulator and rewrites `raw` to use it: its URL, its token, and no rate limit (unless
+/// the config sets one). `TAP_DRIFT_SANDBOX_CHANGES=N` changes N conversations first, so a second
+/// run has something to pick up.
+#[cfg(feature = "sandbox")]
+pub async fn start(raw: &mut Map<String, Value>) -> Result<Guard> {
+    use drift_emulator::{Dataset, Emulator, Options, EPOCH_END_MS};
+    use serde_json::json;
+    let emulator = Emulator::start(Dataset::sandbox(), Options::new(SANDBOX_TOKEN))
+        .await
+        .map_err(|e| crate::error::Error::Emulator(e.to_string()))?;
+    tracing::info!(
+        "sandbox: serving an emulated Drift account at {}",
+        emulator.base_url
+    );
+    let changes = std::env::var("TAP_DRIFT_SANDBOX_CHANGES")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok());
+    if let Some(n) = changes {
+        // every 7th conversation gets a new message (and a new updatedAt) a day after the dataset
+        let indices: Vec<u32> = (0..n).map(|i| i * 7).collect();
+        emulator.touch("conversations", &indices, EPOCH_END_MS + 86_400_000);
+        tracing::info!("sandbox: {n} conversations changed since the dataset was generated");
+    }
+    raw.insert("api_url".into(), json!(emulator.base_url));
+    raw.insert("access_token".into(), json!(SANDBOX_TOKEN));
+    raw.entry("requests_per_minute").or_insert(json!(600_000));
+    Ok(emulator)
+}
+
+/// Refuses: this build has no emulator.
+#[cfg(not(feature = "sandbox"))]
+pub async fn start(_raw: &mut Map<String, Value>) -> Result<Guard> {
+    Err(crate::error::Error::NoSandbox)
+}

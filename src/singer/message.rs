@@ -1,0 +1,37 @@
+//! Singer messages as they go on the wire: one JSON object per line, `type` in upper case. Serde
+//! only; the writer decides when each is written.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// One Singer message.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "UPPERCASE")]
+pub enum Message<'a> {
+    /// A stream's schema, before its records.
+    Schema {
+        /// The stream.
+        stream: &'a str,
+        /// Its JSON Schema.
+        schema: &'a Value,
+        /// Its key fields.
+        key_properties: &'a [&'a str],
+        /// Its replication key, when incremental.
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        bookmark_properties: &'a [&'a str],
+    },
+    /// One record.
+    Record {
+        /// The stream.
+        stream: &'a str,
+        /// The record.
+        record: &'a Map<String, Value>,
+        /// When it was read (RFC 3339, UTC).
+        time_extracted: &'a str,
+    },
+    /// A checkpoint.
+    State {
+        /// The state value the next run starts from.
+        value: &'a Value,
+    },
+}

@@ -1,0 +1,144 @@
+//! The sync engine, the only room that joins Drift and Singer: selected streams → one pass per
+//! top-level stream (`pass.rs`) → events on the [`Output`] seam. This module runs the passes in
+//! order, writes the first and the final STATE, and is the one writer of the last good STATE when
+//! a run fails or is stopped by a signal. Bookmarks are read once, into windows (`window.rs`),
+//! before any request is sent.
+
+mod pass;
+pub mod progress;
+pub mod window;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::drift::DriftClient;
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::signal;
+use crate::singer::catalog::{Replication, Selected};
+use crate::singer::state::State;
+use crate::streams::{self, StreamDef, STREAMS};
+use pass::{Member, Pass};
+use window::BookmarkWindow;
+
+/// What `--test` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestMode {
+    /// One record per stream.
+    OneRecord,
+    /// SCHEMA messages only.
+    SchemaOnly,
+}
+
+/// Everything a run needs.
+pub struct Run<'o, O: Output> {
+    /// The HTTP client (shared with concurrent requests).
+    pub client: Arc<DriftClient>,
+    /// Validated config.
+    pub config: Config,
+    /// Current state; bookmarks advance here.
+    pub state: State,
+    /// Where the events go.
+    pub out: &'o mut O,
+    /// The sync's start time in epoch ms; no bookmark goes past it.
+    pub started_ms: i64,
+    /// Connection-test mode (`--test`): no bookmark moves.
+    pub test: Option<TestMode>,
+}
+
+/// One selected stream with its window.
+pub struct Planned<'s> {
+    sel: &'s Selected,
+    def: &'static StreamDef,
+    window: BookmarkWindow,
+}
+
+/// Reads every selected stream's bookmark once, into its window: from the bookmark (minus the keys
+/// already written at it), else from `start_date`; FULL_TABLE streams read everything. An
+/// unreadable bookmark is an error naming it (the caller names the state file).
+pub fn plan<'s>(
+    selected: &'s [Selected],
+    state: &State,
+    start_date_ms: Option<i64>,
+) -> std::result::Result<Vec<Planned<'s>>, String> {
+    let mut planned = Vec::new();
+    for sel in selected {
+        let Some(def) = streams::find(sel.name) else {
+            continue;
+        };
+        let window = match sel.replication {
+            Replication::Incremental(k) => match state.bookmark(sel.name, k)? {
+                Some(b) => BookmarkWindow::new(Some(b), state.boundary_keys(sel.name)),
+                None => BookmarkWindow::new(start_date_ms, Vec::new()),
+            },
+            Replication::FullTable => BookmarkWindow::new(None, Vec::new()),
+        };
+        planned.push(Planned { sel, def, window });
+    }
+    Ok(planned)
+}
+
+impl<O: Output> Run<'_, O> {
+    /// Syncs the planned streams, pass by pass, then writes the final STATE. On failure or on a
+    /// signal, the last good STATE is written before the error is returned.
+    pub async fn sync(&mut self, planned: Vec<Planned<'_>>, had_state: bool) -> Result<()> {
+        let result = tokio::select! {
+            r = self.passes(planned, had_state) => r,
+            s = signal::shutdown() => Err(Error::Interrupted(s)),
+        };
+        match &result {
+            // the target is gone: there is nobody to write to
+            Err(Error::Output(_)) => {}
+            Err(e) => {
+                if let Error::Interrupted(s) = e {
+                    // the sync stopped at an await point: every line handed over is whole
+                    tracing::warn!("{s} received: writing the last STATE and stopping");
+                }
+                // best effort: the run already failed, and the error is what gets reported
+                let _ = self.out.checkpoint(&self.state.to_value());
+                let _ = self.out.flush();
+            }
+            Ok(()) => self.out.flush()?,
+        }
+        result
+    }
+
+    async fn passes(&mut self, mut planned: Vec<Planned<'_>>, had_state: bool) -> Result<()> {
+        if had_state {
+            self.out.checkpoint(&self.state.to_value())?;
+        }
+        let started = Instant::now();
+        for def in STREAMS.iter().filter(|d| d.parent.is_none()) {
+            let own = take(&mut planned, |p| p.def.name == def.name);
+            let mut kids = Vec::new();
+            while let Some(kid) = take(&mut planned, |p| {
+                p.def.parent.is_some_and(|parent| parent.stream == def.name)
+            }) {
+                kids.push(kid);
+            }
+            if own.is_none() && kids.is_empty() {
+                continue;
+            }
+            self.pass(Pass::new(def, own, kids)).await?;
+        }
+        self.out.checkpoint(&self.state.to_value())?;
+        tracing::info!(
+            requests = self.client.request_count(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            peak_rss_kb = crate::logging::peak_rss_kb(),
+            "sync finished"
+        );
+        Ok(())
+    }
+}
+
+/// Removes the first planned stream matching `pick`, as a pass member.
+fn take<'s>(
+    planned: &mut Vec<Planned<'s>>,
+    pick: impl Fn(&Planned<'s>) -> bool,
+) -> Option<Member<'s>> {
+    let i = planned.iter().position(pick)?;
+    let p = planned.remove(i);
+    Some(Member::new(p.sel, p.def, p.window))
+}

@@ -1,0 +1,394 @@
+//! One pass over a top-level stream's list, serving the stream itself and its selected children:
+//! for every page of parents, decide which streams take each parent, then write the parents' own
+//! records (completed concurrently, written in list order), then each child list of the taken
+//! parents (read concurrently, written in page order), then the records the parents reference
+//! that this run has not written yet. So every RECORD follows its SCHEMA, memory holds one page of
+//! parents with their children, and a child stream's bookmark (its parent's replication key) only
+//! covers parents whose children were written. Every step is one function; the pass alone moves
+//! the bookmarks of its streams, and only after their records went to the output.
+
+use std::collections::HashSet;
+
+use futures_util::{stream, StreamExt, TryStreamExt};
+use serde_json::{Map, Value};
+
+use crate::drift::page::{Order, Pages};
+use crate::drift::read::{children, complete, key_text, referenced};
+use crate::error::{Error, Result};
+use crate::output::{Output, StreamStart};
+use crate::singer::catalog::Selected;
+use crate::singer::conform::conform;
+use crate::streams::{Child, StreamDef};
+use crate::sync::progress::Progress;
+use crate::sync::window::BookmarkWindow;
+use crate::sync::{Run, TestMode};
+use crate::time::now_rfc3339;
+
+/// One selected stream of a pass, with its window and what it has written.
+pub struct Member<'s> {
+    /// The selection.
+    pub sel: &'s Selected,
+    /// The stream.
+    pub def: &'static StreamDef,
+    /// Which records it takes, and its bookmark-to-be.
+    pub window: BookmarkWindow,
+    /// Records written in this pass.
+    records: u64,
+    /// The positions of this page's parents it takes.
+    taken: Vec<usize>,
+}
+
+impl<'s> Member<'s> {
+    /// A member reading `sel` through `window`.
+    pub fn new(sel: &'s Selected, def: &'static StreamDef, window: BookmarkWindow) -> Member<'s> {
+        Member {
+            sel,
+            def,
+            window,
+            records: 0,
+            taken: Vec::new(),
+        }
+    }
+
+    fn full(&self, test: Option<TestMode>) -> bool {
+        test == Some(TestMode::OneRecord) && self.records >= 1
+    }
+
+    fn takes(&self, value: Option<i64>, key: &Value, test: Option<TestMode>) -> bool {
+        self.window.accepts(value, key) && !self.full(test)
+    }
+}
+
+/// A parent record of the current page that at least one member takes.
+struct Parent {
+    record: Map<String, Value>,
+    /// Its replication key value.
+    value: Option<i64>,
+}
+
+/// One parent's child records: its key, its replication value, the records.
+type Children = (Value, Option<i64>, Vec<Map<String, Value>>);
+
+/// The streams of one pass.
+pub struct Pass<'s> {
+    def: &'static StreamDef,
+    own: Option<Member<'s>>,
+    /// Child streams with a list per parent.
+    lists: Vec<Member<'s>>,
+    /// Child streams referenced by a parent field.
+    refs: Vec<(Member<'s>, &'static str)>,
+    /// Referenced ids written in this run.
+    referenced_seen: HashSet<String>,
+    progress: Progress,
+}
+
+impl<'s> Pass<'s> {
+    /// A pass over `def`'s list for its own member (if selected) and its children's.
+    pub fn new(def: &'static StreamDef, own: Option<Member<'s>>, kids: Vec<Member<'s>>) -> Self {
+        let (mut lists, mut refs) = (Vec::new(), Vec::new());
+        for kid in kids {
+            match kid.def.parent.map(|p| p.via) {
+                Some(Child::Referenced { parent_field }) => refs.push((kid, parent_field)),
+                _ => lists.push(kid),
+            }
+        }
+        Pass {
+            def,
+            own,
+            lists,
+            refs,
+            referenced_seen: HashSet::new(),
+            progress: Progress::new(),
+        }
+    }
+
+    fn members(&self) -> impl Iterator<Item = &Member<'s>> {
+        let refs = self.refs.iter().map(|(m, _)| m);
+        self.own.iter().chain(self.lists.iter()).chain(refs)
+    }
+
+    fn members_mut(&mut self) -> impl Iterator<Item = &mut Member<'s>> {
+        let refs = self.refs.iter_mut().map(|(m, _)| m);
+        self.own.iter_mut().chain(self.lists.iter_mut()).chain(refs)
+    }
+
+    /// The pass reads down to the lowest bound of the streams that filter by the parent's key.
+    fn lower(&self) -> Option<i64> {
+        let bounded: Vec<Option<i64>> = self
+            .own
+            .iter()
+            .chain(self.lists.iter())
+            .map(|m| m.window.lower())
+            .collect();
+        if bounded.is_empty() || bounded.contains(&None) {
+            None
+        } else {
+            bounded.into_iter().flatten().min()
+        }
+    }
+
+    /// Which members take each record of a page; the parents someone takes, and whether the list
+    /// can stop here (a descending list reached records older than every window).
+    fn decide(
+        &mut self,
+        records: Vec<Map<String, Value>>,
+        test: Option<TestMode>,
+    ) -> (Vec<Parent>, bool) {
+        let (rk, lower) = (self.def.replication_key, self.lower());
+        let mut stop = false;
+        let mut parents = Vec::new();
+        for m in self.members_mut() {
+            m.taken.clear();
+        }
+        let anyone_by_default = self.own.is_none() && self.lists.is_empty();
+        for record in records {
+            let value = rk.and_then(|k| record.get(k)).and_then(Value::as_i64);
+            if let (Some(l), Some(v)) = (lower, value) {
+                if v < l {
+                    stop |= self.def.list.order == Order::Descending;
+                    continue;
+                }
+            }
+            let key = &record[self.def.key];
+            let at = parents.len();
+            let mut taken = anyone_by_default;
+            for m in self.own.iter_mut().chain(self.lists.iter_mut()) {
+                if m.takes(value, key, test) {
+                    m.taken.push(at);
+                    taken = true;
+                }
+            }
+            if taken {
+                parents.push(Parent { record, value });
+            }
+        }
+        if test == Some(TestMode::OneRecord) {
+            parents.truncate(1);
+            for m in self.members_mut() {
+                m.taken.retain(|i| *i < 1);
+            }
+            stop = true;
+        }
+        (parents, stop)
+    }
+
+    fn written(&self) -> u64 {
+        self.members().map(|m| m.records).sum()
+    }
+}
+
+/// Projects a record onto the member's selected fields, fits it to the schema, and writes it.
+fn emit(
+    out: &mut impl Output,
+    m: &mut Member<'_>,
+    record: &Map<String, Value>,
+    extracted: &str,
+) -> Result<()> {
+    let mut projected: Map<String, Value> = m
+        .sel
+        .fields
+        .iter()
+        .filter_map(|f| record.get(f).map(|v| (f.clone(), v.clone())))
+        .collect();
+    let empty = Map::new();
+    let properties = m
+        .sel
+        .schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let key = record.get(m.def.key).cloned().unwrap_or_default();
+    let notes = conform(&mut projected, properties, m.def.key).map_err(|reason| Error::Record {
+        stream: m.def.name.into(),
+        key: key.to_string(),
+        reason,
+    })?;
+    for note in notes {
+        tracing::warn!(stream = m.def.name, key = %key, "value does not fit the schema: {note}");
+    }
+    out.record(m.def.name, &projected, extracted)?;
+    m.records += 1;
+    Ok(())
+}
+
+impl<O: Output> Run<'_, O> {
+    /// Runs one pass: SCHEMA of every member, the pages, then the bookmarks and a STATE.
+    pub(super) async fn pass(&mut self, mut pass: Pass<'_>) -> Result<()> {
+        for m in pass.members() {
+            let rk: Vec<&str> = m.sel.incremental_key().into_iter().collect();
+            self.out.stream_start(StreamStart {
+                stream: m.def.name,
+                schema: &m.sel.schema,
+                key: &[m.def.key],
+                bookmark: &rk,
+            })?;
+        }
+        if self.test == Some(TestMode::SchemaOnly) {
+            return Ok(());
+        }
+        let def = pass.def;
+        tracing::info!(stream = def.name, bookmark = pass.lower(), "stream started");
+        let page_size = self.config.page_size;
+        let mut pages = Pages::new(&def.list, def.list.path, def.key, def.name, page_size);
+        while let Some(page) = pages.next_page(&self.client).await? {
+            pass.progress.pages += 1;
+            let extracted = now_rfc3339();
+            let (parents, stop) = pass.decide(page.records, self.test);
+            self.write_own(&mut pass, &parents, &extracted).await?;
+            self.write_lists(&mut pass, &parents, &extracted).await?;
+            self.write_referenced(&mut pass, &parents, &extracted)
+                .await?;
+            self.out.flush()?;
+            self.after_page(&mut pass)?;
+            if stop {
+                pages.stop();
+            }
+        }
+        self.finish(&pass)
+    }
+
+    /// The parents' own records, completed concurrently, written in list order.
+    async fn write_own(
+        &mut self,
+        pass: &mut Pass<'_>,
+        parents: &[Parent],
+        extracted: &str,
+    ) -> Result<()> {
+        let Some(m) = pass.own.as_mut() else {
+            return Ok(());
+        };
+        let def = pass.def;
+        let taken = m
+            .taken
+            .iter()
+            .map(|&i| (parents[i].record.clone(), parents[i].value));
+        let client = &self.client;
+        let completed: Vec<(Map<String, Value>, Option<i64>)> = stream::iter(taken)
+            .map(|(record, value)| async move {
+                let record = match &def.detail {
+                    Some(detail) => complete(client, detail, def.key, def.name, record).await?,
+                    None => record,
+                };
+                Ok::<_, Error>((record, value))
+            })
+            .buffered(self.config.max_concurrency)
+            .try_collect()
+            .await?;
+        for (record, value) in completed {
+            emit(self.out, m, &record, extracted)?;
+            m.window.saw(value, &record[def.key]);
+        }
+        Ok(())
+    }
+
+    /// Each child list, for the parents it takes: read concurrently, written in page order.
+    async fn write_lists(
+        &mut self,
+        pass: &mut Pass<'_>,
+        parents: &[Parent],
+        extracted: &str,
+    ) -> Result<()> {
+        let parent_def = pass.def;
+        for m in pass.lists.iter_mut() {
+            let child = m.def;
+            let parent_key_field = match child.parent.map(|p| p.via) {
+                Some(Child::PerParent { parent_key_field }) => parent_key_field,
+                _ => parent_def.key,
+            };
+            let taken = m
+                .taken
+                .iter()
+                .map(|&i| (parents[i].record[parent_def.key].clone(), parents[i].value));
+            let (client, page_size) = (&self.client, self.config.page_size);
+            let fetched: Vec<Children> = stream::iter(taken)
+                .map(|(parent_key, value)| async move {
+                    let id = key_text(&parent_key);
+                    let records =
+                        children(client, &child.list, child.key, child.name, &id, page_size)
+                            .await?;
+                    Ok::<_, Error>((parent_key, value, records.unwrap_or_default()))
+                })
+                .buffered(self.config.max_concurrency)
+                .try_collect()
+                .await?;
+            for (parent_key, value, records) in fetched {
+                for mut record in records {
+                    if m.full(self.test) {
+                        break;
+                    }
+                    record.insert(parent_key_field.into(), parent_key.clone());
+                    if let (Some(crk), Some(v)) = (child.replication_key, value) {
+                        record.insert(crk.into(), Value::from(v));
+                    }
+                    emit(self.out, m, &record, extracted)?;
+                }
+                m.window.saw(value, &parent_key);
+            }
+        }
+        Ok(())
+    }
+
+    /// The records the page's parents reference, each once per run.
+    async fn write_referenced(
+        &mut self,
+        pass: &mut Pass<'_>,
+        parents: &[Parent],
+        extracted: &str,
+    ) -> Result<()> {
+        for (m, field) in pass.refs.iter_mut() {
+            let child = m.def;
+            let seen = &mut pass.referenced_seen;
+            let ids: Vec<String> = parents
+                .iter()
+                .filter_map(|p| p.record.get(*field).filter(|v| !v.is_null()).map(key_text))
+                .filter(|id| seen.insert(format!("{}:{id}", child.name)))
+                .collect();
+            let client = &self.client;
+            let fetched: Vec<Option<Map<String, Value>>> = stream::iter(ids)
+                .map(|id| async move {
+                    referenced(client, &child.list, child.key, child.name, &id).await
+                })
+                .buffered(self.config.max_concurrency)
+                .try_collect()
+                .await?;
+            for record in fetched.into_iter().flatten() {
+                if m.full(self.test) {
+                    break;
+                }
+                emit(self.out, m, &record, extracted)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A checkpoint and a progress report, when due. Bookmarks themselves move only when the pass
+    /// ends: no list is ascending by its key.
+    fn after_page(&mut self, pass: &mut Pass<'_>) -> Result<()> {
+        let written = pass.written();
+        if pass.progress.checkpoint_due(written) {
+            self.out.checkpoint(&self.state.to_value())?;
+        }
+        if pass.progress.report_due() {
+            for m in pass.members() {
+                pass.progress.report(m.def.name, m.records);
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs each stream's end, moves the incremental bookmarks, and writes a STATE.
+    fn finish(&mut self, pass: &Pass<'_>) -> Result<()> {
+        for m in pass.members() {
+            pass.progress.finished(m.def.name, m.records);
+            self.out.stream_end(m.def.name)?;
+            let (Some(k), None) = (m.sel.incremental_key(), self.test) else {
+                continue;
+            };
+            if let Some((value, boundary)) = m.window.bookmark(self.started_ms) {
+                self.state.advance(m.def.name, k, value, boundary);
+            }
+        }
+        self.out.checkpoint(&self.state.to_value())?;
+        Ok(())
+    }
+}

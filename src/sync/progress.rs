@@ -1,0 +1,81 @@
+//! The rhythm of a pass: when a checkpoint (STATE) is due (every 10 000 records and every 60 s),
+//! when a progress line is due (every 15 s), and the progress and closing log lines with their
+//! Meltano SDK `record_count` metrics. Owns no output: it says when, the pass writes.
+
+use std::time::{Duration, Instant};
+
+/// How often a stream logs its progress.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(15);
+/// A STATE at least every this many records…
+const CHECKPOINT_RECORDS: u64 = 10_000;
+/// …and at least this often.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Counters and clocks of one pass.
+#[derive(Debug)]
+pub struct Progress {
+    started: Instant,
+    reported_at: Instant,
+    checkpointed_at: Instant,
+    written_at_checkpoint: u64,
+    /// List pages read so far.
+    pub pages: u64,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress::new()
+    }
+}
+
+impl Progress {
+    /// A pass starting now.
+    pub fn new() -> Progress {
+        let now = Instant::now();
+        Progress {
+            started: now,
+            reported_at: now,
+            checkpointed_at: now,
+            written_at_checkpoint: 0,
+            pages: 0,
+        }
+    }
+
+    /// Whether a checkpoint is due, `written` records into the pass; if so, it counts as taken.
+    pub fn checkpoint_due(&mut self, written: u64) -> bool {
+        let due = written - self.written_at_checkpoint >= CHECKPOINT_RECORDS
+            || self.checkpointed_at.elapsed() >= CHECKPOINT_INTERVAL;
+        if due {
+            (self.written_at_checkpoint, self.checkpointed_at) = (written, Instant::now());
+        }
+        due
+    }
+
+    /// Whether a progress report is due; if so, it counts as made.
+    pub fn report_due(&mut self) -> bool {
+        let due = self.reported_at.elapsed() >= PROGRESS_INTERVAL;
+        if due {
+            self.reported_at = Instant::now();
+        }
+        due
+    }
+
+    /// Logs one stream's progress.
+    pub fn report(&self, stream: &str, records: u64) {
+        let rate = records as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+        tracing::info!(
+            stream,
+            records,
+            pages = self.pages,
+            records_per_second = rate.round() as u64,
+            "stream progress"
+        );
+        crate::logging::record_count(stream, records);
+    }
+
+    /// Logs one stream's end.
+    pub fn finished(&self, stream: &str, records: u64) {
+        crate::logging::record_count(stream, records);
+        tracing::info!(stream, records, pages = self.pages, "stream finished");
+    }
+}
