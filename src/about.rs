@@ -10,7 +10,14 @@ use crate::config::{Setting, SettingKind, SETTINGS};
 /// Capabilities actually implemented.
 /// (JSON log lines are offered through `TAP_DRIFT_LOG_FORMAT=json`, but the SDK's
 /// `structured-logging` capability also means honouring `SINGER_SDK_LOG_CONFIG`, which this tap does not.)
-pub const CAPABILITIES: &[&str] = &["catalog", "discover", "state", "about", "test"];
+pub const CAPABILITIES: &[&str] = &[
+    "catalog",
+    "discover",
+    "state",
+    "about",
+    "test",
+    "activate-version",
+];
 
 /// One line saying what the tap is, naming every stream.
 pub fn description() -> String {

@@ -106,8 +106,10 @@ pub static SETTINGS: &[Setting] = &[
         description: "User-Agent header sent with every request." },
     Setting { name: "timestamp_format", kind: SettingKind::Choice { default: "epoch_ms", options: &["epoch_ms", "date-time"] },
         description: "epoch_ms keeps Drift's epoch-millisecond integers; date-time emits RFC 3339 strings with format date-time (timestamp columns in PostgreSQL). Changing it changes column types." },
-    Setting { name: "page_size", kind: int(50, 1, 100),
-        description: "Records per page for conversations and accounts." },
+    Setting { name: "page_size", kind: int(100, 1, 100),
+        description: "Upper bound on the records asked for per page; each endpoint also keeps to its own documented maximum (conversations 50, or 100 in the newer links style; accounts 65; messages take the pages Drift gives)." },
+    Setting { name: "lookback_seconds", kind: int(300, 0, 86_400),
+        description: "Incremental streams re-read this far behind their bookmark, so a record that reached Drift's list late (a lagging search index) is still read; records already sent are recognised and not sent again." },
     Setting { name: "max_concurrency", kind: int(8, 1, 64),
         description: "Requests in flight at once when completing conversations." },
     Setting { name: "requests_per_minute", kind: int(300, 1, 1_000_000),
@@ -165,8 +167,10 @@ pub struct Config {
     pub user_agent: String,
     /// How epoch-millisecond fields are emitted.
     pub timestamp_format: TimestampFormat,
-    /// Page size for paged endpoints.
+    /// Upper bound of the page size asked for (each endpoint keeps to its own maximum too).
     pub page_size: u32,
+    /// How far behind its bookmark an incremental stream re-reads, in milliseconds.
+    pub lookback_ms: i64,
     /// Concurrent requests when completing records.
     pub max_concurrency: usize,
     /// Client-side rate limit.
@@ -390,6 +394,7 @@ impl Config {
             api_url: api_url(raw)?,
             user_agent,
             page_size: unsigned(raw, "page_size")?,
+            lookback_ms: integer(raw, "lookback_seconds")? * 1000,
             max_concurrency: unsigned(raw, "max_concurrency")?,
             requests_per_minute: unsigned(raw, "requests_per_minute")?,
             request_timeout_seconds: unsigned(raw, "request_timeout_seconds")?,

@@ -23,6 +23,7 @@ pub fn known(ts: TimestampFormat) -> Result<Vec<StreamInfo>> {
                 name: def.name,
                 key: def.key,
                 replication_key: def.replication_key,
+                incremental_by_default: def.incremental_by_default,
                 schema,
             })
         })

@@ -80,7 +80,12 @@ async fn sync(cli: &Cli, out: impl Write, test: Option<TestArg>) -> Result<()> {
     let selected = selection(cli, &config)?;
     let state_path = cli.state.as_deref();
     let state = state(state_path)?;
-    let planned = sync::plan(&selected, &state, config.start_date_ms)
+    let started_ms = time::now_ms();
+    let test = test.map(|t| match t {
+        TestArg::Schema => TestMode::SchemaOnly,
+        TestArg::All => TestMode::OneRecord,
+    });
+    let planned = sync::plan(&selected, &state, &config, started_ms, test)
         .map_err(|reason| bad_file("state", state_path.unwrap_or(Path::new("")), reason))?;
     let client = Arc::new(drift::DriftClient::connect(&config).await?);
     let mut writer = Writer::new(out);
@@ -89,11 +94,8 @@ async fn sync(cli: &Cli, out: impl Write, test: Option<TestArg>) -> Result<()> {
         config,
         state,
         out: &mut writer,
-        started_ms: time::now_ms(),
-        test: test.map(|t| match t {
-            TestArg::Schema => TestMode::SchemaOnly,
-            TestArg::All => TestMode::OneRecord,
-        }),
+        started_ms,
+        test,
     };
     run.sync(planned, state_path.is_some()).await
 }

@@ -20,22 +20,37 @@ pub struct StreamStart<'a> {
     pub bookmark: &'a [&'a str],
 }
 
+/// How a stream's part of the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// Every record was emitted. With a version, the stream was read whole (FULL_TABLE): the
+    /// target may drop the records of earlier versions, which are no longer in Drift.
+    Complete {
+        /// The version every record of this run carried, to activate.
+        activate_version: Option<i64>,
+    },
+    /// The stream stopped short (it could not be read to its end); its bookmark did not move.
+    Incomplete,
+}
+
 /// A destination for the events of a sync. Every method may fail only on I/O: the target stopped
 /// reading.
 pub trait Output {
     /// A stream is about to emit records (its schema comes first).
     fn stream_start(&mut self, start: StreamStart<'_>) -> io::Result<()>;
-    /// One record of a stream, read at `time_extracted` (RFC 3339, UTC).
+    /// One record of a stream, read at `time_extracted` (RFC 3339, UTC); `version` when the stream
+    /// is read whole in this run (see [`StreamEnd::Complete`]).
     fn record(
         &mut self,
         stream: &str,
         record: &Map<String, Value>,
         time_extracted: &str,
+        version: Option<i64>,
     ) -> io::Result<()>;
     /// A checkpoint: every record handed over so far is covered by this state value.
     fn checkpoint(&mut self, state: &Value) -> io::Result<()>;
-    /// A stream has emitted all its records for this run.
-    fn stream_end(&mut self, stream: &str) -> io::Result<()>;
+    /// A stream's part of the run is over.
+    fn stream_end(&mut self, stream: &str, end: StreamEnd) -> io::Result<()>;
     /// Pushes buffered output to its destination.
     fn flush(&mut self) -> io::Result<()>;
 }

@@ -17,9 +17,16 @@ pub type Guard = ();
 /// The sandbox's token (the emulator accepts only this one).
 pub const SANDBOX_TOKEN: &str = "sandbox-token";
 
+/// A number from the environment, if set and valid.
+#[cfg(feature = "sandbox")]
+fn env_count(name: &str) -> Option<u32> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
 /// Starts the emulator and rewrites `raw` to use it: its URL, its token, and no rate limit (unless
-/// the config sets one). `TAP_DRIFT_SANDBOX_CHANGES=N` changes N conversations first, so a second
-/// run has something to pick up.
+/// the config sets one). So that a second run has something to pick up,
+/// `TAP_DRIFT_SANDBOX_CHANGES=N` changes N conversations first, and
+/// `TAP_DRIFT_SANDBOX_DELETIONS=N` deletes the first N users and accounts from the account.
 #[cfg(feature = "sandbox")]
 pub async fn start(raw: &mut Map<String, Value>) -> Result<Guard> {
     use drift_emulator::{Dataset, Emulator, Options, EPOCH_END_MS};
@@ -31,14 +38,17 @@ pub async fn start(raw: &mut Map<String, Value>) -> Result<Guard> {
         "sandbox: serving an emulated Drift account at {}",
         emulator.base_url
     );
-    let changes = std::env::var("TAP_DRIFT_SANDBOX_CHANGES")
-        .ok()
-        .and_then(|v| v.parse::<u32>().ok());
-    if let Some(n) = changes {
+    if let Some(n) = env_count("TAP_DRIFT_SANDBOX_CHANGES") {
         // every 7th conversation gets a new message (and a new updatedAt) a day after the dataset
         let indices: Vec<u32> = (0..n).map(|i| i * 7).collect();
         emulator.touch("conversations", &indices, EPOCH_END_MS + 86_400_000);
         tracing::info!("sandbox: {n} conversations changed since the dataset was generated");
+    }
+    if let Some(n) = env_count("TAP_DRIFT_SANDBOX_DELETIONS") {
+        let indices: Vec<u32> = (0..n).collect();
+        emulator.delete("users", &indices);
+        emulator.delete("accounts", &indices);
+        tracing::info!("sandbox: {n} users and {n} accounts deleted from the account");
     }
     raw.insert("api_url".into(), json!(emulator.base_url));
     raw.insert("access_token".into(), json!(SANDBOX_TOKEN));

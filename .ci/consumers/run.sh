@@ -93,8 +93,8 @@ valid() { venv-st/bin/singer-check-tap < "$1" > "$1.check" 2>&1 && grep -qx "The
 check "singer-check-tap: full sync is valid" valid out1.jsonl
 check "singer-check-tap: incremental sync from the state is valid" valid out2.jsonl
 check "singer-check-tap: date-time output is valid" valid out-datetime.jsonl
-check "incremental run: 5 changed conversations, 38 messages (5 new), 5 contacts" \
-    equal "out2 records" '{"contacts": 5, "conversations": 5, "messages": 38}' "$(python3 "$HERE/count.py" out2.jsonl)"
+check "incremental run: 5 changed conversations, 38 messages (5 new), 5 contacts, every user (read whole)" \
+    equal "out2 records" '{"contacts": 5, "conversations": 5, "messages": 38, "users": 24}' "$(python3 "$HERE/count.py" out2.jsonl)"
 
 # 6. target-jsonl.
 mkdir -p jsonl
@@ -206,11 +206,11 @@ import json, sys
 text = open(sys.argv[1]).read()
 state = json.loads(text[text.index("{"):])
 bookmarks = state["singer_state"]["bookmarks"]
-missing = {"accounts", "conversations", "messages", "users"} - set(bookmarks)
+missing = {"accounts", "conversations", "messages"} - set(bookmarks)
 sys.exit(f"      no bookmarks for {missing}" if missing else 0)
 EOF
 }
-m_run2() { TAP_DRIFT_SANDBOX_CHANGES=5 meltano run tap-drift target-postgres > meltano-run2.log 2>&1 || { tail -30 meltano-run2.log; return 1; }; }
+m_run2() { TAP_DRIFT_SANDBOX_CHANGES=5 TAP_DRIFT_SANDBOX_DELETIONS=2 meltano run tap-drift target-postgres > meltano-run2.log 2>&1 || { tail -30 meltano-run2.log; return 1; }; }
 m_incremental() {
     local ok=0
     grep -q "stream finished stream=conversations records=5 " meltano-run2.log || { echo "      run 2 did not read exactly the 5 changed conversations"; ok=1; }
@@ -221,6 +221,13 @@ m_incremental() {
     equal "reopened or closed conversations" "5" "$(psql -c "select count(*) from meltano.conversations c join ml.conversations o using (id) where c.status <> o.status")" || ok=1
     return $ok
 }
+m_deleted() { # users are read whole (FULL_TABLE + ACTIVATE_VERSION): the 2 deleted ones are marked
+    local ok=0
+    equal "meltano.users rows (deleted ones kept, marked)" "$(truth users)" "$(rows meltano.users)" || ok=1
+    equal "users deleted in Drift, marked _sdc_deleted_at" "2" "$(psql -c 'select count(*) from meltano.users where _sdc_deleted_at is not null')" || ok=1
+    equal "the deleted ones are the first two" "1290000 1290013" "$(psql -c 'select id from meltano.users where _sdc_deleted_at is not null order by id' | tr '\n' ' ' | sed 's/ $//')" || ok=1
+    return $ok
+}
 m_config_test() { meltano config test tap-drift > meltano-config-test.log 2>&1 || { tail -5 meltano-config-test.log; return 1; }; }
 m_select() { meltano select tap-drift --list --all > meltano-select.log 2>&1 && grep -q "conversations.participants" meltano-select.log; }
 check "meltano run tap-drift target-postgres (1st run)" m_run1
@@ -228,6 +235,7 @@ check "meltano: row counts equal the tap's records" table_counts meltano
 check "meltano: state has bookmarks for every incremental stream" m_state
 check "meltano run tap-drift target-postgres (2nd run, incremental)" m_run2
 check "meltano: 2nd run added only what changed" m_incremental
+check "meltano: users deleted in Drift get _sdc_deleted_at (ACTIVATE_VERSION)" m_deleted
 check "meltano config test tap-drift" m_config_test
 check "meltano select tap-drift --list --all" m_select
 
@@ -245,7 +253,7 @@ send_anonymous_usage_stats: false
 project_id: tap-drift-pip
 plugins:
   extractors:
-  - {name: tap-drift, namespace: tap_drift, pip_url: "$whl", executable: tap-drift, capabilities: [catalog, discover, state, about, test]}
+  - {name: tap-drift, namespace: tap_drift, pip_url: "$whl", executable: tap-drift, capabilities: [catalog, discover, state, about, test, activate-version]}
 EOF
     (cd pip-project && "$WORK/venv-meltano/bin/meltano" install > ../pip-install.log 2>&1 \
         && "$WORK/venv-meltano/bin/meltano" invoke tap-drift --about --format json > ../pip-about.json 2> /dev/null) \

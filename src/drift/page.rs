@@ -32,6 +32,17 @@ pub enum Order {
     Descending,
 }
 
+/// How an endpoint takes a page size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSize {
+    /// The query parameter carrying it.
+    pub param: &'static str,
+    /// The documented maximum.
+    pub max: u32,
+    /// A larger maximum that holds when the response pages by `links.next` (the newer API).
+    pub max_links: Option<u32>,
+}
+
 /// A list endpoint.
 #[derive(Debug, Clone, Copy)]
 pub struct Endpoint {
@@ -39,10 +50,12 @@ pub struct Endpoint {
     pub path: &'static str,
     /// JSON pointer to the array of records in a response.
     pub records_at: &'static str,
+    /// JSON pointer to the list's total record count, when the response carries one.
+    pub total_at: Option<&'static str>,
     /// How it pages.
     pub pagination: Pagination,
-    /// The query parameter carrying the page size (`None` when the endpoint takes none).
-    pub page_size_param: Option<&'static str>,
+    /// How it takes a page size (`None`: it takes none, and serves the pages it likes).
+    pub page_size: Option<PageSize>,
     /// The list's order.
     pub order: Order,
 }
@@ -76,65 +89,76 @@ pub struct Page {
     pub records: Vec<Map<String, Value>>,
     /// The next page, if any.
     pub next: Option<Request>,
+    /// Whether the next page is a `links.next` URL (the newer API).
+    pub links_style: bool,
+    /// The list's total record count, when the response says.
+    pub total: Option<u64>,
 }
 
 fn nonempty(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
-/// The request for the first page of a list at `path`.
-pub fn first_request(endpoint: &Endpoint, path: &str, page_size: u32) -> Request {
+/// The request for the first page of a list at `path`, asking for `size` records (`None`: the
+/// API's default).
+pub fn first_request(endpoint: &Endpoint, path: &str, size: Option<u32>) -> Request {
     let request = Request::new(path);
-    match (endpoint.pagination, endpoint.page_size_param) {
-        (Pagination::IndexSize, Some(p)) => request.with("index", 0).with(p, page_size),
-        (Pagination::Cursor, Some(p)) => request.with(p, page_size),
+    let request = match endpoint.pagination {
+        Pagination::IndexSize => request.with("index", 0),
         _ => request,
+    };
+    match (endpoint.pagination, endpoint.page_size, size) {
+        (Pagination::Single, _, _) | (_, None, _) | (_, _, None) => request,
+        (_, Some(p), Some(size)) => request.with(p.param, size),
     }
 }
 
-/// The next page a response links to, in whichever style it carries.
+/// The next page a response links to, in whichever style it carries (`true`: `links.next`).
 fn next_request(
     endpoint: &Endpoint,
     body: &Value,
     current: &Request,
-    page_size: u32,
-) -> std::result::Result<Option<Request>, String> {
+) -> std::result::Result<(Option<Request>, bool), String> {
     let link = |v: &str, what: &str| {
         Request::from_link(v).ok_or_else(|| format!("{what} is not a URL: {v}"))
     };
     Ok(match endpoint.pagination {
-        Pagination::Single => None,
+        Pagination::Single => (None, false),
         Pagination::IndexSize => match body.pointer("/data/next") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(link(nonempty(Some(v)).unwrap_or_default(), "data.next")?),
+            None | Some(Value::Null) => (None, false),
+            Some(v) => (
+                Some(link(nonempty(Some(v)).unwrap_or_default(), "data.next")?),
+                false,
+            ),
         },
         Pagination::Cursor => {
             let more = body.pointer("/pagination/more").and_then(Value::as_bool) != Some(false);
             if let (true, Some(cursor)) = (more, nonempty(body.pointer("/pagination/next"))) {
-                let param = endpoint.page_size_param.unwrap_or("limit");
-                Some(
-                    Request::new(current.path.clone())
-                        .with(param, page_size)
-                        .with("next", cursor),
-                )
+                // the same request (path and page size) with the cursor
+                let mut next = current.clone();
+                next.query.retain(|(k, _)| k != "next");
+                (Some(next.with("next", cursor)), false)
             } else if let Some(next) = nonempty(body.pointer("/links/next")) {
-                Some(link(next, "links.next")?)
+                (Some(link(next, "links.next")?), true)
             } else {
-                None
+                (None, false)
             }
         }
     })
 }
 
-/// Decodes one list response: its records (objects with their `key`) and its next page.
+/// Decodes one list response: its records (objects with their `key`), its next page, its total.
 pub fn decode(
     endpoint: &Endpoint,
     mut body: Value,
     current: &Request,
-    page_size: u32,
     key: &str,
 ) -> std::result::Result<Page, String> {
-    let next = next_request(endpoint, &body, current, page_size)?;
+    let (next, links_style) = next_request(endpoint, &body, current)?;
+    let total = endpoint
+        .total_at
+        .and_then(|at| body.pointer(at))
+        .and_then(Value::as_u64);
     let items = match body.pointer_mut(endpoint.records_at).map(Value::take) {
         Some(Value::Array(items)) => items,
         Some(Value::Null) | None if next.is_none() => Vec::new(),
@@ -148,46 +172,90 @@ pub fn decode(
     Ok(Page {
         records: records_with_key(items, key)?,
         next,
+        links_style,
+        total,
     })
 }
 
-/// Walks the pages of one list, in order, refusing to request the same page twice.
+/// Whether a list is read whole or re-read for completeness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// The first read, at the page size asked for.
+    First,
+    /// The re-read of a list that came up short of its total, at the API's default page size.
+    Reread,
+}
+
+/// Walks the pages of one list, in order, refusing to request the same page twice. A list that
+/// carries a total is checked against it: when fewer distinct records came than the total says
+/// (an API that clamps the page size but steps by the size asked for skips records), the list is
+/// read once more at the API's default page size, and only the records not seen yet are returned.
 #[derive(Debug)]
 pub struct Pages<'a> {
     endpoint: &'a Endpoint,
+    path: String,
     key: &'a str,
     tag: &'a str,
-    page_size: u32,
+    /// The page size asked for (`None`: the API's default).
+    size: Option<u32>,
+    /// The page-size bound of the config.
+    bound: u32,
     next: Option<Request>,
-    seen: HashSet<Request>,
+    seen_requests: HashSet<Request>,
+    walk: Walk,
+    /// The total of the list, as its last page said.
+    total: Option<u64>,
+    /// Keys received, for lists with a total.
+    keys: HashSet<String>,
+    /// Pages read in this walk (re-read and restarts included).
+    pages: u64,
 }
 
 impl<'a> Pages<'a> {
     /// The pages of the list at `path` (the endpoint's path with any `{id}` filled in), whose
-    /// records are keyed by `key`; `tag` (a stream name) labels the requests' metrics.
-    pub fn new(
-        endpoint: &'a Endpoint,
-        path: &str,
-        key: &'a str,
-        tag: &'a str,
-        page_size: u32,
-    ) -> Pages<'a> {
+    /// records are keyed by `key`, asking for at most `bound` records a page (and never more than
+    /// the endpoint's documented maximum); `tag` (a stream name) labels the requests' metrics.
+    pub fn new(endpoint: &'a Endpoint, path: &str, key: &'a str, tag: &'a str, bound: u32) -> Self {
+        let size = endpoint.page_size.map(|p| bound.min(p.max));
         Pages {
             endpoint,
+            path: path.to_string(),
             key,
             tag,
-            page_size,
-            next: Some(first_request(endpoint, path, page_size)),
-            seen: HashSet::new(),
+            size,
+            bound,
+            next: Some(first_request(endpoint, path, size)),
+            seen_requests: HashSet::new(),
+            walk: Walk::First,
+            total: None,
+            keys: HashSet::new(),
+            pages: 0,
         }
+    }
+
+    /// Pages read so far.
+    pub fn pages(&self) -> u64 {
+        self.pages
     }
 
     /// The next page, or `None` after the last one.
     pub async fn next_page(&mut self, client: &DriftClient) -> Result<Option<Page>> {
-        let Some(request) = self.next.take() else {
-            return Ok(None);
-        };
-        if !self.seen.insert(request.clone()) {
+        loop {
+            let Some(request) = self.next.take() else {
+                if self.reread_needed() {
+                    continue;
+                }
+                return Ok(None);
+            };
+            let page = self.fetch(client, request).await?;
+            if let Some(page) = self.check_total(page) {
+                return Ok(Some(page));
+            }
+        }
+    }
+
+    async fn fetch(&mut self, client: &DriftClient, request: Request) -> Result<Page> {
+        if !self.seen_requests.insert(request.clone()) {
             return Err(Error::PaginationLoop {
                 endpoint: request.path.clone(),
                 request: request.to_string(),
@@ -195,21 +263,92 @@ impl<'a> Pages<'a> {
         }
         let envelope = Envelope::List(self.endpoint.records_at);
         let body = client.get(&request, self.tag, envelope).await?;
+        self.pages += 1;
         let page =
-            decode(self.endpoint, body, &request, self.page_size, self.key).map_err(|reason| {
-                Error::Decode {
-                    endpoint: request.path.clone(),
-                    reason: format!("{} list: {reason}", self.tag),
-                }
+            decode(self.endpoint, body, &request, self.key).map_err(|reason| Error::Decode {
+                endpoint: request.path.clone(),
+                reason: format!("{} list: {reason}", self.tag),
             })?;
         self.next.clone_from(&page.next);
-        Ok(Some(page))
+        Ok(page)
+    }
+
+    /// For a list with a total: notes its keys and, in a re-read, keeps only the records not seen
+    /// in the first read (`None` when none is left on this page but more may follow).
+    fn check_total(&mut self, mut page: Page) -> Option<Page> {
+        if self.endpoint.total_at.is_none() {
+            return Some(page);
+        }
+        self.total = page.total.or(self.total);
+        let (keys, key) = (&mut self.keys, self.key);
+        page.records.retain(|r| keys.insert(record_key(r, key)));
+        match (self.walk, page.records.is_empty(), page.next.is_some()) {
+            (Walk::Reread, true, true) => None,
+            _ => Some(page),
+        }
+    }
+
+    /// At the end of a list with a total: whether it must be read again (it came up short), with
+    /// a line saying so; or a warning when even the re-read came up short.
+    fn reread_needed(&mut self) -> bool {
+        let (Some(total), received) = (self.total, self.keys.len() as u64) else {
+            return false;
+        };
+        if received >= total {
+            return false;
+        }
+        match self.walk {
+            Walk::First => {
+                tracing::warn!(stream = self.tag, received, total, "the list came up short of its total: reading it again at the API's default page size");
+                self.walk = Walk::Reread;
+                self.seen_requests.clear();
+                self.next = Some(first_request(self.endpoint, &self.path, None));
+                true
+            }
+            Walk::Reread => {
+                tracing::warn!(stream = self.tag, received, total, "the list is still short of its total after a second read: Drift lists fewer records than it counts");
+                false
+            }
+        }
+    }
+
+    /// Whether a first page says the list could be read in bigger pages: it pages by `links.next`
+    /// (whose endpoint allows more), it is full, and the config allows more.
+    pub fn could_grow(&self, page: &Page) -> bool {
+        let Some(size) = self.size else { return false };
+        let bigger = self
+            .endpoint
+            .page_size
+            .and_then(|p| p.max_links)
+            .map(|m| m.min(self.bound));
+        self.pages == 1
+            && page.links_style
+            && page.records.len() as u64 == u64::from(size)
+            && bigger.is_some_and(|b| b > size)
+    }
+
+    /// Restarts the list from the top at the bigger page size `links.next` allows (the first page
+    /// is dropped unprocessed: changing the page size inside a `page_token` walk could skip records).
+    pub fn grow(&mut self) {
+        let bigger = self
+            .endpoint
+            .page_size
+            .and_then(|p| p.max_links)
+            .map(|m| m.min(self.bound));
+        self.size = bigger.or(self.size);
+        self.next = Some(first_request(self.endpoint, &self.path, self.size));
     }
 
     /// Stops the walk: the next call returns `None`.
     pub fn stop(&mut self) {
         self.next = None;
+        self.total = None;
     }
+}
+
+/// A record's key as text (the same value has the same text).
+fn record_key(record: &Map<String, Value>, key: &str) -> String {
+    record.get(key).map(Value::to_string).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -217,30 +356,42 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const LIMIT: PageSize = PageSize {
+        param: "limit",
+        max: 50,
+        max_links: Some(100),
+    };
     const CONVERSATIONS: Endpoint = Endpoint {
         path: "/conversations/list",
         records_at: "/data",
+        total_at: None,
         pagination: Pagination::Cursor,
-        page_size_param: Some("limit"),
+        page_size: Some(LIMIT),
         order: Order::Descending,
     };
     const MESSAGES: Endpoint = Endpoint {
         path: "/conversations/{id}/messages",
         records_at: "/data/messages",
+        total_at: None,
         pagination: Pagination::Cursor,
-        page_size_param: Some("limit"),
+        page_size: None,
         order: Order::Unordered,
     };
     const ACCOUNTS: Endpoint = Endpoint {
         path: "/accounts",
         records_at: "/data/accounts",
+        total_at: Some("/data/total"),
         pagination: Pagination::IndexSize,
-        page_size_param: Some("size"),
+        page_size: Some(PageSize {
+            param: "size",
+            max: 65,
+            max_links: None,
+        }),
         order: Order::Unordered,
     };
 
-    fn next(e: &Endpoint, body: Value, current: &Request, size: u32) -> Option<String> {
-        decode(e, body, current, size, "id")
+    fn next(e: &Endpoint, body: Value, current: &Request, _size: u32) -> Option<String> {
+        decode(e, body, current, "id")
             .unwrap()
             .next
             .map(|r| r.to_string())
@@ -248,7 +399,7 @@ mod tests {
 
     #[test]
     fn conversations_follow_either_link_style() {
-        let first = first_request(&CONVERSATIONS, CONVERSATIONS.path, 50);
+        let first = first_request(&CONVERSATIONS, CONVERSATIONS.path, Some(50));
         assert_eq!(first.to_string(), "/conversations/list?limit=50");
         let body = json!({"data": [{"id": 1}], "pagination": {"more": true, "next": "a b"}});
         assert_eq!(
@@ -267,20 +418,31 @@ mod tests {
     #[test]
     fn messages_page_within_their_conversation() {
         let path = MESSAGES.path_for("42");
-        let first = first_request(&MESSAGES, &path, 20);
-        assert_eq!(first.to_string(), "/conversations/42/messages?limit=20");
+        let first = first_request(&MESSAGES, &path, Some(20));
+        assert_eq!(
+            first.to_string(),
+            "/conversations/42/messages",
+            "no limit is sent"
+        );
         let body =
             json!({"data": {"messages": [{"id": 1}]}, "pagination": {"more": true, "next": "7"}});
+        let second = decode(&MESSAGES, body, &first, "id").unwrap().next.unwrap();
+        assert_eq!(second.to_string(), "/conversations/42/messages?next=7");
+        let body = json!({"data": {"messages": []}, "pagination": {"more": true, "next": "8"}});
         assert_eq!(
-            next(&MESSAGES, body, &first, 20).as_deref(),
-            Some("/conversations/42/messages?limit=20&next=7")
+            next(&MESSAGES, body, &second, 20).as_deref(),
+            Some("/conversations/42/messages?next=8")
         );
     }
 
     #[test]
     fn accounts_follow_next_url_and_missing_records_is_an_error() {
-        let first = first_request(&ACCOUNTS, ACCOUNTS.path, 100);
+        let first = first_request(&ACCOUNTS, ACCOUNTS.path, Some(100));
         assert_eq!(first.to_string(), "/accounts?index=0&size=100");
+        assert_eq!(
+            first_request(&ACCOUNTS, ACCOUNTS.path, None).to_string(),
+            "/accounts?index=0"
+        );
         let body = json!({"data": {"accounts": [], "total": 3, "next": "https://driftapi.com/accounts?index=100&size=100"}});
         assert_eq!(
             next(&ACCOUNTS, body, &first, 100).as_deref(),
@@ -295,7 +457,6 @@ mod tests {
             &ACCOUNTS,
             json!({"data": {"next": "/accounts?index=1"}}),
             &first,
-            1,
             "accountId",
         )
         .unwrap_err();
@@ -304,11 +465,39 @@ mod tests {
 
     #[test]
     fn records_are_objects_with_their_key() {
-        let first = first_request(&ACCOUNTS, ACCOUNTS.path, 10);
-        let bad = |body: Value| decode(&ACCOUNTS, body, &first, 10, "accountId").unwrap_err();
+        let first = first_request(&ACCOUNTS, ACCOUNTS.path, Some(10));
+        let bad = |body: Value| decode(&ACCOUNTS, body, &first, "accountId").unwrap_err();
         assert!(bad(json!({"data": {"accounts": [3]}})).contains("not an object"));
         assert!(bad(json!({"data": {"accounts": [{"accountId": null}]}})).contains("accountId"));
         assert!(Envelope::Object.check(&json!({"data": {}})).is_ok());
         assert!(Envelope::List("/data").check(&json!({"data": {}})).is_err());
+    }
+
+    #[test]
+    fn a_last_page_without_its_array_is_empty_not_malformed() {
+        let list = Envelope::List("/data/accounts");
+        assert!(list.check(&json!({"data": {"total": 3}})).is_ok());
+        assert!(list.check(&json!({})).is_ok());
+        assert!(list
+            .check(&json!({"data": {"message": "temporarily unavailable"}}))
+            .is_err());
+        assert!(list
+            .check(&json!({"data": {"total": 3, "next": "/accounts?index=5"}}))
+            .is_err());
+        let conversations = Envelope::List("/data");
+        assert!(conversations.check(&json!({})).is_ok());
+        assert!(conversations
+            .check(&json!({"pagination": {"more": true, "next": "x"}}))
+            .is_err());
+        let first = first_request(&ACCOUNTS, ACCOUNTS.path, Some(10));
+        let page = decode(
+            &ACCOUNTS,
+            json!({"data": {"total": 3}}),
+            &first,
+            "accountId",
+        )
+        .unwrap();
+        assert!(page.records.is_empty() && page.next.is_none());
+        assert_eq!(page.total, Some(3));
     }
 }

@@ -71,13 +71,43 @@ pub enum Envelope {
     Object,
 }
 
+/// Whether a list response links to a next page, in any of Drift's styles (`data.next`,
+/// `pagination.next` unless `more` is false, `links.next`).
+pub fn links_on(body: &Value) -> bool {
+    let text = |at: &str| {
+        body.pointer(at)
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty())
+    };
+    let more = body.pointer("/pagination/more").and_then(Value::as_bool) != Some(false);
+    text("/data/next") || (more && text("/pagination/next")) || text("/links/next")
+}
+
+/// Whether a list response without its records array is an empty last page: it links nowhere, and
+/// the object that would hold the array holds only paging fields (anything else is a body of the
+/// wrong shape, retried).
+fn empty_last_page(body: &Value, records_at: &str) -> bool {
+    const PAGING: &[&str] = &["total", "count", "next", "more", "pagination", "links"];
+    let parent = records_at.rsplit_once('/').map_or("", |(p, _)| p);
+    let only_paging = match body.pointer(parent) {
+        None | Some(Value::Null) => true,
+        Some(Value::Object(m)) => m.keys().all(|k| PAGING.contains(&k.as_str())),
+        Some(_) => false,
+    };
+    only_paging && !links_on(body)
+}
+
 impl Envelope {
-    /// Whether a body has this envelope; `Err` says what is missing.
+    /// Whether a body has this envelope; `Err` says what is missing. A list response without its
+    /// records array, without a next link and without anything else is an empty last page.
     pub fn check(self, body: &Value) -> std::result::Result<(), String> {
         match (self, self.at(body)) {
             (Envelope::List(_), Some(Value::Array(_))) => Ok(()),
+            (Envelope::List(at), None | Some(Value::Null)) if empty_last_page(body, at) => Ok(()),
             (Envelope::Object, Some(Value::Object(_))) => Ok(()),
-            (Envelope::List(at), _) => Err(format!("no array at {at} in the body")),
+            (Envelope::List(at), _) => Err(format!(
+                "no array at {at} in the body, though it links to a next page"
+            )),
             (Envelope::Object, _) => Err("no object at `data`".into()),
         }
     }

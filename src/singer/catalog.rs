@@ -14,6 +14,8 @@ pub struct StreamInfo {
     pub key: &'static str,
     /// The replication key, when the stream can be read incrementally.
     pub replication_key: Option<&'static str>,
+    /// Whether it is read incrementally unless the catalog says otherwise.
+    pub incremental_by_default: bool,
     /// The full JSON Schema.
     pub schema: Value,
 }
@@ -69,8 +71,10 @@ fn select(info: &StreamInfo, keep: impl Fn(&str) -> bool, replication: Replicati
 }
 
 fn default_replication(info: &StreamInfo) -> Replication {
-    info.replication_key
-        .map_or(Replication::FullTable, Replication::Incremental)
+    match info.replication_key {
+        Some(rk) if info.incremental_by_default => Replication::Incremental(rk),
+        _ => Replication::FullTable,
+    }
 }
 
 /// Without a catalog: every stream (all are selected by default), every field.
@@ -117,6 +121,18 @@ fn entry_selected(entry: &Value) -> bool {
 /// The replication an entry asks for, checked against what the stream allows.
 fn entry_replication(entry: &Value, info: &StreamInfo) -> Result<Replication, String> {
     let (name, stream_md) = (info.name, metadata_for(entry, &[]));
+    let asked_key = text(stream_md, "replication-key")
+        .or_else(|| entry.get("replication_key").and_then(Value::as_str));
+    if let Some(asked) = asked_key.filter(|a| Some(*a) != info.replication_key) {
+        return Err(match info.replication_key {
+            Some(rk) => format!(
+                "stream `{name}` asks for replication key `{asked}`; the only valid key is `{rk}`"
+            ),
+            None => format!(
+                "stream `{name}` asks for replication key `{asked}`; it has none (FULL_TABLE only)"
+            ),
+        });
+    }
     let method = text(stream_md, "replication-method")
         .or_else(|| entry.get("replication_method").and_then(Value::as_str))
         .or_else(|| text(stream_md, "forced-replication-method"));
@@ -124,17 +140,9 @@ fn entry_replication(entry: &Value, info: &StreamInfo) -> Result<Replication, St
         method.map(str::to_ascii_uppercase).as_deref(),
         info.replication_key,
     ) {
+        (None, _) => Ok(default_replication(info)),
         (Some("FULL_TABLE"), _) | (_, None) => Ok(Replication::FullTable),
-        (Some("INCREMENTAL") | None, Some(rk)) => {
-            let asked = text(stream_md, "replication-key")
-                .or_else(|| entry.get("replication_key").and_then(Value::as_str));
-            match asked.filter(|a| *a != rk) {
-                Some(asked) => Err(format!(
-                    "stream `{name}` asks for replication key `{asked}`; the only valid key is `{rk}`"
-                )),
-                None => Ok(Replication::Incremental(rk)),
-            }
-        }
+        (Some("INCREMENTAL"), Some(rk)) => Ok(Replication::Incremental(rk)),
         (Some(other), _) => Err(format!(
             "stream `{name}` has replication-method `{other}`; use INCREMENTAL or FULL_TABLE"
         )),
@@ -217,13 +225,17 @@ pub fn entry(info: &StreamInfo) -> Value {
     stream_md.insert("inclusion".into(), json!("available"));
     stream_md.insert("selected-by-default".into(), json!(true));
     stream_md.insert("table-key-properties".into(), json!([info.key]));
-    match info.replication_key {
-        Some(rk) => {
+    match (info.replication_key, info.incremental_by_default) {
+        (Some(rk), true) => {
             stream_md.insert("valid-replication-keys".into(), json!([rk]));
             stream_md.insert("replication-method".into(), json!("INCREMENTAL"));
             stream_md.insert("replication-key".into(), json!(rk));
         }
-        None => {
+        (Some(rk), false) => {
+            stream_md.insert("valid-replication-keys".into(), json!([rk]));
+            stream_md.insert("replication-method".into(), json!("FULL_TABLE"));
+        }
+        (None, _) => {
             stream_md.insert("forced-replication-method".into(), json!("FULL_TABLE"));
             stream_md.insert("replication-method".into(), json!("FULL_TABLE"));
         }
@@ -244,12 +256,12 @@ pub fn entry(info: &StreamInfo) -> Value {
     entry.insert("tap_stream_id".into(), json!(info.name));
     entry.insert("stream".into(), json!(info.name));
     entry.insert("key_properties".into(), json!([info.key]));
-    match info.replication_key {
-        Some(rk) => {
+    match default_replication(info) {
+        Replication::Incremental(rk) => {
             entry.insert("replication_method".into(), json!("INCREMENTAL"));
             entry.insert("replication_key".into(), json!(rk));
         }
-        None => {
+        Replication::FullTable => {
             entry.insert("replication_method".into(), json!("FULL_TABLE"));
         }
     }
@@ -280,12 +292,14 @@ mod tests {
                 name: "accounts",
                 key: "accountId",
                 replication_key: Some("updateDateTime"),
+                incremental_by_default: true,
                 schema: schema(&["accountId", "name", "updateDateTime"]),
             },
             StreamInfo {
                 name: "users",
                 key: "id",
                 replication_key: Some("updatedAt"),
+                incremental_by_default: false,
                 schema: schema(&["id", "email", "name", "updatedAt"]),
             },
         ]
@@ -322,6 +336,18 @@ mod tests {
         assert_eq!(
             select_from(&cat, &known()).unwrap()[0].replication,
             Replication::FullTable
+        );
+        // a stream that can be incremental but is not by default, until the catalog asks
+        let cat = json!({"streams": [{"tap_stream_id": "users", "metadata": [{"breadcrumb": [], "metadata": {"selected": true}}]}]});
+        assert_eq!(
+            select_from(&cat, &known()).unwrap()[0].replication,
+            Replication::FullTable
+        );
+        let cat = json!({"streams": [{"tap_stream_id": "users", "metadata": [{"breadcrumb": [],
+            "metadata": {"selected": true, "replication-method": "INCREMENTAL"}}]}]});
+        assert_eq!(
+            select_from(&cat, &known()).unwrap()[0].replication,
+            Replication::Incremental("updatedAt")
         );
         let cat = json!({"streams": [{"tap_stream_id": "users", "metadata": [{"breadcrumb": [],
             "metadata": {"selected": true, "replication-key": "name"}}]}]});

@@ -28,6 +28,17 @@ pub enum Message<'a> {
         record: &'a Map<String, Value>,
         /// When it was read (RFC 3339, UTC).
         time_extracted: &'a str,
+        /// The table version it belongs to (FULL_TABLE streams read whole).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        version: Option<i64>,
+    },
+    /// Records of older versions of a stream are gone (after a FULL_TABLE read of it).
+    #[serde(rename = "ACTIVATE_VERSION")]
+    ActivateVersion {
+        /// The stream.
+        stream: &'a str,
+        /// The version now current.
+        version: i64,
     },
     /// A checkpoint.
     State {

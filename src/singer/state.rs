@@ -74,27 +74,35 @@ impl State {
         }
     }
 
-    /// Keys of the records already emitted at exactly the bookmark's value (`boundary_keys`), so the
-    /// next run can skip them while still reading `>=` the bookmark.
-    pub fn boundary_keys(&self, stream: &str) -> Vec<Value> {
-        self.value
-            .get("bookmarks")
-            .and_then(|b| b.get(stream))
-            .and_then(|b| b.get("boundary_keys"))
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
+    /// The records a stream remembers sending near its bookmark, as (key, replication value)
+    /// pairs (`recent`); a state written before `recent` existed lists, in `boundary_keys`, the
+    /// keys sent at exactly the bookmark's value.
+    pub fn recent(&self, stream: &str) -> Vec<(Value, i64)> {
+        let Some(bm) = self.value.get("bookmarks").and_then(|b| b.get(stream)) else {
+            return Vec::new();
+        };
+        if let Some(pairs) = bm.get("recent").and_then(Value::as_array) {
+            return pairs
+                .iter()
+                .filter_map(|p| Some((p.get(0)?.clone(), p.get(1)?.as_i64()?)))
+                .collect();
+        }
+        let at = bm.get("replication_key_value").and_then(Value::as_i64);
+        match (bm.get("boundary_keys").and_then(Value::as_array), at) {
+            (Some(keys), Some(at)) => keys.iter().map(|k| (k.clone(), at)).collect(),
+            _ => Vec::new(),
+        }
     }
 
-    /// Sets a stream's bookmark and the keys emitted at exactly that value, dropping in-progress
-    /// leftovers. Never moves a bookmark backwards; at an equal value the boundary keys accumulate.
-    pub fn advance(&mut self, stream: &str, key: &str, value: i64, mut boundary: Vec<Value>) {
+    /// Sets a stream's bookmark and the records sent near it, dropping in-progress leftovers.
+    /// Never moves a bookmark backwards; at an equal value the remembered records accumulate.
+    pub fn advance(&mut self, stream: &str, key: &str, value: i64, mut recent: Vec<(Value, i64)>) {
         match self.current(stream, key) {
             Some(old) if old > value => return,
             Some(old) if old == value => {
-                for k in self.boundary_keys(stream) {
-                    if !boundary.contains(&k) {
-                        boundary.push(k);
+                for pair in self.recent(stream) {
+                    if !recent.contains(&pair) {
+                        recent.push(pair);
                     }
                 }
             }
@@ -103,8 +111,9 @@ impl State {
         let bookmarks = self.value.entry("bookmarks").or_insert_with(|| json!({}));
         if let Value::Object(b) = bookmarks {
             let mut bm = json!({"replication_key": key, "replication_key_value": value});
-            if !boundary.is_empty() {
-                bm["boundary_keys"] = Value::Array(boundary);
+            if !recent.is_empty() {
+                let pairs: Vec<Value> = recent.into_iter().map(|(k, v)| json!([k, v])).collect();
+                bm["recent"] = Value::Array(pairs);
             }
             b.insert(stream.to_string(), bm);
         }
@@ -140,15 +149,29 @@ mod tests {
     #[test]
     fn advance_never_goes_back_and_carries_others() {
         let mut s = State::from_value(json!({"bookmarks": {"x": {"a": 1}}})).unwrap();
-        s.advance("users", "updatedAt", 10, vec![json!(1)]);
-        s.advance("users", "updatedAt", 5, vec![json!(2)]);
+        s.advance("users", "updatedAt", 10, vec![(json!(1), 10)]);
+        s.advance("users", "updatedAt", 5, vec![(json!(2), 5)]);
         assert_eq!(s.bookmark("users", "updatedAt").unwrap(), Some(10));
-        assert_eq!(s.boundary_keys("users"), vec![json!(1)]);
-        s.advance("users", "updatedAt", 10, vec![json!(3)]);
-        assert_eq!(s.boundary_keys("users"), vec![json!(3), json!(1)]);
+        assert_eq!(s.recent("users"), vec![(json!(1), 10)]);
+        s.advance("users", "updatedAt", 10, vec![(json!(3), 8)]);
+        assert_eq!(s.recent("users"), vec![(json!(3), 8), (json!(1), 10)]);
         s.advance("users", "updatedAt", 11, vec![]);
-        assert!(s.boundary_keys("users").is_empty());
+        assert!(s.recent("users").is_empty());
         assert_eq!(s.to_value()["bookmarks"]["x"], json!({"a": 1}));
+        assert_eq!(
+            s.to_value()["bookmarks"]["users"],
+            json!({"replication_key": "updatedAt", "replication_key_value": 11})
+        );
+    }
+
+    #[test]
+    fn boundary_keys_of_an_older_state_are_read_as_pairs_at_the_bookmark() {
+        let s = State::from_value(
+            json!({"bookmarks": {"users": {"replication_key": "updatedAt",
+            "replication_key_value": 7, "boundary_keys": [1, "a"]}}}),
+        )
+        .unwrap();
+        assert_eq!(s.recent("users"), vec![(json!(1), 7), (json!("a"), 7)]);
     }
 
     #[test]

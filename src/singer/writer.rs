@@ -6,7 +6,7 @@ use std::io::{self, BufWriter, Write};
 
 use serde_json::{Map, Value};
 
-use crate::output::{Output, StreamStart};
+use crate::output::{Output, StreamEnd, StreamStart};
 use crate::singer::message::Message;
 
 /// Writes Singer messages.
@@ -55,12 +55,19 @@ impl<W: Write> Writer<W> {
         stream: &str,
         record: &Map<String, Value>,
         time_extracted: &str,
+        version: Option<i64>,
     ) -> io::Result<()> {
         self.line(&Message::Record {
             stream,
             record,
             time_extracted,
+            version,
         })
+    }
+
+    /// An ACTIVATE_VERSION message.
+    pub fn activate_version(&mut self, stream: &str, version: i64) -> io::Result<()> {
+        self.line(&Message::ActivateVersion { stream, version })
     }
 
     /// A STATE message, then a flush. Skipped when it would repeat the line just written.
@@ -88,14 +95,20 @@ impl<W: Write> Output for Writer<W> {
         stream: &str,
         record: &Map<String, Value>,
         time_extracted: &str,
+        version: Option<i64>,
     ) -> io::Result<()> {
-        Writer::record(self, stream, record, time_extracted)
+        Writer::record(self, stream, record, time_extracted, version)
     }
     fn checkpoint(&mut self, state: &Value) -> io::Result<()> {
         self.state(state)
     }
-    fn stream_end(&mut self, _stream: &str) -> io::Result<()> {
-        Ok(())
+    fn stream_end(&mut self, stream: &str, end: StreamEnd) -> io::Result<()> {
+        match end {
+            StreamEnd::Complete {
+                activate_version: Some(version),
+            } => self.activate_version(stream, version),
+            _ => Ok(()),
+        }
     }
     fn flush(&mut self) -> io::Result<()> {
         Writer::flush(self)
@@ -120,15 +133,18 @@ mod tests {
             )
             .unwrap();
             let rec = json!({"id": 1}).as_object().unwrap().clone();
-            w.record("users", &rec, "2024-01-01T00:00:00Z").unwrap();
+            w.record("users", &rec, "2024-01-01T00:00:00Z", None)
+                .unwrap();
             w.state(&json!({"bookmarks": {}})).unwrap();
             w.state(&json!({"bookmarks": {}})).unwrap();
-            w.record("users", &rec, "2024-01-01T00:00:00Z").unwrap();
+            w.record("users", &rec, "2024-01-01T00:00:00Z", Some(7))
+                .unwrap();
+            w.activate_version("users", 7).unwrap();
             w.state(&json!({"bookmarks": {}})).unwrap();
         }
         let text = String::from_utf8(buf).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 5);
+        assert_eq!(lines.len(), 6);
         assert_eq!(
             lines[0],
             r#"{"type":"SCHEMA","stream":"users","schema":{"type":"object","properties":{}},"key_properties":["id"]}"#
@@ -137,6 +153,14 @@ mod tests {
             lines[1],
             r#"{"type":"RECORD","stream":"users","record":{"id":1},"time_extracted":"2024-01-01T00:00:00Z"}"#
         );
-        assert_eq!(lines[4], r#"{"type":"STATE","value":{"bookmarks":{}}}"#);
+        assert_eq!(
+            lines[3],
+            r#"{"type":"RECORD","stream":"users","record":{"id":1},"time_extracted":"2024-01-01T00:00:00Z","version":7}"#
+        );
+        assert_eq!(
+            lines[4],
+            r#"{"type":"ACTIVATE_VERSION","stream":"users","version":7}"#
+        );
+        assert_eq!(lines[5], r#"{"type":"STATE","value":{"bookmarks":{}}}"#);
     }
 }

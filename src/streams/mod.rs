@@ -6,7 +6,7 @@
 pub mod columns;
 pub mod schema;
 
-use crate::drift::page::{Endpoint, Order, Pagination};
+use crate::drift::page::{Endpoint, Order, PageSize, Pagination};
 use crate::drift::read::Detail;
 
 /// How a child stream hangs off its parent.
@@ -46,6 +46,9 @@ pub struct StreamDef {
     pub key: &'static str,
     /// The replication key, an epoch-millisecond field; `None` for FULL_TABLE streams.
     pub replication_key: Option<&'static str>,
+    /// Whether it is read incrementally unless the catalog says otherwise (a stream with a
+    /// replication key may still default to FULL_TABLE, when reading it whole is cheap).
+    pub incremental_by_default: bool,
     /// The list (or, for a referenced stream, the single-record) endpoint.
     pub list: Endpoint,
     /// The detail endpoint that completes list records, when the list omits fields.
@@ -61,11 +64,17 @@ pub static STREAMS: &[StreamDef] = &[
         columns: include_str!("../../schemas/columns/accounts.txt"),
         key: "accountId",
         replication_key: Some("updateDateTime"),
+        incremental_by_default: true,
         list: Endpoint {
             path: "/accounts",
             records_at: "/data/accounts",
+            total_at: Some("/data/total"),
             pagination: Pagination::IndexSize,
-            page_size_param: Some("size"),
+            page_size: Some(PageSize {
+                param: "size",
+                max: 65,
+                max_links: None,
+            }),
             order: Order::Unordered,
         },
         detail: None,
@@ -76,11 +85,17 @@ pub static STREAMS: &[StreamDef] = &[
         columns: include_str!("../../schemas/columns/conversations.txt"),
         key: "id",
         replication_key: Some("updatedAt"),
+        incremental_by_default: true,
         list: Endpoint {
             path: "/conversations/list",
             records_at: "/data",
+            total_at: None,
             pagination: Pagination::Cursor,
-            page_size_param: Some("limit"),
+            page_size: Some(PageSize {
+                param: "limit",
+                max: 50,
+                max_links: Some(100),
+            }),
             order: Order::Descending,
         },
         detail: Some(Detail {
@@ -94,11 +109,14 @@ pub static STREAMS: &[StreamDef] = &[
         columns: include_str!("../../schemas/columns/users.txt"),
         key: "id",
         replication_key: Some("updatedAt"),
+        // one call for every user: reading them whole each run also tells the target which are gone
+        incremental_by_default: false,
         list: Endpoint {
             path: "/users/list",
             records_at: "/data",
+            total_at: None,
             pagination: Pagination::Single,
-            page_size_param: None,
+            page_size: None,
             order: Order::Unordered,
         },
         detail: None,
@@ -109,11 +127,14 @@ pub static STREAMS: &[StreamDef] = &[
         columns: include_str!("../../schemas/columns/messages.txt"),
         key: "id",
         replication_key: Some("conversationUpdatedAt"),
+        incremental_by_default: true,
+        // fixed pages of 50 (no `limit` is documented): the tap takes the pages Drift gives
         list: Endpoint {
             path: "/conversations/{id}/messages",
             records_at: "/data/messages",
+            total_at: None,
             pagination: Pagination::Cursor,
-            page_size_param: Some("limit"),
+            page_size: None,
             order: Order::Unordered,
         },
         detail: None,
@@ -129,11 +150,13 @@ pub static STREAMS: &[StreamDef] = &[
         columns: include_str!("../../schemas/columns/contacts.txt"),
         key: "id",
         replication_key: None,
+        incremental_by_default: false,
         list: Endpoint {
             path: "/contacts/{id}",
             records_at: "/data",
+            total_at: None,
             pagination: Pagination::Single,
-            page_size_param: None,
+            page_size: None,
             order: Order::Unordered,
         },
         detail: None,

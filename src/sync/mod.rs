@@ -18,7 +18,7 @@ use crate::output::Output;
 use crate::signal;
 use crate::singer::catalog::{Replication, Selected};
 use crate::singer::state::State;
-use crate::streams::{self, StreamDef, STREAMS};
+use crate::streams::{self, Child, StreamDef, STREAMS};
 use pass::{Member, Pass};
 use window::BookmarkWindow;
 
@@ -52,15 +52,31 @@ pub struct Planned<'s> {
     sel: &'s Selected,
     def: &'static StreamDef,
     window: BookmarkWindow,
+    /// The version its records carry when it is read whole (FULL_TABLE).
+    version: Option<i64>,
 }
 
-/// Reads every selected stream's bookmark once, into its window: from the bookmark (minus the keys
-/// already written at it), else from `start_date`; FULL_TABLE streams read everything. An
-/// unreadable bookmark is an error naming it (the caller names the state file).
+/// Whether a FULL_TABLE read of a stream emits every record it has (so a target may drop what is
+/// not in it): a stream read from its own list or per parent, not a stream of referenced records,
+/// and not in a connection test.
+fn read_whole(sel: &Selected, def: &StreamDef, test: Option<TestMode>) -> bool {
+    let referenced = def
+        .parent
+        .is_some_and(|p| matches!(p.via, Child::Referenced { .. }));
+    sel.replication == Replication::FullTable && !referenced && test.is_none()
+}
+
+/// Reads every selected stream's bookmark once, into its window: from the bookmark minus the
+/// lookback (skipping the records the state remembers sending), else from `start_date`;
+/// FULL_TABLE streams read everything. Bookmarks never pass `started_ms`, which is also the version
+/// of the streams read whole. An unreadable bookmark is an error naming it (the caller names the
+/// state file).
 pub fn plan<'s>(
     selected: &'s [Selected],
     state: &State,
-    start_date_ms: Option<i64>,
+    config: &Config,
+    started_ms: i64,
+    test: Option<TestMode>,
 ) -> std::result::Result<Vec<Planned<'s>>, String> {
     let mut planned = Vec::new();
     for sel in selected {
@@ -68,13 +84,22 @@ pub fn plan<'s>(
             continue;
         };
         let window = match sel.replication {
-            Replication::Incremental(k) => match state.bookmark(sel.name, k)? {
-                Some(b) => BookmarkWindow::new(Some(b), state.boundary_keys(sel.name)),
-                None => BookmarkWindow::new(start_date_ms, Vec::new()),
-            },
-            Replication::FullTable => BookmarkWindow::new(None, Vec::new()),
+            Replication::Incremental(k) => BookmarkWindow::new(
+                state.bookmark(sel.name, k)?,
+                config.start_date_ms,
+                state.recent(sel.name),
+                config.lookback_ms,
+                started_ms,
+            ),
+            Replication::FullTable => BookmarkWindow::everything(),
         };
-        planned.push(Planned { sel, def, window });
+        let version = read_whole(sel, def, test).then_some(started_ms);
+        planned.push(Planned {
+            sel,
+            def,
+            window,
+            version,
+        });
     }
     Ok(planned)
 }
@@ -140,5 +165,5 @@ fn take<'s>(
 ) -> Option<Member<'s>> {
     let i = planned.iter().position(pick)?;
     let p = planned.remove(i);
-    Some(Member::new(p.sel, p.def, p.window))
+    Some(Member::new(p.sel, p.def, p.window, p.version))
 }

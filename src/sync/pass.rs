@@ -12,12 +12,14 @@ use std::collections::HashSet;
 use futures_util::{stream, StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
 
+use crate::config::TimestampFormat;
 use crate::drift::page::{Order, Pages};
 use crate::drift::read::{children, complete, key_text, referenced};
 use crate::error::{Error, Result};
-use crate::output::{Output, StreamStart};
+use crate::output::{Output, StreamEnd, StreamStart};
 use crate::singer::catalog::Selected;
 use crate::singer::conform::conform;
+use crate::streams::schema::stream_schema;
 use crate::streams::{Child, StreamDef};
 use crate::sync::progress::Progress;
 use crate::sync::window::BookmarkWindow;
@@ -32,21 +34,54 @@ pub struct Member<'s> {
     pub def: &'static StreamDef,
     /// Which records it takes, and its bookmark-to-be.
     pub window: BookmarkWindow,
+    /// The version its records carry when it is read whole.
+    version: Option<i64>,
     /// Records written in this pass.
     records: u64,
     /// The positions of this page's parents it takes.
     taken: Vec<usize>,
+    /// Every field its schema has (selected or not).
+    known_fields: HashSet<String>,
+    /// Fields its records carried that the schema lacks, already warned about.
+    unknown_fields: HashSet<String>,
 }
 
 impl<'s> Member<'s> {
-    /// A member reading `sel` through `window`.
-    pub fn new(sel: &'s Selected, def: &'static StreamDef, window: BookmarkWindow) -> Member<'s> {
+    /// A member reading `sel` through `window`, its records carrying `version` if any.
+    pub fn new(
+        sel: &'s Selected,
+        def: &'static StreamDef,
+        window: BookmarkWindow,
+        version: Option<i64>,
+    ) -> Member<'s> {
+        let known_fields = stream_schema(def, TimestampFormat::EpochMs)
+            .ok()
+            .and_then(|s| s.get("properties").and_then(Value::as_object).cloned())
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
         Member {
             sel,
             def,
             window,
+            version,
             records: 0,
             taken: Vec::new(),
+            known_fields,
+            unknown_fields: HashSet::new(),
+        }
+    }
+
+    /// Warns once per run about each field a record carries that the stream's schema lacks (it
+    /// is dropped, as every field outside the schema is).
+    fn note_unknown_fields(&mut self, record: &Map<String, Value>) {
+        for field in record.keys() {
+            if !self.known_fields.contains(field) && self.unknown_fields.insert(field.clone()) {
+                tracing::warn!(
+                    stream = self.def.name,
+                    field = field.as_str(),
+                    "drift sent a field the stream's schema does not have; it is dropped (a newer tap-drift may know it)"
+                );
+            }
         }
     }
 
@@ -80,6 +115,12 @@ pub struct Pass<'s> {
     /// Referenced ids written in this run.
     referenced_seen: HashSet<String>,
     progress: Progress,
+    /// The last record of the list seen so far (key, replication value), to check the order.
+    last: Option<(Value, i64)>,
+    /// Whether the list was seen out of its documented order.
+    order_broken: bool,
+    /// Whether the walk stopped before the end of the list.
+    stopped_early: bool,
 }
 
 impl<'s> Pass<'s> {
@@ -99,6 +140,9 @@ impl<'s> Pass<'s> {
             refs,
             referenced_seen: HashSet::new(),
             progress: Progress::new(),
+            last: None,
+            order_broken: false,
+            stopped_early: false,
         }
     }
 
@@ -127,15 +171,46 @@ impl<'s> Pass<'s> {
         }
     }
 
+    /// Checks a descending list's order across pages: the first record newer than the one before
+    /// it breaks it (one warning naming both), and from then on the whole list is read.
+    fn check_order(&mut self, key: &Value, value: Option<i64>) {
+        let Some(v) = value else { return };
+        if self.def.list.order != Order::Descending {
+            return;
+        }
+        if let Some((last_key, last_v)) = &self.last {
+            if v > *last_v && !self.order_broken {
+                self.order_broken = true;
+                tracing::warn!(
+                    stream = self.def.name,
+                    "the list is not in strict newest-first order: record {last_key} (updated {last_v}) came before record {key} (updated {v}); reading the whole list"
+                );
+            }
+        }
+        self.last = Some((key.clone(), v));
+    }
+
+    /// Whether this page of a descending list reaches below every window (so the walk may stop
+    /// after it), as far as the order seen so far allows.
+    fn reaches_below(&self, records: &[Map<String, Value>]) -> bool {
+        let (Some(rk), Some(lower)) = (self.def.replication_key, self.lower()) else {
+            return false;
+        };
+        self.def.list.order == Order::Descending
+            && records
+                .iter()
+                .any(|r| r.get(rk).and_then(Value::as_i64).is_some_and(|v| v < lower))
+    }
+
     /// Which members take each record of a page; the parents someone takes, and whether the list
-    /// can stop here (a descending list reached records older than every window).
+    /// can stop here (a descending list, in order so far, reached records older than every window).
     fn decide(
         &mut self,
         records: Vec<Map<String, Value>>,
         test: Option<TestMode>,
     ) -> (Vec<Parent>, bool) {
         let (rk, lower) = (self.def.replication_key, self.lower());
-        let mut stop = false;
+        let mut below = false;
         let mut parents = Vec::new();
         for m in self.members_mut() {
             m.taken.clear();
@@ -143,9 +218,10 @@ impl<'s> Pass<'s> {
         let anyone_by_default = self.own.is_none() && self.lists.is_empty();
         for record in records {
             let value = rk.and_then(|k| record.get(k)).and_then(Value::as_i64);
+            self.check_order(&record[self.def.key], value);
             if let (Some(l), Some(v)) = (lower, value) {
                 if v < l {
-                    stop |= self.def.list.order == Order::Descending;
+                    below = true;
                     continue;
                 }
             }
@@ -162,6 +238,7 @@ impl<'s> Pass<'s> {
                 parents.push(Parent { record, value });
             }
         }
+        let mut stop = below && self.def.list.order == Order::Descending && !self.order_broken;
         if test == Some(TestMode::OneRecord) {
             parents.truncate(1);
             for m in self.members_mut() {
@@ -169,7 +246,17 @@ impl<'s> Pass<'s> {
             }
             stop = true;
         }
+        self.stopped_early |= stop;
         (parents, stop)
+    }
+
+    /// How the list was read, for the stream's closing line.
+    fn how_read(&self) -> String {
+        match (self.def.list.order, self.order_broken, self.stopped_early) {
+            (_, _, true) => format!("stopped early after {} pages", self.progress.pages),
+            (Order::Descending, true, _) => "read the whole list: order not strict".into(),
+            _ => "read the whole list".into(),
+        }
     }
 
     fn written(&self) -> u64 {
@@ -197,6 +284,7 @@ fn emit(
         .get("properties")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
+    m.note_unknown_fields(record);
     let key = record.get(m.def.key).cloned().unwrap_or_default();
     let notes = conform(&mut projected, properties, m.def.key).map_err(|reason| Error::Record {
         stream: m.def.name.into(),
@@ -206,7 +294,7 @@ fn emit(
     for note in notes {
         tracing::warn!(stream = m.def.name, key = %key, "value does not fit the schema: {note}");
     }
-    out.record(m.def.name, &projected, extracted)?;
+    out.record(m.def.name, &projected, extracted, m.version)?;
     m.records += 1;
     Ok(())
 }
@@ -228,10 +316,15 @@ impl<O: Output> Run<'_, O> {
         }
         let def = pass.def;
         tracing::info!(stream = def.name, bookmark = pass.lower(), "stream started");
-        let page_size = self.config.page_size;
-        let mut pages = Pages::new(&def.list, def.list.path, def.key, def.name, page_size);
+        let bound = self.config.page_size;
+        let mut pages = Pages::new(&def.list, def.list.path, def.key, def.name, bound);
         while let Some(page) = pages.next_page(&self.client).await? {
-            pass.progress.pages += 1;
+            if pages.could_grow(&page) && !pass.reaches_below(&page.records) {
+                // a newer-style list allows bigger pages: start again with them, this page unread
+                pages.grow();
+                continue;
+            }
+            pass.progress.pages = pages.pages();
             let extracted = now_rfc3339();
             let (parents, stop) = pass.decide(page.records, self.test);
             self.write_own(&mut pass, &parents, &extracted).await?;
@@ -299,13 +392,12 @@ impl<O: Output> Run<'_, O> {
                 .taken
                 .iter()
                 .map(|&i| (parents[i].record[parent_def.key].clone(), parents[i].value));
-            let (client, page_size) = (&self.client, self.config.page_size);
+            let (client, bound) = (&self.client, self.config.page_size);
             let fetched: Vec<Children> = stream::iter(taken)
                 .map(|(parent_key, value)| async move {
                     let id = key_text(&parent_key);
                     let records =
-                        children(client, &child.list, child.key, child.name, &id, page_size)
-                            .await?;
+                        children(client, &child.list, child.key, child.name, &id, bound).await?;
                     Ok::<_, Error>((parent_key, value, records.unwrap_or_default()))
                 })
                 .buffered(self.config.max_concurrency)
@@ -376,17 +468,21 @@ impl<O: Output> Run<'_, O> {
         Ok(())
     }
 
-    /// Logs each stream's end, moves the incremental bookmarks, and writes a STATE.
+    /// Logs each stream's end (and how the list was read), moves the incremental bookmarks,
+    /// ends each stream on the output, and writes a STATE.
     fn finish(&mut self, pass: &Pass<'_>) -> Result<()> {
+        tracing::info!(stream = pass.def.name, "{}", pass.how_read());
         for m in pass.members() {
             pass.progress.finished(m.def.name, m.records);
-            self.out.stream_end(m.def.name)?;
-            let (Some(k), None) = (m.sel.incremental_key(), self.test) else {
-                continue;
-            };
-            if let Some((value, boundary)) = m.window.bookmark(self.started_ms) {
-                self.state.advance(m.def.name, k, value, boundary);
+            if let (Some(k), None) = (m.sel.incremental_key(), self.test) {
+                if let Some((value, recent)) = m.window.bookmark() {
+                    self.state.advance(m.def.name, k, value, recent);
+                }
             }
+            let end = StreamEnd::Complete {
+                activate_version: m.version,
+            };
+            self.out.stream_end(m.def.name, end)?;
         }
         self.out.checkpoint(&self.state.to_value())?;
         Ok(())

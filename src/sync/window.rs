@@ -1,29 +1,65 @@
-//! The bookmark window of one stream in one pass: which records it takes (inclusive lower bound,
-//! minus the records an earlier run already wrote at exactly that bound), and where its bookmark
-//! goes afterwards (the highest value seen, capped at the sync's start, with the keys written at
-//! that value). Pure: no I/O, no clock; the caller supplies the cap.
+//! The bookmark window of one stream in one pass: which records it takes, and where its bookmark
+//! goes afterwards. It reads from the bookmark minus a lookback (so a record that reached Drift's
+//! list late is still read), and skips every record the state remembers sending: the same key with
+//! the same replication value. Afterwards the bookmark is the highest value taken, capped at the
+//! sync's start, and the state remembers the records sent within the lookback of it. Pure: no I/O,
+//! no clock; the caller supplies the cap (the sync's start).
+
+use std::collections::{BTreeMap, HashSet};
 
 use serde_json::Value;
 
+/// At most this many (key, value) pairs are remembered; past it the oldest are forgotten, which
+/// can only make a record come twice, never make one be missed.
+const MAX_REMEMBERED: usize = 10_000;
+
+/// A record already sent: its key and replication value.
+pub type Sent = (Value, i64);
+
 /// One stream's window over its (or its parent's) replication key.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct BookmarkWindow {
     /// Inclusive lower bound; `None` reads everything.
     lower: Option<i64>,
-    /// Keys written at exactly `lower` by an earlier run (the state's `boundary_keys`).
-    boundary_keys: Vec<Value>,
+    /// How far behind its bookmark the window starts, in ms.
+    lookback_ms: i64,
+    /// No bookmark goes past this (the sync's start).
+    cap: i64,
+    /// The pairs an earlier run sent (from the state), as (key text, value).
+    sent: HashSet<(String, i64)>,
+    /// The same pairs, to remember again if they stay within the lookback.
+    carried: Vec<Sent>,
     /// The highest value taken in this pass.
     max_seen: Option<i64>,
-    /// The keys taken at exactly `max_seen`.
-    at_max: Vec<Value>,
+    /// Pairs taken in this pass within the lookback of `max_seen`, by value.
+    taken: BTreeMap<i64, Vec<Value>>,
+    taken_count: usize,
 }
 
 impl BookmarkWindow {
-    /// A window from `lower` on, knowing the keys already written at exactly `lower`.
-    pub fn new(lower: Option<i64>, boundary_keys: Vec<Value>) -> BookmarkWindow {
+    /// A window reading from `bookmark − lookback_ms` (else from `start`, else everything),
+    /// knowing the pairs already `sent`, whose bookmark will not pass `cap`.
+    pub fn new(
+        bookmark: Option<i64>,
+        start: Option<i64>,
+        sent: Vec<Sent>,
+        lookback_ms: i64,
+        cap: i64,
+    ) -> Self {
         BookmarkWindow {
-            lower,
-            boundary_keys,
+            lower: bookmark.map(|b| b.saturating_sub(lookback_ms)).or(start),
+            lookback_ms,
+            cap,
+            sent: sent.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            carried: sent,
+            ..BookmarkWindow::default()
+        }
+    }
+
+    /// A window that reads everything and remembers nothing (FULL_TABLE).
+    pub fn everything() -> Self {
+        BookmarkWindow {
+            cap: i64::MAX,
             ..BookmarkWindow::default()
         }
     }
@@ -33,12 +69,13 @@ impl BookmarkWindow {
         self.lower
     }
 
-    /// Whether a record with replication value `value` and key `key` is in the window. A record
-    /// without a value is always taken.
+    /// Whether a record with replication value `value` and key `key` is in the window and not
+    /// already sent. A record without a value is always taken.
     pub fn accepts(&self, value: Option<i64>, key: &Value) -> bool {
         match (self.lower, value) {
-            (Some(l), Some(v)) => v > l || (v == l && !self.boundary_keys.contains(key)),
-            _ => true,
+            (Some(l), Some(v)) if v < l => false,
+            (_, Some(v)) => !self.sent.contains(&(key.to_string(), v)),
+            (_, None) => true,
         }
     }
 
@@ -47,23 +84,53 @@ impl BookmarkWindow {
         let Some(v) = value else { return };
         if self.max_seen.is_none_or(|m| v > m) {
             self.max_seen = Some(v);
-            self.at_max.clear();
         }
-        if self.max_seen == Some(v) && !self.at_max.contains(key) {
-            self.at_max.push(key.clone());
+        let keys = self.taken.entry(v).or_default();
+        if !keys.contains(key) {
+            keys.push(key.clone());
+            self.taken_count += 1;
+        }
+        self.forget_old();
+    }
+
+    /// Drops pairs below the lookback of the highest value, and the oldest past the cap.
+    fn forget_old(&mut self) {
+        let Some(max) = self.max_seen else { return };
+        let floor = max.min(self.cap).saturating_sub(self.lookback_ms);
+        while let Some((&oldest, keys)) = self.taken.first_key_value() {
+            if oldest >= floor && self.taken_count <= MAX_REMEMBERED {
+                break;
+            }
+            self.taken_count -= keys.len();
+            self.taken.pop_first();
         }
     }
 
-    /// The bookmark this pass earned: the highest value taken, capped at `cap` (the sync's start,
-    /// so records changed during the run come again next time), with the keys taken at exactly
-    /// that value (none when capped). `None` when nothing with a value was taken.
-    pub fn bookmark(&self, cap: i64) -> Option<(i64, Vec<Value>)> {
-        let seen = self.max_seen?;
-        Some(if seen <= cap {
-            (seen, self.at_max.clone())
-        } else {
-            (cap, Vec::new())
-        })
+    /// The bookmark this pass earned: the highest value taken, capped (at the sync's start, so
+    /// records changed during the run come again next time), with the pairs sent within the
+    /// lookback of it (this pass's and the remembered ones). `None` when nothing with a value was
+    /// taken: the bookmark and what it remembers stay as they were.
+    pub fn bookmark(&self) -> Option<(i64, Vec<Sent>)> {
+        let bookmark = self.max_seen?.min(self.cap);
+        let floor = bookmark.saturating_sub(self.lookback_ms);
+        let mut recent: Vec<Sent> = self
+            .taken
+            .range(floor..)
+            .flat_map(|(v, keys)| keys.iter().map(|k| (k.clone(), *v)))
+            .collect();
+        let mine: HashSet<(String, i64)> =
+            recent.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        recent.extend(
+            self.carried
+                .iter()
+                .filter(|(k, v)| *v >= floor && !mine.contains(&(k.to_string(), *v)))
+                .cloned(),
+        );
+        if recent.len() > MAX_REMEMBERED {
+            recent.sort_by_key(|(_, v)| std::cmp::Reverse(*v));
+            recent.truncate(MAX_REMEMBERED);
+        }
+        Some((bookmark, recent))
     }
 }
 
@@ -74,27 +141,70 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn the_lower_bound_is_inclusive_except_for_keys_already_written() {
-        let w = BookmarkWindow::new(Some(10), vec![json!(1)]);
-        assert!(!w.accepts(Some(9), &json!(5)));
-        assert!(!w.accepts(Some(10), &json!(1)));
-        assert!(w.accepts(Some(10), &json!(2)));
-        assert!(w.accepts(Some(11), &json!(1)));
+    fn the_window_reaches_back_and_skips_what_was_sent() {
+        let w = BookmarkWindow::new(
+            Some(1_000),
+            None,
+            vec![(json!(1), 1_000), (json!(2), 900)],
+            300,
+            5_000,
+        );
+        assert_eq!(w.lower(), Some(700));
+        assert!(!w.accepts(Some(699), &json!(5)));
+        assert!(w.accepts(Some(700), &json!(5)), "within the lookback");
+        assert!(!w.accepts(Some(1_000), &json!(1)), "sent at that value");
+        assert!(w.accepts(Some(1_001), &json!(1)), "changed since");
+        assert!(!w.accepts(Some(900), &json!(2)));
+        assert!(w.accepts(Some(1_000), &json!(2)));
         assert!(w.accepts(None, &json!(1)));
-        assert!(BookmarkWindow::new(None, vec![]).accepts(Some(0), &json!(1)));
+        assert!(BookmarkWindow::everything().accepts(Some(0), &json!(1)));
+        let start = BookmarkWindow::new(None, Some(50), vec![], 300, 5_000);
+        assert_eq!(start.lower(), Some(50), "start_date has no lookback");
     }
 
     #[test]
-    fn the_bookmark_is_the_max_with_its_keys_and_capped() {
-        let mut w = BookmarkWindow::new(Some(10), vec![]);
-        assert_eq!(w.bookmark(100), None);
-        for (v, k) in [(12, 1), (15, 2), (11, 3), (15, 4), (15, 2)] {
+    fn the_bookmark_is_the_max_capped_and_remembers_the_lookback() {
+        let window = |cap| {
+            let mut w =
+                BookmarkWindow::new(Some(10), None, vec![(json!(9), 10), (json!(8), 2)], 5, cap);
+            for (v, k) in [(12, 1), (15, 2), (11, 3), (15, 4), (15, 2), (3, 7)] {
+                w.saw(Some(v), &json!(k));
+            }
+            w
+        };
+        assert!(BookmarkWindow::new(Some(10), None, vec![], 5, 100)
+            .bookmark()
+            .is_none());
+        let mut w = window(100);
+        w.saw(None, &json!(9));
+        let (bm, mut recent) = w.bookmark().unwrap();
+        recent.sort_by_key(|(k, v)| (*v, k.as_u64()));
+        assert_eq!(bm, 15);
+        assert_eq!(
+            recent,
+            vec![
+                (json!(9), 10),
+                (json!(3), 11),
+                (json!(1), 12),
+                (json!(2), 15),
+                (json!(4), 15)
+            ]
+        );
+        let (capped, recent) = window(13).bookmark().unwrap();
+        assert_eq!(capped, 13);
+        assert!(
+            recent.contains(&(json!(2), 15)),
+            "changed during the run: skipped next time if unchanged"
+        );
+    }
+
+    #[test]
+    fn without_lookback_it_remembers_only_the_boundary() {
+        let mut w = BookmarkWindow::new(None, None, vec![], 0, 100);
+        for (v, k) in [(5, 1), (7, 2), (7, 3), (6, 4)] {
             w.saw(Some(v), &json!(k));
         }
-        w.saw(None, &json!(9));
-        assert_eq!(w.bookmark(100), Some((15, vec![json!(2), json!(4)])));
-        assert_eq!(w.bookmark(14), Some((14, vec![])));
-        assert_eq!(w.bookmark(15), Some((15, vec![json!(2), json!(4)])));
+        assert_eq!(w.bookmark(), Some((7, vec![(json!(2), 7), (json!(3), 7)])));
     }
 
     proptest! {
@@ -102,23 +212,29 @@ mod tests {
         fn the_bookmark_does_not_depend_on_the_order_records_come_in(
             mut seen in prop::collection::vec((0i64..50, 0u32..20), 0..40),
             cap in 0i64..60,
+            lookback in 0i64..10,
         ) {
             let run = |items: &[(i64, u32)]| {
-                let mut w = BookmarkWindow::new(None, vec![]);
+                let mut w = BookmarkWindow::new(None, None, vec![], lookback, cap);
                 for (v, k) in items {
                     w.saw(Some(*v), &json!(k));
                 }
-                w.bookmark(cap).map(|(v, mut keys)| {
-                    keys.sort_by_key(|k| k.as_u64());
+                w.bookmark().map(|(v, mut keys)| {
+                    keys.sort_by_key(|(k, v)| (*v, k.as_u64()));
                     (v, keys)
                 })
             };
             let forward = run(&seen);
             seen.reverse();
             prop_assert_eq!(run(&seen), forward.clone());
-            if let Some((v, _)) = forward {
+            if let Some((v, recent)) = forward {
                 prop_assert!(v <= cap);
-                prop_assert_eq!(Some(v.min(cap)), seen.iter().map(|s| s.0.min(cap)).max());
+                prop_assert_eq!(Some(v), seen.iter().map(|s| s.0.min(cap)).max());
+                // everything remembered is within the lookback, and nothing in it was forgotten
+                prop_assert!(recent.iter().all(|(_, r)| *r >= v - lookback));
+                let expected = seen.iter().filter(|s| s.0 >= v - lookback)
+                    .map(|s| (s.1, s.0)).collect::<HashSet<_>>().len();
+                prop_assert_eq!(recent.len(), expected);
             }
         }
     }

@@ -160,10 +160,10 @@ async fn bad_catalog_and_state_fail_clearly() {
         &tap(args(&[&"--config", &cfg, &"--catalog", &cat])).await,
         "streams",
     );
-    let state = dir.json("state.json", &json!({"bookmarks": {"users": {"replication_key": "updatedAt", "replication_key_value": "soon"}}}));
+    let state = dir.json("state.json", &json!({"bookmarks": {"accounts": {"replication_key": "updateDateTime", "replication_key_value": "soon"}}}));
     assert_one_critical_line(
         &tap(args(&[&"--config", &cfg, &"--state", &state])).await,
-        "bookmarks.users",
+        "bookmarks.accounts",
     );
 }
 

@@ -46,7 +46,12 @@ async fn about_json_has_the_sdk_keys_and_marks_secrets() {
         );
     }
     assert_eq!(settings["properties"]["start_date"]["format"], "date-time");
-    assert_eq!(settings["properties"]["page_size"]["default"], 50);
+    assert_eq!(settings["properties"]["page_size"]["default"], 100);
+    assert_eq!(settings["properties"]["page_size"]["maximum"], 100);
+    assert!(about["capabilities"]
+        .as_array()
+        .expect("caps")
+        .contains(&json!("activate-version")));
     // every setting is documented in the README
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");

@@ -14,6 +14,15 @@ pub fn all_streams() -> Vec<&'static str> {
     tap_drift::streams::STREAMS.iter().map(|s| s.name).collect()
 }
 
+/// The streams read whole by default (FULL_TABLE, with ACTIVATE_VERSION), from the stream table.
+pub fn read_whole_by_default() -> Vec<&'static str> {
+    tap_drift::streams::STREAMS
+        .iter()
+        .filter(|s| !s.incremental_by_default && s.replication_key.is_some())
+        .map(|s| s.name)
+        .collect()
+}
+
 /// The top-level streams (read from their own list), from the tap's stream table.
 pub fn top_level_streams() -> Vec<&'static str> {
     tap_drift::streams::STREAMS
@@ -116,6 +125,10 @@ pub struct Synced {
     pub messages: Vec<Value>,
     pub records: HashMap<String, Vec<Value>>,
     pub schemas: HashMap<String, Value>,
+    /// The version each stream's records carried (streams read whole).
+    pub versions: HashMap<String, i64>,
+    /// The ACTIVATE_VERSION of each stream.
+    pub activated: HashMap<String, i64>,
 }
 
 impl Synced {
@@ -142,6 +155,26 @@ impl Synced {
 }
 
 type Validators = HashMap<String, (jsonschema::Validator, jsonschema::Validator)>;
+
+/// An ACTIVATE_VERSION: after its stream's SCHEMA, once, with the version its records carried.
+fn check_activate_version(msg: &Value, synced: &mut Synced) {
+    let stream = msg["stream"].as_str().expect("stream").to_string();
+    assert!(
+        synced.schemas.contains_key(&stream),
+        "ACTIVATE_VERSION of {stream} before its SCHEMA"
+    );
+    let version = msg["version"].as_i64().expect("an integer version");
+    let records = synced.records.get(&stream).map_or(0, Vec::len);
+    let versioned = synced.versions.get(&stream).copied();
+    assert!(
+        records == 0 || versioned == Some(version),
+        "{stream}: records carry version {versioned:?}, ACTIVATE_VERSION {version}"
+    );
+    assert!(
+        synced.activated.insert(stream, version).is_none(),
+        "one ACTIVATE_VERSION per stream"
+    );
+}
 
 /// One RECORD: after its SCHEMA, valid against it (Draft 4 and 2020-12), no field outside it, its
 /// key present and not seen before in its stream, `time_extracted` RFC 3339 UTC.
@@ -190,7 +223,7 @@ fn check_record(
 }
 
 /// Parses stdout and asserts the contract: only Singer JSON lines with upper-case types; SCHEMA
-/// before records; every record valid against its schema (Draft 4 and 2020-12); keys present,
+/// before records; one version per stream's records, and its ACTIVATE_VERSION after them; every record valid against its schema (Draft 4 and 2020-12); keys present,
 /// non-null, unique per stream; `time_extracted` RFC 3339 UTC; the last line a STATE; no two
 /// identical STATEs in a row.
 pub fn check_output(out: &Output) -> Synced {
@@ -200,6 +233,8 @@ pub fn check_output(out: &Output) -> Synced {
         messages: vec![],
         records: HashMap::new(),
         schemas: HashMap::new(),
+        versions: HashMap::new(),
+        activated: HashMap::new(),
     };
     let mut validators: Validators = HashMap::new();
     let mut seen_keys: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
@@ -227,6 +262,15 @@ pub fn check_output(out: &Output) -> Synced {
             "RECORD" => {
                 check_record(&msg, &validators, &synced.schemas, &mut seen_keys);
                 let stream = msg["stream"].as_str().expect("stream").to_string();
+                assert!(
+                    !synced.activated.contains_key(&stream),
+                    "{stream}: a RECORD after its ACTIVATE_VERSION"
+                );
+                if let Some(v) = msg.get("version") {
+                    let v = v.as_i64().expect("an integer version");
+                    let first = *synced.versions.entry(stream.clone()).or_insert(v);
+                    assert_eq!(first, v, "{stream}: one version per run");
+                }
                 synced
                     .records
                     .entry(stream)
@@ -243,6 +287,7 @@ pub fn check_output(out: &Output) -> Synced {
                 );
                 previous_state = Some(msg["value"].clone());
             }
+            "ACTIVATE_VERSION" => check_activate_version(&msg, &mut synced),
             other => panic!("unexpected message type {other}"),
         }
         synced.messages.push(msg);

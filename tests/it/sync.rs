@@ -1,15 +1,72 @@
 //! Syncs against the emulator: counts, ids and values equal the emulator's truth; selection;
 //! pagination edge cases; bookmarks.
 
-use drift_emulator::{Dataset, Options};
+use drift_emulator::{Dataset, Emulator, Options, Variants};
 use serde_json::{json, Value};
 
 use crate::support::*;
 
+/// Incremental streams end at the emulator's newest replication value; streams read whole keep no
+/// bookmark and activate the version their records carry.
+fn assert_bookmarks(emu: &Emulator, synced: &Synced) {
+    let state = synced.last_state();
+    for (stream, key) in [
+        ("accounts", "updateDateTime"),
+        ("conversations", "updatedAt"),
+        ("messages", "updatedAt"),
+    ] {
+        let source = if stream == "messages" {
+            "conversations"
+        } else {
+            stream
+        };
+        let rk = if stream == "messages" {
+            "conversationUpdatedAt"
+        } else {
+            key
+        };
+        if let Some(truth_max) = emu
+            .records(source)
+            .iter()
+            .filter_map(|r| r[key].as_i64())
+            .max()
+        {
+            assert_eq!(
+                state["bookmarks"][stream]["replication_key_value"],
+                json!(truth_max),
+                "{stream} bookmark"
+            );
+            assert_eq!(state["bookmarks"][stream]["replication_key"], json!(rk));
+        }
+    }
+    // streams read whole keep no bookmark, and activate the version their records carry
+    for stream in read_whole_by_default() {
+        assert!(
+            state["bookmarks"].get(stream).is_none(),
+            "{stream} bookmark"
+        );
+        assert_eq!(
+            synced.activated.get(stream),
+            synced.versions.get(stream).or(synced.activated.get(stream)),
+            "{stream}: ACTIVATE_VERSION with the records' version"
+        );
+        assert!(
+            synced.activated.contains_key(stream),
+            "{stream} ACTIVATE_VERSION"
+        );
+    }
+    for stream in ["accounts", "conversations", "messages", "contacts"] {
+        assert!(
+            !synced.activated.contains_key(stream) && !synced.versions.contains_key(stream),
+            "{stream} is not read whole: no version"
+        );
+    }
+}
+
 async fn full_sync(data: Dataset, options: Options, page_size: u32) {
     let dir = TempDir::new(&format!(
         "full-{}-{page_size}-{}",
-        data.conversations, options.links_style
+        data.conversations, options.variants.links_style
     ));
     let emu = emulator_with(data.clone(), options).await;
     let cfg = dir.json(
@@ -55,37 +112,7 @@ async fn full_sync(data: Dataset, options: Options, page_size: u32) {
             "a missing contact is logged"
         );
     }
-    let state = synced.last_state();
-    for (stream, key) in [
-        ("accounts", "updateDateTime"),
-        ("conversations", "updatedAt"),
-        ("users", "updatedAt"),
-        ("messages", "updatedAt"),
-    ] {
-        let source = if stream == "messages" {
-            "conversations"
-        } else {
-            stream
-        };
-        let rk = if stream == "messages" {
-            "conversationUpdatedAt"
-        } else {
-            key
-        };
-        if let Some(truth_max) = emu
-            .records(source)
-            .iter()
-            .filter_map(|r| r[key].as_i64())
-            .max()
-        {
-            assert_eq!(
-                state["bookmarks"][stream]["replication_key_value"],
-                json!(truth_max),
-                "{stream} bookmark"
-            );
-            assert_eq!(state["bookmarks"][stream]["replication_key"], json!(rk));
-        }
-    }
+    assert_bookmarks(&emu, &synced);
 }
 
 #[tokio::test]
@@ -99,7 +126,10 @@ async fn full_sync_equals_emulator_truth_links_pagination() {
     full_sync(
         small(),
         Options {
-            links_style: true,
+            variants: Variants {
+                links_style: true,
+                ..Variants::default()
+            },
             ..Options::new(TOKEN)
         },
         7,
@@ -141,7 +171,10 @@ async fn empty_streams_and_single_pages() {
             conversations: 30,
         },
         Options {
-            links_style: true,
+            variants: Variants {
+                links_style: true,
+                ..Variants::default()
+            },
             ..Options::new(TOKEN)
         },
         10,
@@ -207,7 +240,13 @@ async fn start_date_filters_and_future_start_date_emits_nothing() {
     let out = tap(args(&[&"--config", &cfg])).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let synced = check_output(&out);
-    assert!(synced.records.is_empty());
+    // streams read whole ignore start_date (what they do not emit would be taken as deleted)
+    let whole = read_whole_by_default();
+    assert!(
+        synced.records.keys().all(|s| whole.contains(&s.as_str())),
+        "{:?}",
+        synced.records.keys()
+    );
     let cutoff = "2024-01-01T00:00:00Z";
     let cutoff_ms = chrono::DateTime::parse_from_rfc3339(cutoff)
         .expect("ts")
@@ -295,7 +334,8 @@ async fn date_time_option_emits_rfc3339_and_keeps_bookmarks_working() {
     assert!(state["bookmarks"]["conversations"]["replication_key_value"].is_i64());
     let s = dir.json("state.json", &state);
     let again = check_output(&tap(args(&[&"--config", &cfg, &"--state", &s])).await);
-    assert!(again.records.is_empty());
+    let whole = read_whole_by_default();
+    assert!(again.records.keys().all(|s| whole.contains(&s.as_str())));
     // discovery with this config describes the same schemas
     let disc = tap(args(&[&"--config", &cfg, &"--discover"])).await;
     let catalog: Value = serde_json::from_slice(&disc.stdout).expect("catalog");

@@ -335,17 +335,31 @@ impl Dataset {
             json!({"id": self.user_id(u), "type": "user", "bot": u + 2 >= self.users})
         };
         m.insert("author".into(), author);
-        m.insert(
-            "type".into(),
-            json!(if j == 0 {
-                "chat"
-            } else {
-                r.pick(MESSAGE_TYPES)
-            }),
-        );
+        let kind = if j == 0 {
+            "chat"
+        } else {
+            r.pick(MESSAGE_TYPES)
+        };
+        m.insert("type".into(), json!(kind));
+        if kind == "edit" {
+            // an edit points at an earlier message of the same conversation
+            let edited = conversation_id * 16 + i64::from(r.below(u64::from(j)) as u32);
+            m.insert("editedMessageId".into(), json!(edited));
+            m.insert(
+                "editType".into(),
+                json!(r.pick(&["delete", "replace", "replace_body", "replace_buttons"])),
+            );
+        }
         m.insert("createdAt".into(), json!(created));
         if from_contact {
-            m.insert("context".into(), json!({"ip": format!("203.0.113.{}", r.below(250)), "userAgent": "Mozilla/5.0 (X11; Linux x86_64)"}));
+            let mut context = json!({"ip": format!("203.0.113.{}", r.below(250)), "userAgent": "Mozilla/5.0 (X11; Linux x86_64)"});
+            if r.chance(50) {
+                context["location"] = json!({"city": "Zürich", "country": "CH"});
+                context["href"] = json!("https://www.example.com/pricing?utm_source=ads");
+                context["referrer"] = json!("https://www.google.com/");
+                context["title"] = json!("Pricing – Example");
+            }
+            m.insert("context".into(), context);
         } else if r.chance(30) {
             m.insert("buttons".into(), json!([{"label": "Yes ✅", "value": "yes", "type": "reply"}, {"label": "Non", "value": "no", "type": "reply"}]));
         }

@@ -6,11 +6,12 @@
 //! reads them: a new collection is one entry there and its generator in `data.rs`. Knows nothing of
 //! HTTP.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
 use crate::data::{Dataset, EPOCH_END_MS};
+use crate::variants::{swapped, Variants};
 
 /// How one listed collection is generated, keyed and changed.
 pub struct Spec {
@@ -88,6 +89,10 @@ struct Changes {
     /// index → new update time (indices ≥ the dataset's count are added records)
     updated: BTreeMap<u32, i64>,
     added: u32,
+    /// Records deleted from Drift (gone from the list, 404 by id).
+    deleted: BTreeSet<u32>,
+    /// With loose order: a changed record the next read misses, and the read that misses it.
+    lagging: Option<(u32, u64)>,
 }
 
 /// Dataset + overlay.
@@ -95,8 +100,11 @@ struct Changes {
 pub struct World {
     data: Dataset,
     changes: Vec<Changes>,
+    variants: Variants,
     /// Serve values of the wrong JSON type in every 10th conversation (a fault switch).
     wrong_types: bool,
+    /// Reads of lists so far (a read starts with a request without a cursor).
+    reads: u64,
 }
 
 fn slot(spec: &Spec) -> usize {
@@ -108,12 +116,25 @@ fn slot(spec: &Spec) -> usize {
 
 impl World {
     /// A world with no changes yet.
-    pub fn new(data: Dataset, wrong_types: bool) -> World {
+    pub fn new(data: Dataset, variants: Variants, wrong_types: bool) -> World {
         World {
             data,
             changes: COLLECTIONS.iter().map(|_| Changes::default()).collect(),
+            variants,
             wrong_types,
+            reads: 0,
         }
+    }
+
+    /// The switches this world plays.
+    pub fn variants(&self) -> &Variants {
+        &self.variants
+    }
+
+    /// Starts a new read of a list (its first page was asked for): its number.
+    pub fn begin_read(&mut self) -> u64 {
+        self.reads += 1;
+        self.reads
     }
 
     /// The generated dataset underneath.
@@ -125,14 +146,70 @@ impl World {
         &self.changes[slot(spec)]
     }
 
-    /// Records of a collection, changes included.
+    /// Records of a collection ever generated or added (deleted ones included: indices stay).
     pub fn count(&self, spec: &Spec) -> u32 {
         (spec.count)(&self.data) + self.changes(spec).added
+    }
+
+    /// The record a read misses, if it misses one.
+    fn hidden(&self, spec: &Spec, read: u64) -> Option<u32> {
+        self.changes(spec)
+            .lagging
+            .filter(|(_, r)| *r == read)
+            .map(|(i, _)| i)
+    }
+
+    /// How many records a list serves during read number `read`.
+    pub fn listed(&self, spec: &Spec, read: u64) -> u32 {
+        let gone = self.changes(spec).deleted.len() as u32;
+        self.count(spec) - gone - u32::from(self.hidden(spec, read).is_some())
+    }
+
+    /// The generation index of the record a list serves at `position` during read `read`: in list
+    /// order (loosely, with that switch), without deleted records, without a lagging one.
+    pub fn list_index(&self, spec: &Spec, position: u32, read: u64) -> u32 {
+        let position = if self.variants.loose_order && spec.newest_first {
+            swapped(position, self.listed(spec, read))
+        } else {
+            position
+        };
+        // skip, in the full order, the positions of the deleted records and of a lagging one
+        let mut excluded: Vec<u32> = self.changes(spec).deleted.iter().copied().collect();
+        excluded.extend(self.hidden(spec, read));
+        let mut skipped: Vec<u32> = excluded
+            .iter()
+            .map(|i| self.position_of(spec, *i))
+            .collect();
+        skipped.sort_unstable();
+        let mut full = position;
+        for p in skipped {
+            if p <= full {
+                full += 1;
+            }
+        }
+        self.at_position(spec, full)
+    }
+
+    /// The position of generation index `i` in the full list order (the inverse of
+    /// [`World::at_position`]).
+    fn position_of(&self, spec: &Spec, i: u32) -> u32 {
+        if !spec.newest_first {
+            return i;
+        }
+        let changed = &self.changes(spec).updated;
+        if let Some(at) = changed.get(&i) {
+            // changed records come first, newest first (ties: highest index first)
+            return changed.iter().filter(|(j, t)| (*t, *j) > (at, &i)).count() as u32;
+        }
+        let base = (spec.count)(&self.data);
+        let unchanged_above = (base - i - 1) - changed.range(i + 1..base).count() as u32;
+        changed.len() as u32 + unchanged_above
     }
 
     /// The i-th record (by generation index), with changes applied.
     pub fn record(&self, spec: &Spec, i: u32, full: bool) -> Value {
         let mut v = (spec.record)(&self.data, i, full);
+        self.variants.shape(spec.name, &mut v);
         if self.wrong_types && spec.name == "conversations" && i % 10 == 0 {
             v["inboxId"] = json!(v["inboxId"].to_string());
             v["orgId"] = json!("n/a");
@@ -149,9 +226,30 @@ impl World {
         v
     }
 
-    /// The index of a record by its key.
+    /// The index of a record by its key (`None` for a deleted one).
     pub fn index_of(&self, spec: &Spec, key: &str) -> Option<u32> {
-        (spec.index)(&self.data, key).filter(|i| *i < self.count(spec))
+        (spec.index)(&self.data, key)
+            .filter(|i| *i < self.count(spec) && !self.changes(spec).deleted.contains(i))
+    }
+
+    /// Deletes these records (by generation index) from Drift.
+    pub fn delete(&mut self, spec: &Spec, indices: &[u32]) {
+        let count = self.count(spec);
+        let changes = &mut self.changes[slot(spec)];
+        changes
+            .deleted
+            .extend(indices.iter().filter(|i| **i < count));
+    }
+
+    /// With loose order, the first record changed after a read is missed by the next read.
+    fn lag(&mut self, spec: &Spec, index: u32) {
+        let next_read = self.reads + 1;
+        if self.variants.loose_order && spec.newest_first {
+            let changes = &mut self.changes[slot(spec)];
+            if changes.lagging.is_none_or(|(_, r)| r != next_read) {
+                changes.lagging = Some((index, next_read));
+            }
+        }
     }
 
     /// Changes these records: a new update time `at` (after the whole dataset) and one changed field.
@@ -161,6 +259,9 @@ impl World {
         let changes = &mut self.changes[slot(spec)];
         for &i in indices.iter().filter(|i| **i < count) {
             changes.updated.insert(i, at);
+        }
+        if let Some(&first) = indices.iter().find(|i| **i < count) {
+            self.lag(spec, first);
         }
     }
 
@@ -173,11 +274,16 @@ impl World {
             changes.updated.insert(i, at);
         }
         changes.added += m;
+        if m > 0 {
+            self.lag(spec, first);
+        }
     }
 
-    /// Keys of the records whose update time is at or after `since_ms`.
+    /// Keys of the records (not deleted) whose update time is at or after `since_ms`.
     pub fn changed_since(&self, spec: &Spec, since_ms: i64) -> Vec<Value> {
+        let deleted = &self.changes(spec).deleted;
         (0..self.count(spec))
+            .filter(|i| !deleted.contains(i))
             .map(|i| self.record(spec, i, false))
             .filter(|r| r[spec.updated].as_i64().is_some_and(|t| t >= since_ms))
             .map(|r| r[spec.key].clone())
@@ -240,10 +346,11 @@ impl World {
         all
     }
 
-    /// Every record of a collection, full, in list order: the emulator's truth for tests.
+    /// Every record of a collection, full, in list order (as a read that misses nothing serves
+    /// it): the emulator's truth for tests.
     pub fn all(&self, spec: &Spec) -> Vec<Value> {
-        (0..self.count(spec))
-            .map(|p| self.record(spec, self.at_position(spec, p), true))
+        (0..self.listed(spec, 0))
+            .map(|p| self.record(spec, self.list_index(spec, p, 0), true))
             .collect()
     }
 }
@@ -261,6 +368,7 @@ mod tests {
                 accounts: 4,
                 conversations: 50,
             },
+            Variants::default(),
             false,
         );
         let conversations = spec("conversations").unwrap();
@@ -286,5 +394,45 @@ mod tests {
             );
         }
         assert_eq!(spec("nope").map(|s| s.name), None);
+    }
+
+    #[test]
+    fn a_loose_list_swaps_neighbours_and_lags_one_read() {
+        let data = Dataset {
+            seed: 1,
+            conversations: 30,
+            ..Dataset::default()
+        };
+        let loose = Variants {
+            loose_order: true,
+            ..Variants::default()
+        };
+        let mut w = World::new(data, loose, false);
+        let conversations = spec("conversations").unwrap();
+        w.touch(conversations, &[2, 5], EPOCH_END_MS + 10);
+        let read = w.begin_read();
+        assert_eq!(w.listed(conversations, read), 29, "one record lags");
+        let served: Vec<u32> = (0..29)
+            .map(|p| w.list_index(conversations, p, read))
+            .collect();
+        assert!(!served.contains(&2), "the first record changed is missing");
+        let times: Vec<i64> = served
+            .iter()
+            .map(|i| {
+                w.record(conversations, *i, false)["updatedAt"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        assert!(times.windows(2).any(|p| p[0] < p[1]), "neighbours swapped");
+        let next = w.begin_read();
+        assert_eq!(w.listed(conversations, next), 30, "the next read sees it");
+        w.delete(conversations, &[7]);
+        assert_eq!(w.listed(conversations, next), 29);
+        assert_eq!(w.index_of(conversations, &data_id(&w, 7)), None);
+    }
+
+    fn data_id(w: &World, i: u32) -> String {
+        w.dataset().conversation_id(i).to_string()
     }
 }

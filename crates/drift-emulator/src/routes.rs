@@ -1,0 +1,289 @@
+//! The emulated endpoints: Drift's paths, query parameters, envelopes and cursors, serving the
+//! world's records with the switches of [`crate::Variants`] applied. One handler per endpoint;
+//! tokens, faults and the request log are the middleware's (`auth.rs`).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::world::{Spec, World};
+use crate::{collection, lock, Shared};
+
+/// An error response in Drift's shapes: `{"error": {...}}` for 401 (or always, with the
+/// `error_object_bodies` switch), else `{"errors": [...]}`.
+pub fn error(s: &Shared, status: StatusCode, kind: &str, message: &str) -> Response {
+    let body = if status == StatusCode::UNAUTHORIZED || s.options.variants.error_object_bodies {
+        json!({"error": {"type": kind, "message": message}})
+    } else {
+        json!({"errors": [{"type": kind, "message": message}]})
+    };
+    (status, Json(body)).into_response()
+}
+
+/// The 404 of an unknown path.
+pub async fn not_found(State(s): State<Arc<Shared>>) -> Response {
+    error(&s, StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+fn world(s: &Shared) -> std::sync::MutexGuard<'_, World> {
+    lock(&s.world)
+}
+
+/// `GET /users/list`: every user, one call.
+pub async fn users_list(State(s): State<Arc<Shared>>) -> Response {
+    let mut w = world(&s);
+    let users = collection("users");
+    let read = w.begin_read();
+    let all: Vec<Value> = (0..w.listed(users, read))
+        .map(|p| w.record(users, w.list_index(users, p, read), true))
+        .collect();
+    Json(json!({"data": all})).into_response()
+}
+
+fn one(s: &Shared, spec: &Spec, key: &str, what: &str) -> Response {
+    let w = world(s);
+    match w.index_of(spec, key) {
+        Some(i) => Json(json!({"data": w.record(spec, i, true)})).into_response(),
+        None => error(
+            s,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("{what} not found"),
+        ),
+    }
+}
+
+/// `GET /users/{id}`.
+pub async fn user_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    one(&s, collection("users"), &id, "user")
+}
+
+/// `GET /accounts/{id}`.
+pub async fn account_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    one(&s, collection("accounts"), &id, "account")
+}
+
+/// `GET /conversations/{id}`.
+pub async fn conversation_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    one(&s, collection("conversations"), &id, "conversation")
+}
+
+/// `GET /contacts/{id}`.
+pub async fn contact_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let contact = id.parse::<i64>().ok().and_then(|id| {
+        let w = world(&s);
+        let mut c = w.dataset().contact(id)?;
+        w.variants().shape("contacts", &mut c);
+        Some(c)
+    });
+    match contact {
+        Some(c) => Json(json!({"data": c})).into_response(),
+        None => error(&s, StatusCode::NOT_FOUND, "not_found", "contact not found"),
+    }
+}
+
+/// The query of `GET /accounts`.
+#[derive(Deserialize)]
+pub struct AccountsQuery {
+    index: Option<u32>,
+    size: Option<u32>,
+}
+
+/// `GET /accounts?index=&size=`: `size` defaults to 10; `next` is a URL with the next index.
+pub async fn accounts_list(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<AccountsQuery>,
+) -> Response {
+    let mut w = world(&s);
+    let accounts = collection("accounts");
+    let index = q.index.unwrap_or(0);
+    let read = if index == 0 { w.begin_read() } else { 0 };
+    let total = w.listed(accounts, read);
+    let asked = q.size.unwrap_or(10).clamp(1, 100);
+    // the size served; with the clamp switch, `next` still steps by the size asked for
+    let (served, step) = match s.options.variants.accounts_size_cap {
+        Some(cap) => (asked.min(cap), asked),
+        None => (asked, asked),
+    };
+    let end = index.saturating_add(served).min(total);
+    let page: Vec<Value> = (index.min(end)..end)
+        .map(|p| w.record(accounts, w.list_index(accounts, p, read), true))
+        .collect();
+    let next = index.saturating_add(step);
+    let v = &s.options.variants;
+    // with the switch, a list ending exactly at a page boundary says there is more
+    let full_last = !page.is_empty() && end == total && end - index == served;
+    let more = next < total || (v.last_page_without_array && full_last);
+    let mut data = json!({"total": total});
+    if !(page.is_empty() && v.last_page_without_array) {
+        data["accounts"] = json!(page);
+    }
+    if more {
+        data["next"] = json!(format!("{}/accounts?index={next}&size={asked}", s.base_url));
+    }
+    Json(json!({"data": data})).into_response()
+}
+
+/// The query of the cursor-paged lists.
+#[derive(Deserialize)]
+pub struct CursorQuery {
+    limit: Option<u32>,
+    next: Option<String>,
+    page_token: Option<String>,
+}
+
+/// Cursor tokens are opaque decimal strings encoding a read and a position in the list.
+const CURSOR_OFFSET: u64 = 100_000_000;
+
+fn cursor(read: u64, position: u32) -> String {
+    ((read << 32 | u64::from(position)) + CURSOR_OFFSET).to_string()
+}
+
+impl CursorQuery {
+    /// The read and position asked for; `None` for a bad cursor.
+    fn at(&self) -> Option<Option<(u64, u32)>> {
+        match self.next.as_deref().or(self.page_token.as_deref()) {
+            None => Some(None),
+            Some(token) => {
+                let v = token.parse::<u64>().ok()?.checked_sub(CURSOR_OFFSET)?;
+                Some(Some((v >> 32, u32::try_from(v & 0xFFFF_FFFF).ok()?)))
+            }
+        }
+    }
+}
+
+fn bad_cursor(s: &Shared) -> Response {
+    error(
+        s,
+        StatusCode::BAD_REQUEST,
+        "validation_error",
+        "invalid pagination token",
+    )
+}
+
+/// One page of a cursor list: (first position, end, whether more follow) of a list of `total`
+/// from `position` with `limit` records a page.
+fn window(position: u32, limit: u32, total: u32, empty_last: bool) -> (u32, u32, bool) {
+    let end = position.saturating_add(limit).min(total);
+    // with the switch, a list ending exactly at a page boundary says there is more
+    let more =
+        end < total || (empty_last && end == total && end > position && end - position == limit);
+    (position.min(end), end, more)
+}
+
+/// `GET /conversations/list`: newest updated first; `pagination.next` (limit ≤ 50) or, with the
+/// switch, `links.next` with a `page_token` (limit ≤ 100).
+pub async fn conversations_list(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<CursorQuery>,
+) -> Response {
+    let v = &s.options.variants;
+    let Some(at) = q.at() else {
+        return bad_cursor(&s);
+    };
+    let mut w = world(&s);
+    let conversations = collection("conversations");
+    let (read, position) = match at {
+        Some(at) => at,
+        None => (w.begin_read(), 0),
+    };
+    let total = w.listed(conversations, read);
+    if position > total {
+        return bad_cursor(&s);
+    }
+    let max = if v.links_style { 100 } else { 50 };
+    let limit = q.limit.unwrap_or(25).clamp(1, max);
+    let (start, end, more) = window(position, limit, total, v.last_page_without_array);
+    let items: Vec<Value> = (start..end)
+        .map(|p| w.record(conversations, w.list_index(conversations, p, read), false))
+        .collect();
+    let mut body = json!({});
+    if !(items.is_empty() && v.last_page_without_array) {
+        body["data"] = json!(items);
+    }
+    if more {
+        let token = cursor(read, end);
+        if v.links_style {
+            body["links"] = json!({
+                "self": format!("{}/conversations/list?limit={limit}", s.base_url),
+                "next": format!("{}/conversations/list?limit={limit}&page_token={token}", s.base_url),
+            });
+        } else {
+            body["pagination"] = json!({"more": true, "next": token});
+        }
+    }
+    Json(body).into_response()
+}
+
+/// `GET /conversations/{id}/messages?next=`: oldest first, `limit` honoured (default 25) or, with
+/// the switch, fixed pages whatever `limit` says.
+pub async fn messages_list(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(q): Query<CursorQuery>,
+) -> Response {
+    let v = &s.options.variants;
+    let Some(at) = q.at() else {
+        return bad_cursor(&s);
+    };
+    let w = world(&s);
+    let Some(i) = w.index_of(collection("conversations"), &id) else {
+        return error(
+            &s,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "conversation not found",
+        );
+    };
+    let all = w.messages(i);
+    let total = all.len() as u32;
+    let position = at.map_or(0, |(_, p)| p);
+    if position > total {
+        return bad_cursor(&s);
+    }
+    let limit = v
+        .messages_page
+        .unwrap_or_else(|| q.limit.unwrap_or(25).clamp(1, 100));
+    let (start, end, more) = window(position, limit, total, v.last_page_without_array);
+    let page = &all[start as usize..end as usize];
+    let mut body = json!({});
+    if !(page.is_empty() && v.last_page_without_array) {
+        body["data"] = json!({"messages": page});
+    } else {
+        body["data"] = json!({});
+    }
+    if more {
+        body["pagination"] = json!({"more": true, "next": cursor(0, end)});
+    }
+    Json(body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        let q = CursorQuery {
+            limit: None,
+            next: Some(cursor(7, 1234)),
+            page_token: None,
+        };
+        assert_eq!(q.at(), Some(Some((7, 1234))));
+        let bad = CursorQuery {
+            limit: None,
+            next: Some("x".into()),
+            page_token: None,
+        };
+        assert_eq!(bad.at(), None);
+        assert_eq!(window(0, 10, 25, false), (0, 10, true));
+        assert_eq!(window(20, 10, 25, false), (20, 25, false));
+        assert_eq!(window(10, 10, 20, true), (10, 20, true));
+        assert_eq!(window(20, 10, 20, true), (20, 20, false));
+    }
+}
