@@ -100,4 +100,11 @@ fn every_stream_is_documented_and_selected_by_the_example_project() {
             "the example Meltano project selects {name}"
         );
     }
+    for setting in tap_drift::config::SETTINGS {
+        assert!(
+            meltano.contains(&format!("- {{name: {},", setting.name)),
+            "the example Meltano project declares the setting {}",
+            setting.name
+        );
+    }
 }

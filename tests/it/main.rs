@@ -7,6 +7,7 @@ mod cli;
 mod fuzz;
 mod generated;
 mod incremental;
+mod matrix;
 mod meltano;
 mod resilience;
 mod support;

@@ -38,7 +38,7 @@ fn world(s: &Shared) -> std::sync::MutexGuard<'_, World> {
 pub async fn users_list(State(s): State<Arc<Shared>>) -> Response {
     let mut w = world(&s);
     let users = collection("users");
-    let read = w.begin_read();
+    let read = w.begin_read(users);
     let all: Vec<Value> = (0..w.listed(users, read))
         .map(|p| w.record(users, w.list_index(users, p, read), true))
         .collect();
@@ -102,7 +102,11 @@ pub async fn accounts_list(
     let mut w = world(&s);
     let accounts = collection("accounts");
     let index = q.index.unwrap_or(0);
-    let read = if index == 0 { w.begin_read() } else { 0 };
+    let read = if index == 0 {
+        w.begin_read(accounts)
+    } else {
+        0
+    };
     let total = w.listed(accounts, read);
     let asked = q.size.unwrap_or(10).clamp(1, 100);
     // the size served; with the clamp switch, `next` still steps by the size asked for
@@ -190,7 +194,7 @@ pub async fn conversations_list(
     let conversations = collection("conversations");
     let (read, position) = match at {
         Some(at) => at,
-        None => (w.begin_read(), 0),
+        None => (w.begin_read(conversations), 0),
     };
     let total = w.listed(conversations, read);
     if position > total {

@@ -93,6 +93,8 @@ struct Changes {
     deleted: BTreeSet<u32>,
     /// With loose order: a changed record the next read misses, and the read that misses it.
     lagging: Option<(u32, u64)>,
+    /// Reads of the list so far (a read starts with a request without a cursor).
+    reads: u64,
 }
 
 /// Dataset + overlay.
@@ -103,8 +105,6 @@ pub struct World {
     variants: Variants,
     /// Serve values of the wrong JSON type in every 10th conversation (a fault switch).
     wrong_types: bool,
-    /// Reads of lists so far (a read starts with a request without a cursor).
-    reads: u64,
 }
 
 fn slot(spec: &Spec) -> usize {
@@ -122,7 +122,6 @@ impl World {
             changes: COLLECTIONS.iter().map(|_| Changes::default()).collect(),
             variants,
             wrong_types,
-            reads: 0,
         }
     }
 
@@ -132,9 +131,10 @@ impl World {
     }
 
     /// Starts a new read of a list (its first page was asked for): its number.
-    pub fn begin_read(&mut self) -> u64 {
-        self.reads += 1;
-        self.reads
+    pub fn begin_read(&mut self, spec: &Spec) -> u64 {
+        let changes = &mut self.changes[slot(spec)];
+        changes.reads += 1;
+        changes.reads
     }
 
     /// The generated dataset underneath.
@@ -243,9 +243,9 @@ impl World {
 
     /// With loose order, the first record changed after a read is missed by the next read.
     fn lag(&mut self, spec: &Spec, index: u32) {
-        let next_read = self.reads + 1;
         if self.variants.loose_order && spec.newest_first {
             let changes = &mut self.changes[slot(spec)];
+            let next_read = changes.reads + 1;
             if changes.lagging.is_none_or(|(_, r)| r != next_read) {
                 changes.lagging = Some((index, next_read));
             }
@@ -343,6 +343,9 @@ impl World {
                 all.push(self.data.message(&conversation, i, k, *at));
             }
         }
+        for m in &mut all {
+            self.variants.shape("messages", m);
+        }
         all
     }
 
@@ -410,7 +413,7 @@ mod tests {
         let mut w = World::new(data, loose, false);
         let conversations = spec("conversations").unwrap();
         w.touch(conversations, &[2, 5], EPOCH_END_MS + 10);
-        let read = w.begin_read();
+        let read = w.begin_read(conversations);
         assert_eq!(w.listed(conversations, read), 29, "one record lags");
         let served: Vec<u32> = (0..29)
             .map(|p| w.list_index(conversations, p, read))
@@ -425,7 +428,7 @@ mod tests {
             })
             .collect();
         assert!(times.windows(2).any(|p| p[0] < p[1]), "neighbours swapped");
-        let next = w.begin_read();
+        let next = w.begin_read(conversations);
         assert_eq!(w.listed(conversations, next), 30, "the next read sees it");
         w.delete(conversations, &[7]);
         assert_eq!(w.listed(conversations, next), 29);
