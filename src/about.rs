@@ -33,6 +33,9 @@ fn setting_schema(s: &Setting) -> Value {
         SettingKind::Integer { default, min, max } => {
             json!({"type": ["integer", "null"], "default": default, "minimum": min, "maximum": max})
         }
+        SettingKind::Number { default, min, max } => {
+            json!({"type": ["number", "null"], "default": default, "minimum": min, "maximum": max})
+        }
         SettingKind::DateTime => json!({"type": ["string", "null"], "format": "date-time"}),
         SettingKind::Choice { default, options } => {
             json!({"type": ["string", "null"], "default": default, "enum": options})
@@ -54,6 +57,7 @@ fn setting_schema(s: &Setting) -> Value {
 fn type_text(s: &Setting) -> String {
     match s.kind {
         SettingKind::Integer { min, max, .. } => format!("integer ({min} to {max})"),
+        SettingKind::Number { min, max, .. } => format!("number ({min} to {max})"),
         SettingKind::Choice { options, .. } => options.join(" \\| "),
         other => other.type_name().to_string(),
     }

@@ -16,7 +16,7 @@ use crate::time::parse_timestamp_ms;
 pub const DEFAULT_API_URL: &str = "https://driftapi.com";
 
 /// A setting's type, with its default and range where it has them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SettingKind {
     /// Free text; the default is what users are shown (`None`: no default).
     Text {
@@ -36,6 +36,15 @@ pub enum SettingKind {
         /// The largest value accepted.
         max: i64,
     },
+    /// A number (fractions allowed) within a range.
+    Number {
+        /// The value when the setting is absent.
+        default: f64,
+        /// The smallest value accepted.
+        min: f64,
+        /// The largest value accepted.
+        max: f64,
+    },
     /// One of a fixed set of strings.
     Choice {
         /// The value when the setting is absent.
@@ -50,6 +59,7 @@ impl SettingKind {
     pub fn type_name(&self) -> &'static str {
         match self {
             SettingKind::Integer { .. } => "integer",
+            SettingKind::Number { .. } => "number",
             SettingKind::DateTime => "date-time",
             _ => "string",
         }
@@ -60,6 +70,7 @@ impl SettingKind {
         match self {
             SettingKind::Text { default } => default.map(str::to_string),
             SettingKind::Integer { default, .. } => Some(default.to_string()),
+            SettingKind::Number { default, .. } => Some(default.to_string()),
             SettingKind::Choice { default, .. } => Some((*default).to_string()),
             SettingKind::Secret | SettingKind::DateTime => None,
         }
@@ -88,16 +99,20 @@ const fn int(default: i64, min: i64, max: i64) -> SettingKind {
     SettingKind::Integer { default, min, max }
 }
 
+const fn number(default: f64, min: f64, max: f64) -> SettingKind {
+    SettingKind::Number { default, min, max }
+}
+
 /// Every setting the tap reads.
 pub static SETTINGS: &[Setting] = &[
     Setting { name: "access_token", kind: SettingKind::Secret,
-        description: "Drift OAuth access token of an app with the conversation_read, user_read and account_read scopes. Required unless client_id, client_secret and refresh_token are set." },
+        description: "Drift access token. Required unless client_id, client_secret and refresh_token are set. The app needs a scope per stream: conversation_read (conversations, messages, conversation_metrics), contact_read (contacts), user_read (users, teams, meetings), account_read (accounts, only on Drift's paid plans), playbook_read (playbooks). A stream whose scope the token lacks is skipped with a warning (see on_missing_scope). An \"Install to Drift\" token of a private app never expires." },
     Setting { name: "client_id", kind: SettingKind::Text { default: None },
         description: "OAuth2 client id of the Drift app; with client_secret and refresh_token, the tap obtains access tokens itself (at start without access_token, and once on a 401)." },
     Setting { name: "client_secret", kind: SettingKind::Secret,
         description: "OAuth2 client secret of the Drift app." },
     Setting { name: "refresh_token", kind: SettingKind::Secret,
-        description: "OAuth2 refresh token. If Drift rotates it, the new one is used for the run but never written anywhere." },
+        description: "OAuth2 refresh token. Drift may replace it at every refresh: the tap then writes the new one back into the config file it came from (never into a log), or warns once that it could not." },
     Setting { name: "start_date", kind: SettingKind::DateTime,
         description: "RFC 3339 timestamp; records updated before it are skipped when a stream has no bookmark." },
     Setting { name: "api_url", kind: SettingKind::Text { default: Some(DEFAULT_API_URL) },
@@ -114,12 +129,18 @@ pub static SETTINGS: &[Setting] = &[
         description: "Requests in flight at once when completing conversations." },
     Setting { name: "requests_per_minute", kind: int(300, 1, 1_000_000),
         description: "Client-side rate limit shared by every request of the run." },
-    Setting { name: "request_timeout_seconds", kind: int(60, 1, 3600),
-        description: "Timeout of one HTTP request, connect to last byte." },
-    Setting { name: "connect_timeout_seconds", kind: int(10, 1, 600),
+    Setting { name: "request_timeout_seconds", kind: int(30, 1, 3600),
+        description: "Timeout of one HTTP request, connect to last byte: a server that accepts and never answers costs this long per attempt." },
+    Setting { name: "connect_timeout_seconds", kind: int(5, 1, 600),
         description: "Timeout for establishing a connection." },
-    Setting { name: "max_attempts", kind: int(5, 1, 20),
-        description: "Attempts per request on 429, 5xx and network errors before the run fails." },
+    Setting { name: "max_retry_minutes", kind: number(10.0, 0.0, 1440.0),
+        description: "How long one request is retried through transient failures (5xx, timeouts, resets, bad bodies) before the run fails. During a sustained outage every worker waits, and one request at a time probes." },
+    Setting { name: "max_throttle_wait_minutes", kind: number(30.0, 0.0, 1440.0),
+        description: "How long the run keeps waiting out Drift's rate limit (429s without a success in between) before it stops; a Retry-After longer than this stops the run at once, saying when to retry." },
+    Setting { name: "max_attempts", kind: int(100, 1, 10_000),
+        description: "Upper bound on the attempts of one request through transient failures (the time budget, max_retry_minutes, usually ends them first)." },
+    Setting { name: "on_missing_scope", kind: SettingKind::Choice { default: "skip", options: &["skip", "fail"] },
+        description: "What a stream the token may not read does: skip (one warning; the run goes on and exits 0) or fail (the run stops with one line)." },
     Setting { name: "backoff_base_ms", kind: int(1000, 0, 600_000),
         description: "First retry wait in milliseconds; each further retry doubles it (full jitter)." },
     Setting { name: "backoff_max_seconds", kind: int(60, 0, 3600),
@@ -179,8 +200,14 @@ pub struct Config {
     pub request_timeout_seconds: u64,
     /// Connect timeout.
     pub connect_timeout_seconds: u64,
-    /// Attempts per request.
+    /// How long one request is retried through transient failures.
+    pub max_retry: std::time::Duration,
+    /// How long the run waits out rate limiting before it stops.
+    pub max_throttle_wait: std::time::Duration,
+    /// Attempts per request (an upper bound beside the time budget).
     pub max_attempts: u32,
+    /// Whether a stream the token may not read fails the run (else it is skipped).
+    pub fail_on_missing_scope: bool,
     /// First retry wait.
     pub backoff_base_ms: u64,
     /// Cap of one backoff wait.
@@ -235,6 +262,12 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>, dotenv: &str) -> Map<Strin
                     .trim()
                     .parse::<i64>()
                     .map_or(Value::String(v.clone()), Value::from),
+                SettingKind::Number { .. } => v
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(Value::String(v.clone()), Value::Number),
                 _ => Value::String(v),
             };
             out.insert(s.name.into(), typed);
@@ -276,6 +309,29 @@ fn integer(raw: &Map<String, Value>, name: &str) -> Result<i64> {
 /// An integer setting as an unsigned number (every integer setting's range starts at 0 or more).
 fn unsigned<T: TryFrom<i64>>(raw: &Map<String, Value>, name: &str) -> Result<T> {
     T::try_from(integer(raw, name)?).map_err(|_| bad(name, "is out of range"))
+}
+
+/// A number setting in minutes, as a duration, within the range its [`Setting`] declares.
+fn minutes(raw: &Map<String, Value>, name: &str) -> Result<std::time::Duration> {
+    let Some(SettingKind::Number { default, min, max }) = setting(name).map(|s| s.kind) else {
+        return Err(bad(name, "is not a number setting (a bug in tap-drift)"));
+    };
+    let n = match raw.get(name) {
+        None | Some(Value::Null) => Some(default),
+        Some(v) => v
+            .as_f64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())),
+    };
+    match n {
+        Some(n) if (min..=max).contains(&n) => Ok(std::time::Duration::from_secs_f64(n * 60.0)),
+        _ => Err(bad(
+            name,
+            format!(
+                "must be a number from {min} to {max}, got {}",
+                raw.get(name).cloned().unwrap_or_default()
+            ),
+        )),
+    }
 }
 
 fn string<'a>(raw: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>> {
@@ -400,6 +456,9 @@ impl Config {
             request_timeout_seconds: unsigned(raw, "request_timeout_seconds")?,
             connect_timeout_seconds: unsigned(raw, "connect_timeout_seconds")?,
             max_attempts: unsigned(raw, "max_attempts")?,
+            max_retry: minutes(raw, "max_retry_minutes")?,
+            max_throttle_wait: minutes(raw, "max_throttle_wait_minutes")?,
+            fail_on_missing_scope: choice(raw, "on_missing_scope")? == "fail",
             backoff_base_ms: unsigned(raw, "backoff_base_ms")?,
             backoff_max_seconds: unsigned(raw, "backoff_max_seconds")?,
         })

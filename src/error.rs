@@ -34,11 +34,23 @@ pub enum Error {
         /// The request path, without query or host.
         endpoint: String,
     },
-    /// The OAuth2 token endpoint refused the refresh credentials.
-    #[error("drift refused the OAuth2 token refresh ({status} on /oauth2/token): check `client_id`, `client_secret` and `refresh_token` in the config")]
+    /// A stream the token may not read, with `on_missing_scope: fail`.
+    #[error("stream {stream} cannot be read: {why}; give the Drift app the {scope} scope (developer settings, OAuth & Scopes) and use the new token, or set on_missing_scope to skip")]
+    Scope {
+        /// The stream.
+        stream: String,
+        /// The scope it needs.
+        scope: String,
+        /// What Drift said.
+        why: String,
+    },
+    /// The OAuth2 token endpoint refused the refresh credentials (or could not be reached).
+    #[error("drift refused the OAuth2 token refresh ({} on /oauth2/token: {reason}): check `client_id`, `client_secret` and `refresh_token` in the config", status.map_or("no answer".to_string(), |s| s.to_string()))]
     Refresh {
-        /// HTTP status.
-        status: u16,
+        /// HTTP status, if Drift answered.
+        status: Option<u16>,
+        /// What went wrong.
+        reason: String,
     },
     /// The run was interrupted by a signal.
     #[error("interrupted by {0}: the last STATE was written")]
@@ -54,14 +66,24 @@ pub enum Error {
         body: String,
     },
     /// Retries ran out on a transient failure.
-    #[error("giving up on {endpoint} after {attempts} attempts; last failure: {last}")]
+    #[error("giving up on {endpoint} after {attempts} attempts over {}; last failure: {last}", human(*.tried))]
     RetriesExhausted {
         /// The request path.
         endpoint: String,
         /// How many requests were made.
         attempts: u32,
+        /// How long it was tried.
+        tried: std::time::Duration,
         /// The last status or transport error.
         last: String,
+    },
+    /// Drift throttled the run (429) beyond its patience, or asked for a wait beyond it.
+    #[error("{}", throttled(*.waited, *.retry_after))]
+    Throttled {
+        /// How long the run was throttled without a success.
+        waited: std::time::Duration,
+        /// The wait Drift asked for, if it said.
+        retry_after: Option<std::time::Duration>,
     },
     /// A response did not have the shape the Drift API documents.
     #[error("unexpected response from {endpoint}: {reason}")]
@@ -116,6 +138,33 @@ impl Error {
             Error::Interrupted(Signal::Term) => 143,
             _ => 1,
         }
+    }
+}
+
+/// A duration for people: `45 s`, `12 min 3 s`, `2 h 5 min`.
+pub fn human(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{:.1} s", d.as_secs_f64()),
+        60..=3599 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+fn throttled(waited: std::time::Duration, retry_after: Option<std::time::Duration>) -> String {
+    match retry_after {
+        Some(after) => {
+            let at = chrono::Utc::now() + chrono::Duration::from_std(after).unwrap_or_default();
+            format!(
+                "drift asks to wait {} before the next request (Retry-After), longer than max_throttle_wait_minutes: stopping with the last STATE; run again after {}",
+                human(after),
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+        }
+        None => format!(
+            "drift kept answering 429 (rate limited) for {} without a success, longer than max_throttle_wait_minutes: stopping with the last STATE; run again later, or lower requests_per_minute",
+            human(waited)
+        ),
     }
 }
 

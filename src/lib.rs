@@ -12,6 +12,7 @@ pub mod error;
 pub mod input;
 pub mod logging;
 pub mod output;
+pub mod persist;
 pub mod sandbox;
 pub mod secret;
 pub mod signal;
@@ -34,7 +35,7 @@ use crate::singer::writer::Writer;
 use crate::sync::{Run, TestMode};
 
 /// Runs the tap as the command line asks, writing to `out`.
-pub async fn run(cli: &Cli, mut out: impl Write) -> Result<()> {
+pub async fn run(cli: &Cli, mut out: impl Write + Send + 'static) -> Result<()> {
     match cli.mode() {
         Mode::About(format) => {
             out.write_all(about::render(format).as_bytes())?;
@@ -55,10 +56,14 @@ pub async fn run(cli: &Cli, mut out: impl Write) -> Result<()> {
 /// The streams to sync: the catalog's selection, or every stream.
 fn selection(cli: &Cli, config: &Config) -> Result<Vec<Selected>> {
     let known = discover::known(config.timestamp_format)?;
-    match cli.catalog_file() {
-        Some(path) => parse_file(path, "catalog", |v| catalog::select_from(&v, &known)),
-        None => Ok(catalog::select_all(&known)),
+    let Some(path) = cli.catalog_file() else {
+        return Ok(catalog::select_all(&known));
+    };
+    let selected = parse_file(path, "catalog", |v| catalog::select_from(&v, &known))?;
+    if selected.is_empty() {
+        tracing::warn!("the catalog selects no stream, so nothing is synced: set \"selected\": true in the metadata of each wanted stream's [] breadcrumb (the output of --discover selects nothing by design)");
     }
+    Ok(selected)
 }
 
 fn state(path: Option<&Path>) -> Result<State> {
@@ -70,7 +75,7 @@ fn state(path: Option<&Path>) -> Result<State> {
 
 /// A sync (or a connection test): config, selection and state are read and checked before the
 /// first request; the engine does the rest.
-async fn sync(cli: &Cli, out: impl Write, test: Option<TestArg>) -> Result<()> {
+async fn sync(cli: &Cli, out: impl Write + Send + 'static, test: Option<TestArg>) -> Result<()> {
     let mut raw = config::read_files(&cli.config)?;
     let _sandbox = match cli.sandbox {
         true => Some(sandbox::start(&mut raw).await?),
@@ -87,7 +92,10 @@ async fn sync(cli: &Cli, out: impl Write, test: Option<TestArg>) -> Result<()> {
     });
     let planned = sync::plan(&selected, &state, &config, started_ms, test)
         .map_err(|reason| bad_file("state", state_path.unwrap_or(Path::new("")), reason))?;
-    let client = Arc::new(drift::DriftClient::connect(&config).await?);
+    let rotate = persist::on_rotate(persist::source_of(&cli.config, "refresh_token"));
+    let capped = streams::capped_endpoints();
+    let client =
+        Arc::new(drift::DriftClient::connect(&config, Some(Box::new(rotate)), &capped).await?);
     let mut writer = Writer::new(out);
     let mut run = Run {
         client,
@@ -96,6 +104,7 @@ async fn sync(cli: &Cli, out: impl Write, test: Option<TestArg>) -> Result<()> {
         out: &mut writer,
         started_ms,
         test,
+        skipped: Vec::new(),
     };
     run.sync(planned, state_path.is_some()).await
 }

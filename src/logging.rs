@@ -100,7 +100,10 @@ impl<S: Subscriber> Layer<S> for StderrLayer {
             }
             line
         };
+        // whatever a server echoed into a message, no secret leaves
+        let line = crate::secret::scrub(&line);
         let mut err = std::io::stderr().lock();
+        // a log line that cannot be written has nowhere else to go
         let _ = writeln!(err, "{line}");
     }
 }

@@ -24,12 +24,12 @@ fn main() -> ExitCode {
     match runtime.block_on(tap_drift::run(&cli, std::io::stdout())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e @ tap_drift::error::Error::Interrupted(_)) => {
-            eprintln!("WARN  {e}");
+            eprintln!("WARN  {}", tap_drift::secret::scrub(&e.to_string()));
             ExitCode::from(e.exit_code())
         }
         Err(e) => {
             // the one place that prints an error: one line, for Meltano and people alike
-            eprintln!("CRITICAL {e}");
+            eprintln!("CRITICAL {}", tap_drift::secret::scrub(&e.to_string()));
             ExitCode::from(e.exit_code())
         }
     }

@@ -1,7 +1,12 @@
-//! The signals that stop a run (SIGTERM, SIGINT), as a future the sync engine selects on. Decides
-//! nothing about what a stop means; `sync/` writes the last STATE and `error.rs` picks the exit code.
+//! The signals that stop a run (SIGTERM, SIGINT). They are caught on a thread of their own, with a
+//! runtime of its own, so a stop is noticed even while the sync task waits on a blocked stdout;
+//! [`stopping`] says whether one came. Decides nothing about what a stop means: `sync/` writes the
+//! last STATE, the writer gives up on a blocked output, and `error.rs` picks the exit code.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Once;
+use std::time::Duration;
 
 /// A stopping signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,8 +26,54 @@ impl fmt::Display for Signal {
     }
 }
 
+/// 0: running; 1: SIGINT received; 2: SIGTERM received.
+static STOPPING: AtomicU8 = AtomicU8::new(0);
+static WATCH: Once = Once::new();
+
+/// The signal that stops the run, once one came.
+pub fn stopping() -> Option<Signal> {
+    match STOPPING.load(Ordering::SeqCst) {
+        1 => Some(Signal::Int),
+        2 => Some(Signal::Term),
+        _ => None,
+    }
+}
+
+/// Starts catching SIGTERM and SIGINT (once per process). Until then they end the process at once.
+pub fn watch() {
+    WATCH.call_once(|| {
+        let started = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(|| {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                let signal = runtime.block_on(wait());
+                STOPPING.store(if signal == Signal::Int { 1 } else { 2 }, Ordering::SeqCst);
+            });
+        if started.is_err() {
+            tracing::warn!(
+                "cannot watch for SIGTERM and SIGINT: they will end the run without a last STATE"
+            );
+        }
+    });
+}
+
+/// Resolves once a stopping signal came (see [`watch`]).
+pub async fn stopped() -> Signal {
+    loop {
+        if let Some(signal) = stopping() {
+            return signal;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// Resolves on SIGTERM or SIGINT (never, if the handlers cannot be installed).
-pub async fn shutdown() -> Signal {
+async fn wait() -> Signal {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

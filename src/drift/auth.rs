@@ -1,9 +1,14 @@
 //! The access token and its OAuth2 refresh: the current token with a generation counter (so tasks
-//! that fail together refresh once), and the refresh request itself. Secrets stay in [`Secret`]s
-//! and are never logged. Knows nothing of Singer; sends only the token request.
+//! that fail together refresh once) and its expiry (so a long run refreshes before it runs out),
+//! and the refresh request itself. A refresh token Drift replaces is handed to the `on_rotate`
+//! hook (the caller saves it where it came from). Secrets stay in [`Secret`]s and are never
+//! logged. Knows nothing of Singer; sends only the token request.
+
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::{Mutex, RwLock};
+use tokio::time::Instant;
 
 use crate::config::OAuth;
 use crate::error::{Error, Result};
@@ -12,47 +17,84 @@ use crate::secret::Secret;
 /// The token endpoint's path.
 pub const TOKEN_PATH: &str = "/oauth2/token";
 
-/// The current access token and how many times it was replaced.
+/// A token is refreshed this long before it expires.
+const REFRESH_MARGIN: Duration = Duration::from_secs(120);
+
+/// Called with a new refresh token when Drift rotates it.
+pub type OnRotate = Box<dyn Fn(&Secret) + Send + Sync>;
+
+/// The current access token, how many times it was replaced, and when it expires.
 #[derive(Debug)]
 struct Token {
     value: Option<Secret>,
     generation: u64,
+    expires_at: Option<Instant>,
 }
 
 /// Credentials of a run: the access token, and what refreshes it.
-#[derive(Debug)]
 pub struct Auth {
     token: RwLock<Token>,
     oauth: Option<OAuth>,
     /// The refresh token in use (Drift may rotate it).
     refresh_token: Mutex<Option<Secret>>,
+    on_rotate: Option<OnRotate>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").field("oauth", &self.oauth).finish()
+    }
+}
+
+/// A field of a token response, in Drift's snake_case or its sample app's camelCase.
+fn field<'a>(body: &'a Value, snake: &str, camel: &str) -> Option<&'a Value> {
+    body.get(snake).or_else(|| body.get(camel))
+}
+
+/// `expires_in` as a duration: seconds (7200), or milliseconds when it can only be that; 0 or
+/// absent: the token does not expire.
+fn lifetime(body: &Value) -> Option<Duration> {
+    let n = field(body, "expires_in", "expiresIn")?.as_f64()?;
+    match n {
+        n if n <= 0.0 => None,
+        n if n > 30.0 * 86_400.0 => Some(Duration::from_secs_f64(n / 1000.0)),
+        n => Some(Duration::from_secs_f64(n)),
+    }
 }
 
 impl Auth {
-    /// Credentials from the config.
-    pub fn new(access_token: Option<Secret>, oauth: Option<OAuth>) -> Auth {
+    /// Credentials from the config; `on_rotate` receives a refresh token Drift replaced.
+    pub fn new(
+        access_token: Option<Secret>,
+        oauth: Option<OAuth>,
+        on_rotate: Option<OnRotate>,
+    ) -> Auth {
         Auth {
             token: RwLock::new(Token {
                 value: access_token,
                 generation: 0,
+                expires_at: None,
             }),
             refresh_token: Mutex::new(oauth.as_ref().map(|o| o.refresh_token.clone())),
             oauth,
+            on_rotate,
         }
     }
 
-    /// Whether a rejected token can be refreshed.
+    /// Whether a rejected or expiring token can be refreshed.
     pub fn can_refresh(&self) -> bool {
         self.oauth.is_some()
     }
 
-    /// The current token (empty when none was obtained yet) and its generation.
-    pub async fn current(&self) -> (u64, Secret) {
+    /// The current token (empty when none was obtained yet), its generation, and whether it is
+    /// about to expire (and can be refreshed).
+    pub async fn current(&self) -> (u64, Secret, bool) {
         let t = self.token.read().await;
-        (
-            t.generation,
-            t.value.clone().unwrap_or_else(|| Secret::new("")),
-        )
+        let expiring = self.can_refresh()
+            && t.expires_at
+                .is_some_and(|e| Instant::now() + REFRESH_MARGIN >= e);
+        let value = t.value.clone().unwrap_or_else(|| Secret::new(""));
+        (t.generation, value, expiring)
     }
 
     /// Replaces the access token by OAuth2 refresh (POSTing with `http` to `token_url`), unless
@@ -77,26 +119,32 @@ impl Auth {
             .clone()
             .unwrap_or_else(|| oauth.refresh_token.clone());
         let body = post_refresh(http, token_url, oauth, &current).await?;
-        let access = body
-            .get("access_token")
+        let access = field(&body, "access_token", "accessToken")
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| Error::Decode {
-                endpoint: TOKEN_PATH.into(),
-                reason: "no access_token in the token response".into(),
+            .map(Secret::new)
+            .ok_or_else(|| Error::Refresh {
+                status: None,
+                reason: "the token response has no access_token".into(),
             })?;
-        if let Some(rotated) = body
-            .get("refresh_token")
+        if let Some(rotated) = field(&body, "refresh_token", "refreshToken")
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty() && *t != current.expose())
         {
-            tracing::warn!("drift rotated the refresh token; the new one is used for the rest of this run but is not saved anywhere: update `refresh_token` in the config if the old one stops working");
-            *refresh_token = Some(Secret::new(rotated));
+            let rotated = Secret::new(rotated);
+            if let Some(hook) = &self.on_rotate {
+                hook(&rotated);
+            }
+            *refresh_token = Some(rotated);
         }
         let mut token = self.token.write().await;
-        token.value = Some(Secret::new(access));
+        token.value = Some(access);
         token.generation += 1;
-        tracing::info!("obtained a new access token by OAuth2 refresh");
+        token.expires_at = lifetime(&body).map(|l| Instant::now() + l);
+        tracing::info!(
+            expires_in_s = lifetime(&body).map(|l| l.as_secs()),
+            "obtained a new access token by OAuth2 refresh"
+        );
         Ok(())
     }
 }
@@ -114,28 +162,47 @@ async fn post_refresh(
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token.expose()),
     ];
-    let resp =
-        http.post(token_url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| Error::RetriesExhausted {
-                endpoint: TOKEN_PATH.into(),
-                attempts: 1,
-                last: e.without_url().to_string(),
-            })?;
+    let refused = |status: Option<u16>, reason: String| Error::Refresh { status, reason };
+    let resp = http
+        .post(token_url)
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| refused(None, e.without_url().to_string()))?;
     let status = resp.status();
     if !status.is_success() {
         tracing::error!(
             status = status.as_u16(),
             "the OAuth2 token refresh was refused"
         );
-        return Err(Error::Refresh {
-            status: status.as_u16(),
-        });
+        return Err(refused(Some(status.as_u16()), format!("{status}")));
     }
-    resp.json().await.map_err(|e| Error::Decode {
-        endpoint: TOKEN_PATH.into(),
-        reason: e.without_url().to_string(),
-    })
+    resp.json()
+        .await
+        .map_err(|e| refused(Some(status.as_u16()), e.without_url().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn token_responses_in_either_case_and_unit() {
+        assert_eq!(
+            lifetime(&json!({"expires_in": 7200})),
+            Some(Duration::from_secs(7200))
+        );
+        assert_eq!(
+            lifetime(&json!({"expiresIn": 7_200_000})),
+            Some(Duration::from_secs(7200))
+        );
+        assert_eq!(lifetime(&json!({"expires_in": 0})), None);
+        assert_eq!(lifetime(&json!({})), None);
+        let camel = json!({"accessToken": "a", "refreshToken": "r"});
+        assert_eq!(
+            field(&camel, "access_token", "accessToken"),
+            Some(&json!("a"))
+        );
+    }
 }

@@ -1,17 +1,20 @@
 //! The Drift HTTP client: the only code that sends requests. Every request waits on the one shared
-//! [`RateLimiter`] and goes through the one retry loop of [`DriftClient::get`], which acts on the
-//! decisions of [`crate::drift::retry`]. Knows nothing of Singer or of the stream table.
+//! [`RateLimiter`] (and an endpoint's own cap, if it has one) and goes through the one retry loop
+//! of [`DriftClient::send`], which acts on the decisions of [`crate::drift::retry`]: patience in time
+//! for transient failures, the limiter's patience for 429s, one refresh for a 401, a refresh ahead
+//! of an expiring token. Knows nothing of Singer or of the stream table.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, USER_AGENT};
 use reqwest::Url;
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::drift::auth::{Auth, TOKEN_PATH};
-use crate::drift::rate_limit::RateLimiter;
+use crate::drift::auth::{Auth, OnRotate, TOKEN_PATH};
+use crate::drift::rate_limit::{RateLimiter, Throttle};
 use crate::drift::request::{Envelope, Request};
 use crate::drift::retry::{backoff, decide, jitter, Decision, Outcome};
 use crate::error::{Error, Result};
@@ -56,7 +59,10 @@ pub struct DriftClient {
     base: String,
     auth: Auth,
     limiter: RateLimiter,
+    /// Endpoints with a documented cap of their own (path prefix → its limiter), under the shared one.
+    capped: Vec<(&'static str, RateLimiter)>,
     max_attempts: u32,
+    max_retry: Duration,
     backoff_base: Duration,
     backoff_cap: Duration,
     requests: AtomicU64,
@@ -80,15 +86,34 @@ fn http_client(config: &Config) -> Result<reqwest::Client> {
         .map_err(|e| bad("api_url", format!("cannot build an HTTP client: {e}")))
 }
 
+/// What one request sends: its method and, for a POST, its JSON body.
+#[derive(Debug, Clone, Copy)]
+enum Body<'a> {
+    Get,
+    Post(&'a Value),
+}
+
 impl DriftClient {
     /// Builds a client from the config; with refresh credentials and no access token, obtains one.
-    pub async fn connect(config: &Config) -> Result<Self> {
+    /// `on_rotate` receives a refresh token Drift replaced; `capped` lists endpoints (by path
+    /// prefix) with a documented rate cap of their own, in requests a minute.
+    pub async fn connect(
+        config: &Config,
+        on_rotate: Option<OnRotate>,
+        capped: &[(&'static str, u32)],
+    ) -> Result<Self> {
+        let patience = config.max_throttle_wait;
         let client = DriftClient {
             http: http_client(config)?,
             base: config.api_url.as_str().trim_end_matches('/').to_string(),
-            auth: Auth::new(config.access_token.clone(), config.oauth.clone()),
-            limiter: RateLimiter::new(config.requests_per_minute),
+            auth: Auth::new(config.access_token.clone(), config.oauth.clone(), on_rotate),
+            limiter: RateLimiter::new(config.requests_per_minute, patience),
+            capped: capped
+                .iter()
+                .map(|(prefix, per_minute)| (*prefix, RateLimiter::new(*per_minute, patience)))
+                .collect(),
             max_attempts: config.max_attempts,
+            max_retry: config.max_retry,
             backoff_base: Duration::from_millis(config.backoff_base_ms),
             backoff_cap: Duration::from_secs(config.backoff_max_seconds),
             requests: AtomicU64::new(0),
@@ -102,6 +127,11 @@ impl DriftClient {
     /// Requests sent so far (every attempt counts, token refreshes included).
     pub fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The effective pace (requests a minute) and the 429s seen so far.
+    pub fn pace(&self) -> (f64, u64) {
+        self.limiter.stats()
     }
 
     async fn refresh(&self, failed_generation: u64) -> Result<()> {
@@ -123,19 +153,36 @@ impl DriftClient {
         Ok(url)
     }
 
-    /// One attempt: waits for a slot, sends, reads the whole response. Returns the token
-    /// generation it used (for a refresh) and what happened.
-    async fn attempt(&self, url: &Url, stream: &str, endpoint: &str) -> (u64, Outcome) {
+    /// Waits for a slot in the shared limiter and in the endpoint's own, if it has one.
+    async fn slot(&self, endpoint: &str) {
+        if let Some((_, own)) = self.capped.iter().find(|(p, _)| endpoint.starts_with(p)) {
+            own.acquire().await;
+        }
         self.limiter.acquire().await;
+    }
+
+    /// One attempt: waits for a slot, refreshes a token about to expire, sends, reads the whole
+    /// response. Returns the token generation it used (for a refresh) and what happened.
+    async fn attempt(
+        &self,
+        url: &Url,
+        body: Body<'_>,
+        stream: &str,
+        endpoint: &str,
+    ) -> Result<(u64, Outcome)> {
+        self.slot(endpoint).await;
+        let (mut generation, mut token, expiring) = self.auth.current().await;
+        if expiring {
+            self.refresh(generation).await?;
+            (generation, token, _) = self.auth.current().await;
+        }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let (generation, token) = self.auth.current().await;
         let started = Instant::now();
-        let sent = self
-            .http
-            .get(url.clone())
-            .bearer_auth(token.expose())
-            .send()
-            .await;
+        let request = match body {
+            Body::Get => self.http.get(url.clone()),
+            Body::Post(json) => self.http.post(url.clone()).json(json),
+        };
+        let sent = request.bearer_auth(token.expose()).send().await;
         let status = sent.as_ref().ok().map(|r| r.status());
         crate::logging::http_request_duration(
             stream,
@@ -144,7 +191,7 @@ impl DriftClient {
             started.elapsed().as_secs_f64(),
         );
         let resp = match sent {
-            Err(e) => return (generation, Outcome::Transport(describe(e))),
+            Err(e) => return Ok((generation, Outcome::Transport(describe(e)))),
             Ok(resp) => resp,
         };
         let status = resp.status();
@@ -165,42 +212,137 @@ impl DriftClient {
                 body,
             }
         };
-        (generation, outcome)
+        Ok((generation, outcome))
     }
 
     /// GETs a request and returns its JSON body once it has the expected envelope. Retries per
     /// [`crate::drift::retry`]; `stream` tags the metrics.
     pub async fn get(&self, request: &Request, stream: &str, envelope: Envelope) -> Result<Value> {
+        self.send(request, Body::Get, stream, envelope).await
+    }
+
+    /// POSTs a JSON body, likewise.
+    pub async fn post(
+        &self,
+        request: &Request,
+        body: &Value,
+        stream: &str,
+        envelope: Envelope,
+    ) -> Result<Value> {
+        self.send(request, Body::Post(body), stream, envelope).await
+    }
+
+    /// The one retry loop: transient failures are retried with capped exponential backoff until
+    /// `max_retry_minutes` (or `max_attempts`) run out, a sustained outage pausing every worker;
+    /// 429s are left to the limiter's own patience; a 401 refreshes the token once.
+    async fn send(
+        &self,
+        request: &Request,
+        body: Body<'_>,
+        stream: &str,
+        envelope: Envelope,
+    ) -> Result<Value> {
         let url = self.url(request)?;
         let endpoint = request.path.as_str();
-        let (mut failures, mut refreshed) = (0u32, false);
+        let (mut failures, mut refreshed, mut first_failure) = (0u32, false, None::<Instant>);
         loop {
-            let (generation, outcome) = self.attempt(&url, stream, endpoint).await;
+            let (generation, outcome) = self.attempt(&url, body, stream, endpoint).await?;
             let can_refresh = self.auth.can_refresh() && !refreshed;
             let (after, last) = match decide(outcome, envelope, endpoint, can_refresh) {
-                Decision::Done(body) => return Ok(body),
-                Decision::Fail(e) => return Err(e),
+                Decision::Done(body) => {
+                    self.limiter.succeeded();
+                    return Ok(body);
+                }
+                Decision::Fail(e) => {
+                    self.limiter.succeeded(); // Drift answered: no outage, no throttle
+                    return Err(e);
+                }
                 Decision::Refresh => {
                     tracing::warn!(endpoint = %endpoint, "access token rejected (401): refreshing it once");
                     self.refresh(generation).await?;
                     refreshed = true;
                     continue;
                 }
+                Decision::Throttled { after } => {
+                    self.throttled(endpoint, after)?;
+                    continue;
+                }
                 Decision::Retry { after, reason } => (after, reason),
             };
             failures += 1;
-            if failures >= self.max_attempts {
+            let tried = first_failure.get_or_insert_with(Instant::now).elapsed();
+            if failures >= self.max_attempts || tried >= self.max_retry {
                 return Err(Error::RetriesExhausted {
                     endpoint: endpoint.into(),
                     attempts: failures,
+                    tried,
                     last,
                 });
             }
             let delay = after.unwrap_or_else(|| {
                 backoff(failures, self.backoff_base, self.backoff_cap, jitter())
             });
+            self.limiter.failed(delay);
             tracing::warn!(endpoint = %endpoint, attempt = failures, wait_ms = delay.as_millis() as u64, reason = %last, "retrying");
             tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// A 429: every worker pauses (the limiter decides how long), or the run stops.
+    fn throttled(&self, endpoint: &str, after: Option<Duration>) -> Result<()> {
+        match self.limiter.throttled(after) {
+            Throttle::Pause(pause) => {
+                let (pace, throttles) = self.limiter.stats();
+                tracing::warn!(
+                    endpoint = %endpoint,
+                    wait_ms = pause.as_millis() as u64,
+                    pace_per_minute = pace.round() as u64,
+                    throttled = throttles,
+                    "rate limited (429): every request waits, then goes on at a lower pace"
+                );
+                Ok(())
+            }
+            Throttle::GiveUp {
+                waited,
+                retry_after,
+            } => Err(Error::Throttled {
+                waited,
+                retry_after,
+            }),
+        }
+    }
+
+    /// The scopes of the access token, from `POST /app/token_info`; `None` when Drift does not
+    /// say (any error: the streams it may not read are then learnt from their 403s).
+    pub async fn scopes(&self) -> Option<Vec<String>> {
+        let (_, token, _) = self.auth.current().await;
+        let body = serde_json::json!({"access_token": token.expose()});
+        let request = Request::new("/app/token_info");
+        match self
+            .post(&request, &body, "token_info", Envelope::Any)
+            .await
+        {
+            Ok(info) => {
+                let scope = info.get("scope").or_else(|| info.pointer("/data/scope"))?;
+                let list: Vec<String> = match scope {
+                    Value::String(s) => s
+                        .split([' ', ','])
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect(),
+                    Value::Array(items) => items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect(),
+                    _ => return None,
+                };
+                Some(list)
+            }
+            Err(e) => {
+                tracing::info!("could not learn the token's scopes ({e}); a stream Drift refuses (403) will be skipped then");
+                None
+            }
         }
     }
 }

@@ -207,6 +207,8 @@ pub struct Pages<'a> {
     total: Option<u64>,
     /// Keys received, for lists with a total.
     keys: HashSet<String>,
+    /// Hashes of every key received, to notice a list that goes round in circles.
+    seen: HashSet<u64>,
     /// Pages read in this walk (re-read and restarts included).
     pages: u64,
 }
@@ -229,6 +231,7 @@ impl<'a> Pages<'a> {
             walk: Walk::First,
             total: None,
             keys: HashSet::new(),
+            seen: HashSet::new(),
             pages: 0,
         }
     }
@@ -248,6 +251,9 @@ impl<'a> Pages<'a> {
                 return Ok(None);
             };
             let page = self.fetch(client, request).await?;
+            if !self.plausible(&page) {
+                self.stop();
+            }
             if let Some(page) = self.check_total(page) {
                 return Ok(Some(page));
             }
@@ -271,6 +277,41 @@ impl<'a> Pages<'a> {
             })?;
         self.next.clone_from(&page.next);
         Ok(page)
+    }
+
+    /// Whether a page can be part of a list that ends: a page that links on must bring records, and
+    /// records not seen before in this walk, and a list with a total cannot have many more pages
+    /// than it makes. Otherwise the walk stops here, with a warning (the records of this page are
+    /// still taken).
+    fn plausible(&mut self, page: &Page) -> bool {
+        if page.next.is_none() {
+            return true;
+        }
+        let key = self.key;
+        let fresh = page
+            .records
+            .iter()
+            .filter(|r| self.seen.insert(hash(&record_key(r, key))))
+            .count();
+        let most = self.total.zip(self.size.or(Some(10))).map(|(total, size)| {
+            // every page of a first read and of a re-read at the default size, and a spare
+            total.div_ceil(u64::from(size.max(1))) + total.div_ceil(10) + 2
+        });
+        let why = if page.records.is_empty() {
+            "an empty page links to another"
+        } else if fresh == 0 {
+            "a page brings only records already read (the list goes round in circles)"
+        } else if most.is_some_and(|m| self.pages > m) {
+            "the list has more pages than its total makes possible"
+        } else {
+            return true;
+        };
+        tracing::warn!(
+            stream = self.tag,
+            pages = self.pages,
+            "{why}: stopping this list here"
+        );
+        false
     }
 
     /// For a list with a total: notes its keys and, in a re-read, keeps only the records not seen
@@ -302,6 +343,7 @@ impl<'a> Pages<'a> {
                 tracing::warn!(stream = self.tag, received, total, "the list came up short of its total: reading it again at the API's default page size");
                 self.walk = Walk::Reread;
                 self.seen_requests.clear();
+                self.seen.clear();
                 self.next = Some(first_request(self.endpoint, &self.path, None));
                 true
             }
@@ -336,6 +378,7 @@ impl<'a> Pages<'a> {
             .and_then(|p| p.max_links)
             .map(|m| m.min(self.bound));
         self.size = bigger.or(self.size);
+        self.seen.clear();
         self.next = Some(first_request(self.endpoint, &self.path, self.size));
     }
 
@@ -344,6 +387,13 @@ impl<'a> Pages<'a> {
         self.next = None;
         self.total = None;
     }
+}
+
+fn hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 /// A record's key as text (the same value has the same text).

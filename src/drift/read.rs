@@ -1,12 +1,12 @@
-//! Reads beyond a list's pages: completing a record from its detail endpoint, a child list for one
-//! parent, and one referenced record. Each goes through the client's one retry policy, and a 404
+//! Reads beyond a list's pages: completing a record from its detail endpoint, and one referenced
+//! record (a child list is a [`crate::drift::page::Pages`] walk). Each goes through the client's one retry policy, and a 404
 //! (the record vanished between two reads) means skip, by the one [`skip_404`] policy, with the
 //! reason logged. Knows nothing of Singer or of the stream table.
 
 use serde_json::{Map, Value};
 
 use crate::drift::client::DriftClient;
-use crate::drift::page::{records_with_key, Endpoint, Envelope, Pages, Request};
+use crate::drift::page::{records_with_key, Endpoint, Envelope, Request};
 use crate::error::{Error, Result};
 
 /// A detail endpoint that completes list records.
@@ -70,29 +70,6 @@ pub async fn complete(
             Ok(merged)
         }
         None => Ok(record),
-    }
-}
-
-/// Every record of a child list for one parent (all pages); `None` when the parent vanished.
-pub async fn children(
-    client: &DriftClient,
-    endpoint: &Endpoint,
-    key: &str,
-    stream: &str,
-    parent_id: &str,
-    page_size: u32,
-) -> Result<Option<Vec<Map<String, Value>>>> {
-    let path = endpoint.path_for(parent_id);
-    let mut pages = Pages::new(endpoint, &path, key, stream, page_size);
-    let mut records = Vec::new();
-    loop {
-        let page = pages.next_page(client).await;
-        let instead = "the parent vanished before its list could be read; skipped";
-        match skip_404(page, stream, parent_id, instead)? {
-            None => return Ok(None),
-            Some(None) => return Ok(Some(records)),
-            Some(Some(page)) => records.extend(page.records),
-        }
     }
 }
 

@@ -69,6 +69,8 @@ pub enum Envelope {
     List(&'static str),
     /// One record, an object at `data`.
     Object,
+    /// Any JSON object.
+    Any,
 }
 
 /// Whether a list response links to a next page, in any of Drift's styles (`data.next`,
@@ -105,6 +107,8 @@ impl Envelope {
             (Envelope::List(_), Some(Value::Array(_))) => Ok(()),
             (Envelope::List(at), None | Some(Value::Null)) if empty_last_page(body, at) => Ok(()),
             (Envelope::Object, Some(Value::Object(_))) => Ok(()),
+            (Envelope::Any, Some(Value::Object(_))) => Ok(()),
+            (Envelope::Any, _) => Err("the body is not a JSON object".into()),
             (Envelope::List(at), _) => Err(format!(
                 "no array at {at} in the body, though it links to a next page"
             )),
@@ -116,6 +120,7 @@ impl Envelope {
         match self {
             Envelope::List(at) => body.pointer(at),
             Envelope::Object => body.get("data"),
+            Envelope::Any => Some(body),
         }
     }
 }

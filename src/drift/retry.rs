@@ -6,7 +6,8 @@
 //! |---|---|
 //! | 2xx with the expected JSON envelope | done |
 //! | 2xx with a truncated, non-JSON or unexpected body | retry |
-//! | 429, 5xx (JSON or an HTML proxy page) | retry, waiting at least `Retry-After` / `X-RateLimit-Reset` |
+//! | 429 | throttled: the limiter pauses every worker (`Retry-After` / `X-RateLimit-Reset`, else 10 s and growing) and lowers the pace |
+//! | 5xx (JSON or an HTML proxy page) | retry, waiting at least `Retry-After` |
 //! | timeout, connection refused or reset | retry |
 //! | 401 | refresh the OAuth token once if refresh credentials are set, else fail |
 //! | 403 | fail at once: the token lacks the scope |
@@ -58,6 +59,11 @@ pub enum Decision {
     },
     /// Replace the access token, then try again.
     Refresh,
+    /// Rate limited (429): the limiter decides the wait, and whether the run goes on.
+    Throttled {
+        /// The server's requested wait, if any.
+        after: Option<Duration>,
+    },
     /// Give up on this request.
     Fail(Error),
 }
@@ -83,15 +89,18 @@ pub fn decide(outcome: Outcome, envelope: Envelope, endpoint: &str, can_refresh:
             })
         }
         Outcome::Failure {
+            status, headers, ..
+        } if status == StatusCode::TOO_MANY_REQUESTS => Decision::Throttled {
+            after: server_wait(&headers),
+        },
+        Outcome::Failure {
             status,
             headers,
             body,
-        } if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() => {
-            Decision::Retry {
-                after: server_wait(&headers),
-                reason: format!("{status}: {}", excerpt(&body)),
-            }
-        }
+        } if status.is_server_error() => Decision::Retry {
+            after: server_wait(&headers),
+            reason: format!("{status}: {}", excerpt(&body)),
+        },
         Outcome::Failure { status, body, .. } => Decision::Fail(Error::Api {
             status: status.as_u16(),
             endpoint: endpoint.into(),
@@ -228,7 +237,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, "2".parse().unwrap());
         assert!(
-            matches!(d(failure(429, h), false), Decision::Retry { after: Some(a), .. } if a == Duration::from_secs(2))
+            matches!(d(failure(429, h), false), Decision::Throttled { after: Some(a) } if a == Duration::from_secs(2))
         );
         assert!(matches!(
             d(failure(401, HeaderMap::new()), true),

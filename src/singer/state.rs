@@ -17,6 +17,17 @@ impl State {
     /// Validates an input state value. Missing `bookmarks` is fine; wrong types are errors.
     pub fn from_value(value: Value) -> Result<State, String> {
         let value = match value {
+            // a whole STATE message saved as the state (a common mistake): its value is the state
+            Value::Object(m)
+                if m.get("type").and_then(Value::as_str) == Some("STATE")
+                    && m.get("value").is_some_and(Value::is_object) =>
+            {
+                tracing::warn!("the state file holds a whole STATE message; using its \"value\" (save only the value next time)");
+                m.get("value").cloned().unwrap_or_default()
+            }
+            other => other,
+        };
+        let value = match value {
             Value::Object(m) => m,
             Value::Null => Map::new(),
             other => return Err(format!("it must be a JSON object, got {other}")),
@@ -172,6 +183,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.recent("users"), vec![(json!(1), 7), (json!("a"), 7)]);
+    }
+
+    #[test]
+    fn a_whole_state_message_is_unwrapped() {
+        let s = State::from_value(json!({"type": "STATE", "value": {"bookmarks": {"users": {"replication_key": "updatedAt", "replication_key_value": 5}}}})).unwrap();
+        assert_eq!(s.bookmark("users", "updatedAt").unwrap(), Some(5));
+        assert!(s.to_value().get("type").is_none());
     }
 
     #[test]

@@ -1,34 +1,112 @@
-//! The sole owner of stdout in Singer mode: Singer messages, one JSON object per line, block-buffered
-//! and flushed at every STATE and page end; an [`Output`] for the sync engine. Generic over
-//! `io::Write` so tests can capture in memory. Decides nothing about when a checkpoint is due.
+//! The sole owner of stdout in Singer mode: Singer messages, one JSON object per line, handed to a
+//! writer thread that owns the output, block-buffers it and flushes at every STATE and page end.
+//! The sync task never blocks on a target that stopped reading for longer than a stop takes: once
+//! a signal is received, sends and flushes give up at once (or after half a second), so the run
+//! ends even when stdout is blocked. An [`Output`] for the sync engine. Decides nothing about when
+//! a checkpoint is due.
 
 use std::io::{self, BufWriter, Write};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
 use crate::output::{Output, StreamEnd, StreamStart};
+use crate::signal;
 use crate::singer::message::Message;
 
+/// Lines the writer thread may hold before a sender waits.
+const QUEUE: usize = 1024;
+/// How long a stopping run waits for its last lines to go out.
+const LAST_WORDS: Duration = Duration::from_millis(500);
+
+enum Command {
+    Line(Vec<u8>),
+    Flush(Option<SyncSender<()>>),
+}
+
 /// Writes Singer messages.
-pub struct Writer<W: Write> {
-    out: BufWriter<W>,
+pub struct Writer {
+    tx: SyncSender<Command>,
+    /// The error that stopped the writer thread, if one did.
+    failed: Arc<Mutex<Option<io::Error>>>,
     last_state: Option<Value>,
     last_was_state: bool,
 }
 
-impl<W: Write> Writer<W> {
-    /// Wraps an output.
-    pub fn new(out: W) -> Self {
+/// The writer thread: writes lines until the channel closes or the output fails.
+fn serve(out: impl Write, rx: Receiver<Command>, failed: &Mutex<Option<io::Error>>) {
+    let mut out = BufWriter::with_capacity(1 << 16, out);
+    for command in rx {
+        let result = match command {
+            Command::Line(line) => out.write_all(&line),
+            Command::Flush(ack) => out.flush().map(|()| {
+                if let Some(ack) = ack {
+                    // the flusher may have given up waiting: nothing to tell then
+                    let _ = ack.send(());
+                }
+            }),
+        };
+        if let Err(e) = result {
+            *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            return;
+        }
+    }
+    // best effort: the last lines, when the writer is dropped
+    let _ = out.flush();
+}
+
+impl Writer {
+    /// Starts the writer thread on an output.
+    pub fn new(out: impl Write + Send + 'static) -> Self {
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let failed = Arc::new(Mutex::new(None));
+        let thread_failed = failed.clone();
+        std::thread::spawn(move || serve(out, rx, &thread_failed));
         Writer {
-            out: BufWriter::with_capacity(1 << 16, out),
+            tx,
+            failed,
             last_state: None,
             last_was_state: false,
         }
     }
 
+    /// The writer thread's error, as this side reports it.
+    fn error(&self) -> io::Error {
+        match self
+            .failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            Some(e) => io::Error::new(e.kind(), e.to_string()),
+            None => io::Error::new(io::ErrorKind::BrokenPipe, "the output closed"),
+        }
+    }
+
+    /// Hands a command to the writer thread, waiting while its queue is full, unless the run is
+    /// stopping.
+    fn send(&self, mut command: Command) -> io::Result<()> {
+        loop {
+            match self.tx.try_send(command) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Disconnected(_)) => return Err(self.error()),
+                Err(TrySendError::Full(c)) => {
+                    if signal::stopping().is_some() {
+                        return Err(io::Error::new(io::ErrorKind::Interrupted, "stopping"));
+                    }
+                    command = c;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        }
+    }
+
     fn line(&mut self, msg: &Message<'_>) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, msg)?;
-        self.out.write_all(b"\n")?;
+        let mut line = serde_json::to_vec(msg)?;
+        line.push(b'\n');
+        self.send(Command::Line(line))?;
         self.last_was_state = matches!(msg, Message::State { .. });
         Ok(())
     }
@@ -77,16 +155,30 @@ impl<W: Write> Writer<W> {
         }
         self.line(&Message::State { value })?;
         self.last_state = Some(value.clone());
-        self.out.flush()
+        self.send(Command::Flush(None))
     }
 
-    /// Flushes buffered lines.
+    /// Flushes buffered lines and waits until they are written (for at most half a second once
+    /// the run is stopping).
     pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        let (ack, done) = mpsc::sync_channel(1);
+        self.send(Command::Flush(Some(ack)))?;
+        let started = Instant::now();
+        loop {
+            match done.recv_timeout(Duration::from_millis(20)) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(self.error()),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if signal::stopping().is_some() && started.elapsed() >= LAST_WORDS {
+                        return Err(io::Error::new(io::ErrorKind::Interrupted, "stopping"));
+                    }
+                }
+            }
+        }
     }
 }
 
-impl<W: Write> Output for Writer<W> {
+impl Output for Writer {
     fn stream_start(&mut self, s: StreamStart<'_>) -> io::Result<()> {
         self.schema(s.stream, s.schema, s.key, s.bookmark)
     }
@@ -120,29 +212,42 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// An output the test can read after the writer is done with it.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
     fn lines_and_state_dedup() {
-        let mut buf = Vec::new();
-        {
-            let mut w = Writer::new(&mut buf);
-            w.schema(
-                "users",
-                &json!({"type": "object", "properties": {}}),
-                &["id"],
-                &[],
-            )
+        let buf = Shared::default();
+        let mut w = Writer::new(buf.clone());
+        w.schema(
+            "users",
+            &json!({"type": "object", "properties": {}}),
+            &["id"],
+            &[],
+        )
+        .unwrap();
+        let rec = json!({"id": 1}).as_object().unwrap().clone();
+        w.record("users", &rec, "2024-01-01T00:00:00Z", None)
             .unwrap();
-            let rec = json!({"id": 1}).as_object().unwrap().clone();
-            w.record("users", &rec, "2024-01-01T00:00:00Z", None)
-                .unwrap();
-            w.state(&json!({"bookmarks": {}})).unwrap();
-            w.state(&json!({"bookmarks": {}})).unwrap();
-            w.record("users", &rec, "2024-01-01T00:00:00Z", Some(7))
-                .unwrap();
-            w.activate_version("users", 7).unwrap();
-            w.state(&json!({"bookmarks": {}})).unwrap();
-        }
-        let text = String::from_utf8(buf).unwrap();
+        w.state(&json!({"bookmarks": {}})).unwrap();
+        w.state(&json!({"bookmarks": {}})).unwrap();
+        w.record("users", &rec, "2024-01-01T00:00:00Z", Some(7))
+            .unwrap();
+        w.activate_version("users", 7).unwrap();
+        w.state(&json!({"bookmarks": {}})).unwrap();
+        w.flush().unwrap();
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 6);
         assert_eq!(
@@ -162,5 +267,21 @@ mod tests {
             r#"{"type":"ACTIVATE_VERSION","stream":"users","version":7}"#
         );
         assert_eq!(lines[5], r#"{"type":"STATE","value":{"bookmarks":{}}}"#);
+    }
+
+    #[test]
+    fn a_closed_output_is_an_error() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::BrokenPipe, "closed"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Err(io::Error::new(io::ErrorKind::BrokenPipe, "closed"))
+            }
+        }
+        let mut w = Writer::new(Closed);
+        let e = w.state(&json!({})).and_then(|()| w.flush()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
     }
 }

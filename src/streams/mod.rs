@@ -55,6 +55,8 @@ pub struct StreamDef {
     pub detail: Option<Detail>,
     /// For a child stream: its parent and how it is read from it.
     pub parent: Option<Parent>,
+    /// The OAuth scope a token needs to read it.
+    pub scope: &'static str,
 }
 
 /// Every stream the tap knows, in sync order.
@@ -79,6 +81,7 @@ pub static STREAMS: &[StreamDef] = &[
         },
         detail: None,
         parent: None,
+        scope: "account_read",
     },
     StreamDef {
         name: "conversations",
@@ -103,6 +106,7 @@ pub static STREAMS: &[StreamDef] = &[
             fields: &["participants", "conversationTags", "relatedPlaybookId"],
         }),
         parent: None,
+        scope: "conversation_read",
     },
     StreamDef {
         name: "users",
@@ -121,6 +125,7 @@ pub static STREAMS: &[StreamDef] = &[
         },
         detail: None,
         parent: None,
+        scope: "user_read",
     },
     StreamDef {
         name: "messages",
@@ -144,6 +149,7 @@ pub static STREAMS: &[StreamDef] = &[
                 parent_key_field: "conversationId",
             },
         }),
+        scope: "conversation_read",
     },
     StreamDef {
         name: "contacts",
@@ -166,6 +172,7 @@ pub static STREAMS: &[StreamDef] = &[
                 parent_field: "contactId",
             },
         }),
+        scope: "contact_read",
     },
 ];
 
@@ -181,4 +188,9 @@ pub fn names() -> String {
         .map(|s| s.name)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Endpoints with a documented rate cap of their own (path prefix, requests a minute).
+pub fn capped_endpoints() -> Vec<(&'static str, u32)> {
+    vec![("/reports", 60)]
 }

@@ -2,7 +2,8 @@
 //! top-level stream (`pass.rs`) → events on the [`Output`] seam. This module runs the passes in
 //! order, writes the first and the final STATE, and is the one writer of the last good STATE when
 //! a run fails or is stopped by a signal. Bookmarks are read once, into windows (`window.rs`),
-//! before any request is sent.
+//! before any request is sent. A stream the token may not read (its scope missing, or a 403 mid-run)
+//! is skipped with one warning, keeping its bookmark, unless `on_missing_scope` is `fail`.
 
 mod pass;
 pub mod progress;
@@ -14,7 +15,7 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::drift::DriftClient;
 use crate::error::{Error, Result};
-use crate::output::Output;
+use crate::output::{Output, StreamEnd};
 use crate::signal;
 use crate::singer::catalog::{Replication, Selected};
 use crate::singer::state::State;
@@ -45,6 +46,8 @@ pub struct Run<'o, O: Output> {
     pub started_ms: i64,
     /// Connection-test mode (`--test`): no bookmark moves.
     pub test: Option<TestMode>,
+    /// Streams skipped in this run, with the reason.
+    pub skipped: Vec<(&'static str, String)>,
 }
 
 /// One selected stream with its window.
@@ -66,6 +69,21 @@ fn read_whole(sel: &Selected, def: &StreamDef, test: Option<TestMode>) -> bool {
     sel.replication == Replication::FullTable && !referenced && test.is_none()
 }
 
+/// A bookmark after the sync's start would hold its stream back until then: it is taken as now.
+fn not_in_future(stream: &str, bookmark: Option<i64>, started_ms: i64) -> Option<i64> {
+    match bookmark {
+        Some(b) if b > started_ms => {
+            let when = crate::time::ms_to_rfc3339(b).unwrap_or_else(|| b.to_string());
+            tracing::warn!(
+                stream,
+                "the bookmark ({when}) is in the future: reading from now instead"
+            );
+            Some(started_ms)
+        }
+        other => other,
+    }
+}
+
 /// Reads every selected stream's bookmark once, into its window: from the bookmark minus the
 /// lookback (skipping the records the state remembers sending), else from `start_date`;
 /// FULL_TABLE streams read everything. Bookmarks never pass `started_ms`, which is also the version
@@ -85,7 +103,7 @@ pub fn plan<'s>(
         };
         let window = match sel.replication {
             Replication::Incremental(k) => BookmarkWindow::new(
-                state.bookmark(sel.name, k)?,
+                not_in_future(sel.name, state.bookmark(sel.name, k)?, started_ms),
                 config.start_date_ms,
                 state.recent(sel.name),
                 config.lookback_ms,
@@ -108,9 +126,15 @@ impl<O: Output> Run<'_, O> {
     /// Syncs the planned streams, pass by pass, then writes the final STATE. On failure or on a
     /// signal, the last good STATE is written before the error is returned.
     pub async fn sync(&mut self, planned: Vec<Planned<'_>>, had_state: bool) -> Result<()> {
+        signal::watch();
         let result = tokio::select! {
             r = self.passes(planned, had_state) => r,
-            s = signal::shutdown() => Err(Error::Interrupted(s)),
+            s = signal::stopped() => Err(Error::Interrupted(s)),
+        };
+        // a signal may also have surfaced as an output that gave up waiting
+        let result = match (result, signal::stopping()) {
+            (Err(_), Some(s)) => Err(Error::Interrupted(s)),
+            (other, _) => other,
         };
         match &result {
             // the target is gone: there is nobody to write to
@@ -129,11 +153,12 @@ impl<O: Output> Run<'_, O> {
         result
     }
 
-    async fn passes(&mut self, mut planned: Vec<Planned<'_>>, had_state: bool) -> Result<()> {
+    async fn passes(&mut self, planned: Vec<Planned<'_>>, had_state: bool) -> Result<()> {
         if had_state {
             self.out.checkpoint(&self.state.to_value())?;
         }
         let started = Instant::now();
+        let mut planned = self.readable(planned).await?;
         for def in STREAMS.iter().filter(|d| d.parent.is_none()) {
             let own = take(&mut planned, |p| p.def.name == def.name);
             let mut kids = Vec::new();
@@ -148,12 +173,66 @@ impl<O: Output> Run<'_, O> {
             self.pass(Pass::new(def, own, kids)).await?;
         }
         self.out.checkpoint(&self.state.to_value())?;
+        self.closing_line(started);
+        Ok(())
+    }
+
+    fn closing_line(&self, started: Instant) {
+        let (pace, throttled) = self.client.pace();
+        let skipped: Vec<&str> = self.skipped.iter().map(|(s, _)| *s).collect();
         tracing::info!(
             requests = self.client.request_count(),
             elapsed_ms = started.elapsed().as_millis() as u64,
+            pace_per_minute = pace.round() as u64,
+            throttled,
+            skipped = skipped.join(","),
             peak_rss_kb = crate::logging::peak_rss_kb(),
             "sync finished"
         );
+        if self.test == Some(TestMode::OneRecord) {
+            for (stream, why) in &self.skipped {
+                tracing::warn!(stream, "connection test: cannot be read: {why}");
+            }
+        }
+    }
+
+    /// The planned streams the token may read, as far as Drift says (`POST /app/token_info`);
+    /// the others are skipped now (or fail the run).
+    async fn readable<'s>(&mut self, planned: Vec<Planned<'s>>) -> Result<Vec<Planned<'s>>> {
+        if planned.is_empty() || self.test == Some(TestMode::SchemaOnly) {
+            return Ok(planned);
+        }
+        let Some(scopes) = self.client.scopes().await else {
+            return Ok(planned);
+        };
+        let mut readable = Vec::new();
+        for p in planned {
+            if scopes.iter().any(|s| s == p.def.scope) {
+                readable.push(p);
+            } else {
+                self.refuse(p.def, format!("the token lacks the {} scope", p.def.scope))?;
+            }
+        }
+        Ok(readable)
+    }
+
+    /// Skips a stream the token may not read, with one warning saying how to fix it (or fails the
+    /// run, with `on_missing_scope: fail`).
+    fn refuse(&mut self, def: &'static StreamDef, why: String) -> Result<()> {
+        if self.config.fail_on_missing_scope {
+            return Err(Error::Scope {
+                stream: def.name.into(),
+                scope: def.scope.into(),
+                why,
+            });
+        }
+        tracing::warn!(
+            stream = def.name,
+            "stream skipped: {why}; to read it, give the Drift app the {} scope (developer settings, OAuth & Scopes), reinstall it and use the new token",
+            def.scope
+        );
+        self.skipped.push((def.name, why));
+        self.out.stream_end(def.name, StreamEnd::Incomplete)?;
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::config::TimestampFormat;
 use crate::drift::page::{Order, Pages};
-use crate::drift::read::{children, complete, key_text, referenced};
+use crate::drift::read::{complete, key_text, referenced, skip_404};
 use crate::error::{Error, Result};
 use crate::output::{Output, StreamEnd, StreamStart};
 use crate::singer::catalog::Selected;
@@ -44,6 +44,8 @@ pub struct Member<'s> {
     known_fields: HashSet<String>,
     /// Fields its records carried that the schema lacks, already warned about.
     unknown_fields: HashSet<String>,
+    /// Whether Drift refused it (403) in this pass: the rest of it is skipped.
+    skipped: bool,
 }
 
 impl<'s> Member<'s> {
@@ -68,6 +70,7 @@ impl<'s> Member<'s> {
             taken: Vec::new(),
             known_fields,
             unknown_fields: HashSet::new(),
+            skipped: false,
         }
     }
 
@@ -90,7 +93,7 @@ impl<'s> Member<'s> {
     }
 
     fn takes(&self, value: Option<i64>, key: &Value, test: Option<TestMode>) -> bool {
-        self.window.accepts(value, key) && !self.full(test)
+        !self.skipped && self.window.accepts(value, key) && !self.full(test)
     }
 }
 
@@ -101,8 +104,8 @@ struct Parent {
     value: Option<i64>,
 }
 
-/// One parent's child records: its key, its replication value, the records.
-type Children = (Value, Option<i64>, Vec<Map<String, Value>>);
+/// A record and its replication value.
+type Valued = (Map<String, Value>, Option<i64>);
 
 /// The streams of one pass.
 pub struct Pass<'s> {
@@ -318,7 +321,17 @@ impl<O: Output> Run<'_, O> {
         tracing::info!(stream = def.name, bookmark = pass.lower(), "stream started");
         let bound = self.config.page_size;
         let mut pages = Pages::new(&def.list, def.list.path, def.key, def.name, bound);
-        while let Some(page) = pages.next_page(&self.client).await? {
+        loop {
+            let page = match pages.next_page(&self.client).await {
+                Ok(Some(page)) => page,
+                Ok(None) => break,
+                Err(e) => {
+                    // the list itself is refused: every stream of the pass stops here
+                    let members: Vec<&mut Member<'_>> = pass.members_mut().collect();
+                    self.refuse_all(members, e)?;
+                    break;
+                }
+            };
             if pages.could_grow(&page) && !pass.reaches_below(&page.records) {
                 // a newer-style list allows bigger pages: start again with them, this page unread
                 pages.grow();
@@ -340,6 +353,42 @@ impl<O: Output> Run<'_, O> {
         self.finish(&pass)
     }
 
+    /// A request of a member failed: a 403 skips the rest of that stream (its bookmark stays), with
+    /// one warning, unless `on_missing_scope` is `fail`; any other error ends the run.
+    fn refused(&mut self, m: &mut Member<'_>, e: Error) -> Result<()> {
+        match e {
+            Error::Auth {
+                status: 403,
+                endpoint,
+            } if !m.skipped => {
+                m.skipped = true;
+                self.refuse(m.def, format!("drift refused it (403 on {endpoint})"))
+            }
+            Error::Auth { status: 403, .. } => Ok(()),
+            other => Err(other),
+        }
+    }
+
+    fn refuse_all(&mut self, members: Vec<&mut Member<'_>>, e: Error) -> Result<()> {
+        let Error::Auth {
+            status: 403,
+            endpoint,
+        } = e
+        else {
+            return Err(e);
+        };
+        for m in members {
+            self.refused(
+                m,
+                Error::Auth {
+                    status: 403,
+                    endpoint: endpoint.clone(),
+                },
+            )?;
+        }
+        Ok(())
+    }
+
     /// The parents' own records, completed concurrently, written in list order.
     async fn write_own(
         &mut self,
@@ -347,7 +396,7 @@ impl<O: Output> Run<'_, O> {
         parents: &[Parent],
         extracted: &str,
     ) -> Result<()> {
-        let Some(m) = pass.own.as_mut() else {
+        let Some(m) = pass.own.as_mut().filter(|m| !m.skipped) else {
             return Ok(());
         };
         let def = pass.def;
@@ -356,7 +405,7 @@ impl<O: Output> Run<'_, O> {
             .iter()
             .map(|&i| (parents[i].record.clone(), parents[i].value));
         let client = &self.client;
-        let completed: Vec<(Map<String, Value>, Option<i64>)> = stream::iter(taken)
+        let completed: Result<Vec<Valued>> = stream::iter(taken)
             .map(|(record, value)| async move {
                 let record = match &def.detail {
                     Some(detail) => complete(client, detail, def.key, def.name, record).await?,
@@ -366,7 +415,11 @@ impl<O: Output> Run<'_, O> {
             })
             .buffered(self.config.max_concurrency)
             .try_collect()
-            .await?;
+            .await;
+        let completed = match completed {
+            Ok(c) => c,
+            Err(e) => return self.refused(m, e),
+        };
         for (record, value) in completed {
             emit(self.out, m, &record, extracted)?;
             m.window.saw(value, &record[def.key]);
@@ -374,7 +427,8 @@ impl<O: Output> Run<'_, O> {
         Ok(())
     }
 
-    /// Each child list, for the parents it takes: read concurrently, written in page order.
+    /// Each child list, for the parents it takes: the first pages read concurrently, the rest
+    /// page by page, written in parent order as they come (memory: a page per parent in flight).
     async fn write_lists(
         &mut self,
         pass: &mut Pass<'_>,
@@ -382,29 +436,55 @@ impl<O: Output> Run<'_, O> {
         extracted: &str,
     ) -> Result<()> {
         let parent_def = pass.def;
-        for m in pass.lists.iter_mut() {
-            let child = m.def;
-            let parent_key_field = match child.parent.map(|p| p.via) {
+        for m in pass.lists.iter_mut().filter(|m| !m.skipped) {
+            let parent_key_field = match m.def.parent.map(|p| p.via) {
                 Some(Child::PerParent { parent_key_field }) => parent_key_field,
                 _ => parent_def.key,
             };
-            let taken = m
+            let taken: Vec<(Value, Option<i64>)> = m
                 .taken
                 .iter()
-                .map(|&i| (parents[i].record[parent_def.key].clone(), parents[i].value));
-            let (client, bound) = (&self.client, self.config.page_size);
-            let fetched: Vec<Children> = stream::iter(taken)
-                .map(|(parent_key, value)| async move {
-                    let id = key_text(&parent_key);
-                    let records =
-                        children(client, &child.list, child.key, child.name, &id, bound).await?;
-                    Ok::<_, Error>((parent_key, value, records.unwrap_or_default()))
-                })
-                .buffered(self.config.max_concurrency)
-                .try_collect()
-                .await?;
-            for (parent_key, value, records) in fetched {
-                for mut record in records {
+                .map(|&i| (parents[i].record[parent_def.key].clone(), parents[i].value))
+                .collect();
+            if let Err(e) = self
+                .write_children(m, taken, parent_key_field, extracted)
+                .await
+            {
+                self.refused(m, e)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One child stream's records for the parents it takes.
+    async fn write_children(
+        &mut self,
+        m: &mut Member<'_>,
+        taken: Vec<(Value, Option<i64>)>,
+        parent_key_field: &'static str,
+        extracted: &str,
+    ) -> Result<()> {
+        let (child, bound, client) = (m.def, self.config.page_size, &self.client);
+        let firsts = stream::iter(taken)
+            .map(|(parent_key, value)| async move {
+                let id = key_text(&parent_key);
+                let mut pages = Pages::new(
+                    &child.list,
+                    &child.list.path_for(&id),
+                    child.key,
+                    child.name,
+                    bound,
+                );
+                let instead = "the parent vanished before its list could be read; skipped";
+                let first = skip_404(pages.next_page(client).await, child.name, &id, instead)?;
+                Ok::<_, Error>((parent_key, value, pages, first.flatten()))
+            })
+            .buffered(self.config.max_concurrency);
+        futures_util::pin_mut!(firsts);
+        while let Some(next) = firsts.next().await {
+            let (parent_key, value, mut pages, mut page) = next?;
+            while let Some(p) = page {
+                for mut record in p.records {
                     if m.full(self.test) {
                         break;
                     }
@@ -414,8 +494,14 @@ impl<O: Output> Run<'_, O> {
                     }
                     emit(self.out, m, &record, extracted)?;
                 }
-                m.window.saw(value, &parent_key);
+                if m.full(self.test) {
+                    break;
+                }
+                let id = key_text(&parent_key);
+                let instead = "the parent vanished while its list was read; the rest skipped";
+                page = skip_404(pages.next_page(client).await, child.name, &id, instead)?.flatten();
             }
+            m.window.saw(value, &parent_key);
         }
         Ok(())
     }
@@ -427,7 +513,7 @@ impl<O: Output> Run<'_, O> {
         parents: &[Parent],
         extracted: &str,
     ) -> Result<()> {
-        for (m, field) in pass.refs.iter_mut() {
+        for (m, field) in pass.refs.iter_mut().filter(|(m, _)| !m.skipped) {
             let child = m.def;
             let seen = &mut pass.referenced_seen;
             let ids: Vec<String> = parents
@@ -436,13 +522,20 @@ impl<O: Output> Run<'_, O> {
                 .filter(|id| seen.insert(format!("{}:{id}", child.name)))
                 .collect();
             let client = &self.client;
-            let fetched: Vec<Option<Map<String, Value>>> = stream::iter(ids)
+            let fetched: Result<Vec<Option<Map<String, Value>>>> = stream::iter(ids)
                 .map(|id| async move {
                     referenced(client, &child.list, child.key, child.name, &id).await
                 })
                 .buffered(self.config.max_concurrency)
                 .try_collect()
-                .await?;
+                .await;
+            let fetched = match fetched {
+                Ok(f) => f,
+                Err(e) => {
+                    self.refused(m, e)?;
+                    continue;
+                }
+            };
             for record in fetched.into_iter().flatten() {
                 if m.full(self.test) {
                     break;
@@ -461,18 +554,19 @@ impl<O: Output> Run<'_, O> {
             self.out.checkpoint(&self.state.to_value())?;
         }
         if pass.progress.report_due() {
+            let (pace, throttled) = self.client.pace();
             for m in pass.members() {
-                pass.progress.report(m.def.name, m.records);
+                pass.progress.report(m.def.name, m.records, pace, throttled);
             }
         }
         Ok(())
     }
 
-    /// Logs each stream's end (and how the list was read), moves the incremental bookmarks,
-    /// ends each stream on the output, and writes a STATE.
+    /// Logs each stream's end (and how the list was read), moves the incremental bookmarks of the
+    /// streams read to their end, ends each stream on the output, and writes a STATE.
     fn finish(&mut self, pass: &Pass<'_>) -> Result<()> {
         tracing::info!(stream = pass.def.name, "{}", pass.how_read());
-        for m in pass.members() {
+        for m in pass.members().filter(|m| !m.skipped) {
             pass.progress.finished(m.def.name, m.records);
             if let (Some(k), None) = (m.sel.incremental_key(), self.test) {
                 if let Some((value, recent)) = m.window.bookmark() {

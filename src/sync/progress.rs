@@ -60,14 +60,16 @@ impl Progress {
         due
     }
 
-    /// Logs one stream's progress.
-    pub fn report(&self, stream: &str, records: u64) {
+    /// Logs one stream's progress, with the run's effective pace and 429s so far.
+    pub fn report(&self, stream: &str, records: u64, pace: f64, throttled: u64) {
         let rate = records as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
         tracing::info!(
             stream,
             records,
             pages = self.pages,
             records_per_second = rate.round() as u64,
+            pace_per_minute = pace.round() as u64,
+            throttled,
             "stream progress"
         );
         crate::logging::record_count(stream, records);

@@ -207,7 +207,7 @@ async fn expired_token_is_refreshed_once_and_the_sync_completes() {
         "one refresh"
     );
     let err = stderr(&out);
-    assert!(err.contains("rotated the refresh token"), "{err}");
+    assert!(err.contains("replaced the refresh token"), "{err}");
     for secret in [
         TOKEN,
         "csecret-9d8e",
