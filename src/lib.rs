@@ -84,13 +84,13 @@ async fn sync(cli: &Cli, out: impl Write + Send + 'static, test: Option<TestArg>
     let config = Config::from_raw(&raw)?;
     let selected = selection(cli, &config)?;
     let state_path = cli.state.as_deref();
-    let state = state(state_path)?;
+    let mut state = state(state_path)?;
     let started_ms = time::now_ms();
     let test = test.map(|t| match t {
         TestArg::Schema => TestMode::SchemaOnly,
         TestArg::All => TestMode::OneRecord,
     });
-    let planned = sync::plan(&selected, &state, &config, started_ms, test)
+    let planned = sync::plan(&selected, &mut state, &config, started_ms, test)
         .map_err(|reason| bad_file("state", state_path.unwrap_or(Path::new("")), reason))?;
     let rotate = persist::on_rotate(persist::source_of(&cli.config, "refresh_token"));
     let capped = streams::capped_endpoints();
@@ -105,6 +105,7 @@ async fn sync(cli: &Cli, out: impl Write + Send + 'static, test: Option<TestArg>
         started_ms,
         test,
         skipped: Vec::new(),
+        read: Vec::new(),
     };
     run.sync(planned, state_path.is_some()).await
 }

@@ -17,7 +17,7 @@ use crate::secret::Secret;
 /// The token endpoint's path.
 pub const TOKEN_PATH: &str = "/oauth2/token";
 
-/// A token is refreshed this long before it expires.
+/// A token is refreshed this long before it expires (or a tenth of its lifetime, if shorter).
 const REFRESH_MARGIN: Duration = Duration::from_secs(120);
 
 /// Called with a new refresh token when Drift rotates it.
@@ -28,7 +28,8 @@ pub type OnRotate = Box<dyn Fn(&Secret) + Send + Sync>;
 struct Token {
     value: Option<Secret>,
     generation: u64,
-    expires_at: Option<Instant>,
+    /// When to refresh it (ahead of its expiry), if it expires.
+    refresh_at: Option<Instant>,
 }
 
 /// Credentials of a run: the access token, and what refreshes it.
@@ -73,7 +74,7 @@ impl Auth {
             token: RwLock::new(Token {
                 value: access_token,
                 generation: 0,
-                expires_at: None,
+                refresh_at: None,
             }),
             refresh_token: Mutex::new(oauth.as_ref().map(|o| o.refresh_token.clone())),
             oauth,
@@ -90,9 +91,7 @@ impl Auth {
     /// about to expire (and can be refreshed).
     pub async fn current(&self) -> (u64, Secret, bool) {
         let t = self.token.read().await;
-        let expiring = self.can_refresh()
-            && t.expires_at
-                .is_some_and(|e| Instant::now() + REFRESH_MARGIN >= e);
+        let expiring = self.can_refresh() && t.refresh_at.is_some_and(|r| Instant::now() >= r);
         let value = t.value.clone().unwrap_or_else(|| Secret::new(""));
         (t.generation, value, expiring)
     }
@@ -140,7 +139,7 @@ impl Auth {
         let mut token = self.token.write().await;
         token.value = Some(access);
         token.generation += 1;
-        token.expires_at = lifetime(&body).map(|l| Instant::now() + l);
+        token.refresh_at = lifetime(&body).map(|l| Instant::now() + l - REFRESH_MARGIN.min(l / 10));
         tracing::info!(
             expires_in_s = lifetime(&body).map(|l| l.as_secs()),
             "obtained a new access token by OAuth2 refresh"

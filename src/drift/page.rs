@@ -250,8 +250,8 @@ impl<'a> Pages<'a> {
                 }
                 return Ok(None);
             };
-            let page = self.fetch(client, request).await?;
-            if !self.plausible(&page) {
+            let mut page = self.fetch(client, request).await?;
+            if !self.plausible(&mut page) {
                 self.stop();
             }
             if let Some(page) = self.check_total(page) {
@@ -279,27 +279,25 @@ impl<'a> Pages<'a> {
         Ok(page)
     }
 
-    /// Whether a page can be part of a list that ends: a page that links on must bring records, and
-    /// records not seen before in this walk, and a list with a total cannot have many more pages
-    /// than it makes. Otherwise the walk stops here, with a warning (the records of this page are
-    /// still taken).
-    fn plausible(&mut self, page: &Page) -> bool {
+    /// Drops the records this walk already returned, and says whether the page can be part of a
+    /// list that ends: a page that links on must bring records, and records not seen before in this
+    /// walk, and a list with a total cannot have many more pages than it makes. Otherwise the walk
+    /// stops here, with a warning.
+    fn plausible(&mut self, page: &mut Page) -> bool {
+        let (key, seen) = (self.key, &mut self.seen);
+        let brought = page.records.len();
+        page.records
+            .retain(|r| seen.insert(hash(&record_key(r, key))));
         if page.next.is_none() {
             return true;
         }
-        let key = self.key;
-        let fresh = page
-            .records
-            .iter()
-            .filter(|r| self.seen.insert(hash(&record_key(r, key))))
-            .count();
         let most = self.total.zip(self.size.or(Some(10))).map(|(total, size)| {
             // every page of a first read and of a re-read at the default size, and a spare
             total.div_ceil(u64::from(size.max(1))) + total.div_ceil(10) + 2
         });
-        let why = if page.records.is_empty() {
+        let why = if brought == 0 {
             "an empty page links to another"
-        } else if fresh == 0 {
+        } else if page.records.is_empty() {
             "a page brings only records already read (the list goes round in circles)"
         } else if most.is_some_and(|m| self.pages > m) {
             "the list has more pages than its total makes possible"

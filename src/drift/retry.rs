@@ -162,7 +162,7 @@ pub fn excerpt(body: &str) -> String {
 }
 
 /// The wait a response asks for: `Retry-After` (seconds or an HTTP date), else a rate-limit reset
-/// header (`X-RateLimit-Reset`: seconds from now, or an epoch time in seconds). At most an hour.
+/// header (`X-RateLimit-Reset`: seconds from now, or an epoch time in seconds). At most a day.
 pub fn server_wait(headers: &HeaderMap) -> Option<Duration> {
     let text = |name: &str| {
         headers
@@ -189,7 +189,7 @@ pub fn server_wait(headers: &HeaderMap) -> Option<Duration> {
     }?;
     seconds
         .is_finite()
-        .then(|| Duration::from_secs_f64(seconds.clamp(0.0, 3600.0)))
+        .then(|| Duration::from_secs_f64(seconds.clamp(0.0, 86_400.0)))
 }
 
 /// Exponential backoff with full jitter: a random wait in `[0, min(cap, base * 2^(attempt-1))]`.

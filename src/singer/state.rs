@@ -130,6 +130,16 @@ impl State {
         }
     }
 
+    /// Replaces a stream's bookmark by `value` even if that moves it back (a bookmark in the future
+    /// would hold the stream back until then); what it remembered is dropped.
+    pub fn rewind(&mut self, stream: &str, key: &str, value: i64) {
+        let bookmarks = self.value.entry("bookmarks").or_insert_with(|| json!({}));
+        if let Value::Object(b) = bookmarks {
+            let bm = json!({"replication_key": key, "replication_key_value": value});
+            b.insert(stream.to_string(), bm);
+        }
+    }
+
     /// The value to emit in a STATE message.
     pub fn to_value(&self) -> Value {
         let mut v = self.value.clone();

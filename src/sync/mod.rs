@@ -48,6 +48,8 @@ pub struct Run<'o, O: Output> {
     pub test: Option<TestMode>,
     /// Streams skipped in this run, with the reason.
     pub skipped: Vec<(&'static str, String)>,
+    /// Streams read to their end in this run.
+    pub read: Vec<&'static str>,
 }
 
 /// One selected stream with its window.
@@ -69,18 +71,25 @@ fn read_whole(sel: &Selected, def: &StreamDef, test: Option<TestMode>) -> bool {
     sel.replication == Replication::FullTable && !referenced && test.is_none()
 }
 
-/// A bookmark after the sync's start would hold its stream back until then: it is taken as now.
-fn not_in_future(stream: &str, bookmark: Option<i64>, started_ms: i64) -> Option<i64> {
-    match bookmark {
+/// A bookmark after the sync's start would hold its stream back until then: it is taken as now
+/// (in the state too).
+fn not_in_future(
+    state: &mut State,
+    stream: &str,
+    key: &str,
+    started_ms: i64,
+) -> std::result::Result<Option<i64>, String> {
+    match state.bookmark(stream, key)? {
         Some(b) if b > started_ms => {
             let when = crate::time::ms_to_rfc3339(b).unwrap_or_else(|| b.to_string());
             tracing::warn!(
                 stream,
                 "the bookmark ({when}) is in the future: reading from now instead"
             );
-            Some(started_ms)
+            state.rewind(stream, key, started_ms);
+            Ok(Some(started_ms))
         }
-        other => other,
+        other => Ok(other),
     }
 }
 
@@ -91,7 +100,7 @@ fn not_in_future(stream: &str, bookmark: Option<i64>, started_ms: i64) -> Option
 /// state file).
 pub fn plan<'s>(
     selected: &'s [Selected],
-    state: &State,
+    state: &mut State,
     config: &Config,
     started_ms: i64,
     test: Option<TestMode>,
@@ -103,7 +112,7 @@ pub fn plan<'s>(
         };
         let window = match sel.replication {
             Replication::Incremental(k) => BookmarkWindow::new(
-                not_in_future(sel.name, state.bookmark(sel.name, k)?, started_ms),
+                not_in_future(state, sel.name, k, started_ms)?,
                 config.start_date_ms,
                 state.recent(sel.name),
                 config.lookback_ms,
@@ -192,6 +201,9 @@ impl<O: Output> Run<'_, O> {
         if self.test == Some(TestMode::OneRecord) {
             for (stream, why) in &self.skipped {
                 tracing::warn!(stream, "connection test: cannot be read: {why}");
+            }
+            for stream in &self.read {
+                tracing::info!(stream, "connection test: can be read");
             }
         }
     }

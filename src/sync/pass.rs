@@ -577,6 +577,7 @@ impl<O: Output> Run<'_, O> {
                 activate_version: m.version,
             };
             self.out.stream_end(m.def.name, end)?;
+            self.read.push(m.def.name);
         }
         self.out.checkpoint(&self.state.to_value())?;
         Ok(())

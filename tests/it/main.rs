@@ -9,6 +9,8 @@ mod generated;
 mod incremental;
 mod matrix;
 mod meltano;
+mod patience;
 mod resilience;
+mod scopes;
 mod support;
 mod sync;

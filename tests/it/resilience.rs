@@ -176,6 +176,8 @@ fn oauth_app(rotate: bool) -> OAuthApp {
         client_secret: "csecret-9d8e".into(),
         refresh_token: "rtoken-4c5b".into(),
         rotate,
+        access_lifetime: None,
+        camel_case: false,
     }
 }
 

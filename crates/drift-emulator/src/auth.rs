@@ -1,6 +1,8 @@
 //! Who may ask, and what goes wrong on purpose: the middleware that logs every request, checks its
-//! token and (with the `faults` feature) answers with the fault planned for it, and the OAuth2
-//! token endpoint. The endpoints themselves are `routes.rs`'.
+//! token (valid, not expired, with the scope the endpoint needs) and, with the `faults` feature,
+//! answers with the fault planned for it; the OAuth2 token endpoint (rotating refresh tokens
+//! invalidate the old one; access tokens may expire after a set time); and `POST /app/token_info`.
+//! The endpoints themselves are `routes.rs`'.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,18 +13,27 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[cfg(feature = "faults")]
 use crate::faults::Fault;
 use crate::routes::error;
 use crate::{lock, Shared, ORG_ID};
 
+/// Every scope Drift grants that the emulated endpoints need.
+pub const ALL_SCOPES: &[&str] = &[
+    "account_read",
+    "contact_read",
+    "conversation_read",
+    "playbook_read",
+    "user_read",
+];
+
 /// Tokens the emulator has issued and seen.
 #[derive(Debug, Default)]
 pub struct Tokens {
-    /// Access tokens issued by the token endpoint.
-    pub issued: Vec<String>,
+    /// Access tokens issued by the token endpoint, with when each expires (if it does).
+    pub issued: Vec<(String, Option<Instant>)>,
     /// The refresh token currently valid.
     pub refresh: Option<String>,
     /// Authenticated requests so far.
@@ -39,20 +50,63 @@ fn expire_token_after(_: &Shared) -> Option<u32> {
     None
 }
 
-/// Logs the request, checks the token, then injects the fault planned for it (if any).
+/// The scope an endpoint needs.
+fn scope_of(path: &str) -> &'static str {
+    match path.split('/').nth(1).unwrap_or_default() {
+        "accounts" => "account_read",
+        "contacts" => "contact_read",
+        "playbooks" => "playbook_read",
+        "users" | "teams" => "user_read",
+        _ => "conversation_read",
+    }
+}
+
+/// Whether `token` is valid now (and counts the request when it is).
+fn valid(s: &Shared, token: &str) -> bool {
+    let mut t = lock(&s.tokens);
+    let initial_expired = expire_token_after(s).is_some_and(|after| t.authenticated >= after);
+    let now = Instant::now();
+    let ok = (token == s.options.token && !initial_expired)
+        || t.issued
+            .iter()
+            .any(|(issued, expires)| issued == token && expires.is_none_or(|e| now < e));
+    if ok {
+        t.authenticated += 1;
+    }
+    ok
+}
+
+/// The scopes of every token this emulator accepts.
+fn scopes(s: &Shared) -> Vec<String> {
+    s.options
+        .scopes
+        .clone()
+        .unwrap_or_else(|| ALL_SCOPES.iter().map(|x| x.to_string()).collect())
+}
+
+/// Logs the request (and, once answered, its status), checks the token and its scope, then
+/// serves it or the fault planned for it.
 pub async fn authenticate(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
     req: Request,
     next: Next,
 ) -> Response {
-    let path = req.uri().path().to_string();
     let n = {
         let mut log = lock(&s.log);
-        log.push((Instant::now(), req.uri().to_string()));
+        log.push((Instant::now(), req.uri().to_string(), 0));
         log.len() as u32
     };
-    if path == "/oauth2/token" {
+    let response = guard(&s, n, headers, req, next).await;
+    if let Some(entry) = lock(&s.log).get_mut(n as usize - 1) {
+        entry.2 = response.status().as_u16();
+    }
+    response
+}
+
+async fn guard(s: &Shared, n: u32, headers: HeaderMap, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if path == "/oauth2/token" || path == "/app/token_info" {
         return next.run(req).await;
     }
     let presented = headers
@@ -61,36 +115,40 @@ pub async fn authenticate(
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default()
         .to_string();
-    let valid = {
-        let mut t = lock(&s.tokens);
-        let initial_expired = expire_token_after(&s).is_some_and(|after| t.authenticated >= after);
-        let ok =
-            (presented == s.options.token && !initial_expired) || t.issued.contains(&presented);
-        if ok {
-            t.authenticated += 1;
-        }
-        ok
-    };
-    if !valid {
+    if !valid(s, &presented) {
         return error(
-            &s,
+            s,
             StatusCode::UNAUTHORIZED,
             "authentication_error",
             "Invalid or expired access token",
         );
     }
-    serve(&s, n, &path, req, next).await
+    if !scopes(s).iter().any(|x| x == scope_of(&path)) {
+        let message = format!("the token lacks the {} scope", scope_of(&path));
+        return error(s, StatusCode::FORBIDDEN, "forbidden", &message);
+    }
+    serve(s, n, &path, &presented, req, next).await
 }
 
 #[cfg(not(feature = "faults"))]
-async fn serve(_: &Shared, _: u32, _: &str, req: Request, next: Next) -> Response {
+async fn serve(_: &Shared, _: u32, _: &str, _: &str, req: Request, next: Next) -> Response {
     next.run(req).await
+}
+
+/// An error body that echoes the request's credentials, as a careless proxy does.
+#[cfg(feature = "faults")]
+fn echo(status: StatusCode, token: &str) -> Response {
+    let body = json!({"error": {"type": "server_error", "message": "upstream failed",
+        "request": {"headers": {"authorization": format!("Bearer {token}")}}},
+        "debug": format!("GET with Authorization: Bearer {token} failed")});
+    (status, Json(body)).into_response()
 }
 
 /// Serves the request, or the fault planned for it.
 #[cfg(feature = "faults")]
-async fn serve(s: &Shared, n: u32, path: &str, req: Request, next: Next) -> Response {
-    let fault = s.options.faults.decide(n, path, &mut lock(&s.once));
+async fn serve(s: &Shared, n: u32, path: &str, token: &str, req: Request, next: Next) -> Response {
+    let fault = s.options.faults.decide(n, path, &mut lock(&s.fault_state));
+    let echoing = s.options.faults.echo_authorization;
     match fault {
         Fault::None => next.run(req).await,
         Fault::Hang(d) => {
@@ -99,10 +157,13 @@ async fn serve(s: &Shared, n: u32, path: &str, req: Request, next: Next) -> Resp
         }
         Fault::TooMany(after) => {
             let mut r = error(s, StatusCode::TOO_MANY_REQUESTS, "rate_limit", "Too many requests");
-            if let Ok(v) = after.to_string().parse() {
+            if let Some(v) = after.and_then(|a| a.to_string().parse().ok()) {
                 r.headers_mut().insert("retry-after", v);
             }
             r
+        }
+        Fault::Server { status, .. } if echoing => {
+            echo(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), token)
         }
         Fault::Server { status, html: true } => (
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
@@ -114,21 +175,26 @@ async fn serve(s: &Shared, n: u32, path: &str, req: Request, next: Next) -> Resp
             error(s, StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "server_error", "Internal error")
         }
         Fault::Malformed => Json(json!({"data": {"message": "temporarily unavailable"}})).into_response(),
-        Fault::Truncate => {
-            // headers and half a page go out, then the connection is cut
-            use futures_util::StreamExt;
-            let half = futures_util::stream::iter([Ok::<_, std::io::Error>(r#"{"data": [{"id": 1, "status": "op"#)]);
-            let cut = futures_util::stream::once(async {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                Err(std::io::Error::other("connection cut"))
-            });
-            Response::builder()
-                .status(StatusCode::OK)
-                .header("content-type", "application/json")
-                .body(axum::body::Body::from_stream(half.chain(cut)))
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-        }
+        Fault::Truncate => truncated(),
     }
+}
+
+/// Headers and half a page go out, then the connection is cut.
+#[cfg(feature = "faults")]
+fn truncated() -> Response {
+    use futures_util::StreamExt;
+    let half = futures_util::stream::iter([Ok::<_, std::io::Error>(
+        r#"{"data": [{"id": 1, "status": "op"#,
+    )]);
+    let cut = futures_util::stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        Err(std::io::Error::other("connection cut"))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from_stream(half.chain(cut)))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 /// The form the token endpoint takes.
@@ -140,6 +206,8 @@ pub struct TokenForm {
     refresh_token: Option<String>,
 }
 
+/// `POST /oauth2/token`: a new access token for a valid refresh token (and, rotating, a new
+/// refresh token that replaces the old one).
 pub async fn oauth_token(
     State(s): State<Arc<Shared>>,
     axum::Form(f): axum::Form<TokenForm>,
@@ -166,10 +234,43 @@ pub async fn oauth_token(
             .into_response();
     }
     let access = format!("emu-access-{}", t.issued.len() + 1);
-    t.issued.push(access.clone());
+    let expires = app.access_lifetime.map(|l| Instant::now() + l);
+    t.issued.push((access.clone(), expires));
     if app.rotate {
         t.refresh = Some(format!("emu-refresh-{}", t.issued.len()));
     }
-    Json(json!({"access_token": access, "refresh_token": t.refresh, "token_type": "bearer", "expires_in": 7200, "orgId": ORG_ID}))
-        .into_response()
+    let expires_in = app.access_lifetime.map_or(7200, |l| l.as_secs());
+    let mut body = json!({"access_token": access, "refresh_token": t.refresh, "token_type": "bearer",
+        "expires_in": expires_in, "orgId": ORG_ID});
+    if app.camel_case {
+        body = json!({"accessToken": access, "refreshToken": t.refresh, "tokenType": "bearer",
+            "expiresIn": expires_in, "orgId": ORG_ID});
+    }
+    Json(body).into_response()
+}
+
+/// `POST /app/token_info` with `{"access_token": …}`: the token's scopes (or 404, when the
+/// emulator plays an API without it).
+pub async fn token_info(State(s): State<Arc<Shared>>, Json(body): Json<Value>) -> Response {
+    if !s.options.token_info {
+        return error(&s, StatusCode::NOT_FOUND, "not_found", "no such endpoint");
+    }
+    let token = body
+        .get("access_token")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !valid(&s, token) {
+        return error(
+            &s,
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "Invalid token",
+        );
+    }
+    Json(
+        json!({"access_token": token, "authenticated_userid": format!("orgId:{ORG_ID}"),
+        "credential_id": "", "token_type": "bearer", "expires_in": 0,
+        "scope": scopes(&s).join(" ")}),
+    )
+    .into_response()
 }

@@ -3,7 +3,7 @@
 //! feature (the tests' switches); it decides, the server in `lib.rs` acts.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::rng::mix;
 
@@ -18,9 +18,38 @@ pub struct Storm {
     pub retry_after_seconds: u32,
 }
 
+/// An outage: from the `after`-th request on, every request is answered 503 for `length`.
+#[derive(Debug, Clone, Copy)]
+pub struct Outage {
+    /// Requests served normally before it starts.
+    pub after: u32,
+    /// How long it lasts.
+    pub length: Duration,
+}
+
+/// Drift's rate limit as a leaky bucket: it drains `per_minute` requests a minute and holds
+/// `capacity`; a request that would overflow it is answered 429.
+#[derive(Debug, Clone, Copy)]
+pub struct Bucket {
+    /// How fast the bucket drains.
+    pub per_minute: u32,
+    /// How many requests it holds.
+    pub capacity: u32,
+    /// Whether a 429 says when to come back (`Retry-After`).
+    pub retry_after: bool,
+}
+
 /// Faults to inject (all off by default).
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
+    /// An outage of a given length.
+    pub outage: Option<Outage>,
+    /// A leaky-bucket rate limit.
+    pub bucket: Option<Bucket>,
+    /// Error bodies echo the request's Authorization header (as a careless proxy does).
+    pub echo_authorization: bool,
+    /// Lists answer their first page again and again, each time with a fresh cursor.
+    pub cursor_loop: bool,
     /// Seed of the random choices.
     pub seed: u64,
     /// Percentage of requests answered 500, 502 (an HTML proxy page) or 503.
@@ -44,13 +73,34 @@ pub struct Faults {
     pub wrong_types: bool,
 }
 
+/// What the fault injection remembers between requests.
+#[derive(Debug)]
+pub struct FaultState {
+    /// Paths that already had their once-per-path fault.
+    pub once: HashSet<String>,
+    /// When the outage began, once it did.
+    pub outage_began: Option<Instant>,
+    /// The bucket's level, and when it was last drained.
+    pub bucket: (f64, Instant),
+}
+
+impl Default for FaultState {
+    fn default() -> Self {
+        FaultState {
+            once: HashSet::new(),
+            outage_began: None,
+            bucket: (0.0, Instant::now()),
+        }
+    }
+}
+
 /// What the emulator does with one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// Serve it normally.
     None,
-    /// 429 with `Retry-After`.
-    TooMany(u32),
+    /// 429, with `Retry-After` seconds if given.
+    TooMany(Option<u32>),
     /// A 5xx answer.
     Server {
         /// The status.
@@ -67,8 +117,38 @@ pub enum Fault {
 }
 
 impl Faults {
-    /// The fault for request number `n` (1-based) to `path`; `hit` remembers once-per-path faults.
-    pub fn decide(&self, n: u32, path: &str, hit: &mut HashSet<String>) -> Fault {
+    /// An outage or a full bucket, by time.
+    fn timed(&self, n: u32, state: &mut FaultState) -> Option<Fault> {
+        let now = Instant::now();
+        if let Some(o) = self.outage.filter(|o| n > o.after) {
+            let began = *state.outage_began.get_or_insert(now);
+            if now.duration_since(began) < o.length {
+                return Some(Fault::Server {
+                    status: 503,
+                    html: false,
+                });
+            }
+        }
+        let b = self.bucket?;
+        let rate = f64::from(b.per_minute) / 60.0;
+        let (level, at) = state.bucket;
+        let level = (level - now.duration_since(at).as_secs_f64() * rate).max(0.0);
+        if level + 1.0 > f64::from(b.capacity) {
+            state.bucket = (level, now);
+            let wait = ((level + 1.0 - f64::from(b.capacity)) / rate).ceil() as u32;
+            return Some(Fault::TooMany(b.retry_after.then_some(wait.max(1))));
+        }
+        state.bucket = (level + 1.0, now);
+        None
+    }
+
+    /// The fault for request number `n` (1-based) to `path`; `state` remembers what the faults
+    /// need to (once-per-path faults, the outage, the bucket).
+    pub fn decide(&self, n: u32, path: &str, state: &mut FaultState) -> Fault {
+        if let Some(fault) = self.timed(n, state) {
+            return fault;
+        }
+        let hit = &mut state.once;
         if self
             .always_fail_prefix
             .as_deref()
@@ -81,7 +161,7 @@ impl Faults {
         }
         if let Some(s) = self.storm {
             if n > s.after && n <= s.after + s.length {
-                return Fault::TooMany(s.retry_after_seconds);
+                return Fault::TooMany(Some(s.retry_after_seconds));
             }
         }
         let is_list = path == "/accounts" || path.ends_with("/list");
@@ -133,12 +213,12 @@ mod tests {
             server_error_percent: 20,
             ..Faults::default()
         };
-        let mut hit = HashSet::new();
+        let mut state = FaultState::default();
         let errors = (1..=1000)
-            .filter(|n| f.decide(*n, "/users/1", &mut hit) != Fault::None)
+            .filter(|n| f.decide(*n, "/users/1", &mut state) != Fault::None)
             .count();
         assert!((150..=250).contains(&errors), "{errors}");
-        assert_eq!(f.decide(7, "/x", &mut hit), f.decide(7, "/x", &mut hit));
+        assert_eq!(f.decide(7, "/x", &mut state), f.decide(7, "/x", &mut state));
     }
 
     #[test]
@@ -147,13 +227,31 @@ mod tests {
             truncate_first_page: true,
             ..Faults::default()
         };
-        let mut hit = HashSet::new();
-        assert_eq!(f.decide(1, "/accounts", &mut hit), Fault::Truncate);
-        assert_eq!(f.decide(2, "/accounts", &mut hit), Fault::None);
+        let mut state = FaultState::default();
+        assert_eq!(f.decide(1, "/accounts", &mut state), Fault::Truncate);
+        assert_eq!(f.decide(2, "/accounts", &mut state), Fault::None);
         assert_eq!(
-            f.decide(3, "/conversations/list", &mut hit),
+            f.decide(3, "/conversations/list", &mut state),
             Fault::Truncate
         );
-        assert_eq!(f.decide(4, "/conversations/5", &mut hit), Fault::None);
+        assert_eq!(f.decide(4, "/conversations/5", &mut state), Fault::None);
+    }
+
+    #[test]
+    fn a_bucket_overflows_and_drains() {
+        let f = Faults {
+            bucket: Some(Bucket {
+                per_minute: 60,
+                capacity: 3,
+                retry_after: true,
+            }),
+            ..Faults::default()
+        };
+        let mut state = FaultState::default();
+        let answers: Vec<Fault> = (1..=5).map(|n| f.decide(n, "/x", &mut state)).collect();
+        assert_eq!(&answers[..3], &[Fault::None, Fault::None, Fault::None]);
+        assert_eq!(answers[3], Fault::TooMany(Some(1)));
+        state.bucket.1 -= Duration::from_secs(2);
+        assert_eq!(f.decide(6, "/x", &mut state), Fault::None, "drained");
     }
 }

@@ -26,7 +26,7 @@ use serde_json::Value;
 
 pub use data::{Dataset, EPOCH_END_MS, EPOCH_START_MS, ORG_ID};
 #[cfg(feature = "faults")]
-pub use faults::{Fault, Faults, Storm};
+pub use faults::{Bucket, Fault, Faults, Outage, Storm};
 pub use variants::Variants;
 use world::{Spec, World};
 
@@ -42,6 +42,11 @@ pub struct Options {
     pub faults: Faults,
     /// The OAuth2 app whose refresh token the token endpoint accepts.
     pub oauth: Option<OAuthApp>,
+    /// The scopes of every token it accepts (`None`: all of them); an endpoint whose scope is
+    /// missing answers 403.
+    pub scopes: Option<Vec<String>>,
+    /// Whether `POST /app/token_info` exists (else it answers 404).
+    pub token_info: bool,
 }
 
 impl Options {
@@ -53,6 +58,8 @@ impl Options {
             #[cfg(feature = "faults")]
             faults: Faults::default(),
             oauth: None,
+            scopes: None,
+            token_info: true,
         }
     }
 }
@@ -66,8 +73,12 @@ pub struct OAuthApp {
     pub client_secret: String,
     /// The refresh token initially valid.
     pub refresh_token: String,
-    /// Whether each refresh rotates the refresh token.
+    /// Whether each refresh rotates the refresh token (the old one stops working).
     pub rotate: bool,
+    /// How long an access token it issues lives (`None`: 7200 s, not enforced).
+    pub access_lifetime: Option<std::time::Duration>,
+    /// Whether token responses are in camelCase (as Drift's sample app reads them).
+    pub camel_case: bool,
 }
 
 /// What the server's tasks share.
@@ -75,11 +86,12 @@ struct Shared {
     world: Mutex<World>,
     options: Options,
     base_url: String,
-    log: Mutex<Vec<(Instant, String)>>,
+    /// Every request: when it came, `PATH?QUERY`, and the status it was answered (0 until then).
+    log: Mutex<Vec<(Instant, String, u16)>>,
     tokens: Mutex<auth::Tokens>,
-    /// Paths that already had their once-per-path fault.
-    #[cfg_attr(not(feature = "faults"), allow(dead_code))]
-    once: Mutex<HashSet<String>>,
+    /// What the fault injection remembers.
+    #[cfg(feature = "faults")]
+    fault_state: Mutex<faults::FaultState>,
 }
 
 /// A running emulator; stops when dropped.
@@ -115,7 +127,8 @@ impl Emulator {
                 refresh: options_refresh,
                 ..auth::Tokens::default()
             }),
-            once: Mutex::new(HashSet::new()),
+            #[cfg(feature = "faults")]
+            fault_state: Mutex::new(faults::FaultState::default()),
         });
         let app = Router::new()
             .route("/users/list", get(routes::users_list))
@@ -127,6 +140,7 @@ impl Emulator {
             .route("/conversations/{id}/messages", get(routes::messages_list))
             .route("/contacts/{id}", get(routes::contact_one))
             .route("/oauth2/token", post(auth::oauth_token))
+            .route("/app/token_info", post(auth::token_info))
             .fallback(routes::not_found)
             .layer(middleware::from_fn_with_state(
                 shared.clone(),
@@ -205,13 +219,18 @@ impl Emulator {
     pub fn requests(&self) -> Vec<String> {
         lock(&self.shared.log)
             .iter()
-            .map(|(_, r)| r.clone())
+            .map(|(_, r, _)| r.clone())
             .collect()
     }
 
     /// When each request arrived, in order.
     pub fn request_times(&self) -> Vec<Instant> {
-        lock(&self.shared.log).iter().map(|(t, _)| *t).collect()
+        lock(&self.shared.log).iter().map(|(t, _, _)| *t).collect()
+    }
+
+    /// The status each request was answered with, in order (0: not answered yet).
+    pub fn statuses(&self) -> Vec<u16> {
+        lock(&self.shared.log).iter().map(|(_, _, s)| *s).collect()
     }
 }
 
@@ -227,6 +246,17 @@ fn wrong_types(options: &Options) -> bool {
 
 #[cfg(not(feature = "faults"))]
 fn wrong_types(_: &Options) -> bool {
+    false
+}
+
+/// Whether lists go round in circles (a fault).
+#[cfg(feature = "faults")]
+fn cursor_loop(options: &Options) -> bool {
+    options.faults.cursor_loop
+}
+
+#[cfg(not(feature = "faults"))]
+fn cursor_loop(_: &Options) -> bool {
     false
 }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::world::{Spec, World};
-use crate::{collection, lock, Shared};
+use crate::{collection, cursor_loop, lock, Shared};
 
 /// An error response in Drift's shapes: `{"error": {...}}` for 401 (or always, with the
 /// `error_object_bodies` switch), else `{"errors": [...]}`.
@@ -193,6 +193,8 @@ pub async fn conversations_list(
     let mut w = world(&s);
     let conversations = collection("conversations");
     let (read, position) = match at {
+        // a list going round in circles answers its first page again, with a fresh cursor
+        Some((read, _)) if cursor_loop(&s.options) => (read + 1, 0),
         Some(at) => at,
         None => (w.begin_read(conversations), 0),
     };
@@ -210,7 +212,7 @@ pub async fn conversations_list(
     if !(items.is_empty() && v.last_page_without_array) {
         body["data"] = json!(items);
     }
-    if more {
+    if more || (cursor_loop(&s.options) && !items.is_empty()) {
         let token = cursor(read, end);
         if v.links_style {
             body["links"] = json!({
@@ -246,7 +248,10 @@ pub async fn messages_list(
     };
     let all = w.messages(i);
     let total = all.len() as u32;
-    let position = at.map_or(0, |(_, p)| p);
+    let position = match at {
+        Some(_) if cursor_loop(&s.options) => 0,
+        at => at.map_or(0, |(_, p)| p),
+    };
     if position > total {
         return bad_cursor(&s);
     }
@@ -261,8 +266,9 @@ pub async fn messages_list(
     } else {
         body["data"] = json!({});
     }
-    if more {
-        body["pagination"] = json!({"more": true, "next": cursor(0, end)});
+    if more || (cursor_loop(&s.options) && !page.is_empty()) {
+        let fresh = lock(&s.log).len() as u64;
+        body["pagination"] = json!({"more": true, "next": cursor(fresh, end)});
     }
     Json(body).into_response()
 }
