@@ -109,7 +109,10 @@ impl State {
     /// Never moves a bookmark backwards; at an equal value the remembered records accumulate.
     pub fn advance(&mut self, stream: &str, key: &str, value: i64, mut recent: Vec<(Value, i64)>) {
         match self.current(stream, key) {
-            Some(old) if old > value => return,
+            Some(old) if old > value => {
+                self.clear_progress(stream);
+                return;
+            }
             Some(old) if old == value => {
                 for pair in self.recent(stream) {
                     if !recent.contains(&pair) {
@@ -127,6 +130,37 @@ impl State {
                 bm["recent"] = Value::Array(pairs);
             }
             b.insert(stream.to_string(), bm);
+        }
+    }
+
+    /// What an unfinished pass of the stream left (`pass` under its bookmark), if anything.
+    pub fn progress(&self, stream: &str) -> Option<&Value> {
+        self.value.get("bookmarks")?.get(stream)?.get("pass")
+    }
+
+    /// Records how far an unfinished pass of the stream got (`pass` under its bookmark, beside its
+    /// replication key and value, as the Meltano SDK keeps its own progress markers); the next
+    /// `advance` drops it.
+    pub fn record_progress(&mut self, stream: &str, key: &str, progress: Value) {
+        let bookmarks = self.value.entry("bookmarks").or_insert_with(|| json!({}));
+        if let Value::Object(b) = bookmarks {
+            let bm = b
+                .entry(stream.to_string())
+                .or_insert_with(|| json!({"replication_key": key}));
+            if let Value::Object(bm) = bm {
+                bm.insert("pass".into(), progress);
+            }
+        }
+    }
+
+    /// Drops what an unfinished pass of the stream left.
+    pub fn clear_progress(&mut self, stream: &str) {
+        if let Some(Value::Object(bm)) = self
+            .value
+            .get_mut("bookmarks")
+            .and_then(|b| b.get_mut(stream))
+        {
+            bm.remove("pass");
         }
     }
 

@@ -21,7 +21,7 @@ use crate::singer::catalog::{Replication, Selected};
 use crate::singer::state::State;
 use crate::streams::{self, Child, StreamDef, STREAMS};
 use pass::{Member, Pass};
-use window::BookmarkWindow;
+use window::{BookmarkWindow, Progress};
 
 /// What `--test` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +117,8 @@ pub fn plan<'s>(
                 state.recent(sel.name),
                 config.lookback_ms,
                 started_ms,
-            ),
+            )
+            .resuming(state.progress(sel.name).and_then(Progress::from_value)),
             Replication::FullTable => BookmarkWindow::everything(),
         };
         let version = read_whole(sel, def, test).then_some(started_ms);

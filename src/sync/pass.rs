@@ -124,6 +124,10 @@ pub struct Pass<'s> {
     order_broken: bool,
     /// Whether the walk stopped before the end of the list.
     stopped_early: bool,
+    /// The lowest value on the page being written, with its keys (a newest-first list in order).
+    page_low: Option<(i64, Vec<Value>)>,
+    /// Everything of the list from the top down to this value (and these keys at it) is written.
+    handled: Option<(i64, Vec<Value>)>,
 }
 
 impl<'s> Pass<'s> {
@@ -146,7 +150,32 @@ impl<'s> Pass<'s> {
             last: None,
             order_broken: false,
             stopped_early: false,
+            page_low: None,
+            handled: None,
         }
+    }
+
+    /// Notes a record's place for the pass's progress: the lowest value of the page, with its keys.
+    fn note_low(&mut self, key: &Value, value: Option<i64>) {
+        let Some(v) = value else { return };
+        match &mut self.page_low {
+            Some((low, keys)) if *low == v => keys.push(key.clone()),
+            Some((low, _)) if *low < v => {}
+            _ => self.page_low = Some((v, vec![key.clone()])),
+        }
+    }
+
+    /// The page is written: everything down to its lowest value is handled. Returns how far the
+    /// pass has got, while its newest-first list is in order (else there is no telling).
+    fn commit_page(&mut self) -> Option<&(i64, Vec<Value>)> {
+        if let Some((v, keys)) = self.page_low.take() {
+            match &mut self.handled {
+                Some((h, at)) if *h == v => at.extend(keys),
+                _ => self.handled = Some((v, keys)),
+            }
+        }
+        let ordered = self.def.list.order == Order::Descending && !self.order_broken;
+        self.handled.as_ref().filter(|_| ordered)
     }
 
     fn members(&self) -> impl Iterator<Item = &Member<'s>> {
@@ -222,6 +251,7 @@ impl<'s> Pass<'s> {
         for record in records {
             let value = rk.and_then(|k| record.get(k)).and_then(Value::as_i64);
             self.check_order(&record[self.def.key], value);
+            self.note_low(&record[self.def.key], value);
             if let (Some(l), Some(v)) = (lower, value) {
                 if v < l {
                     below = true;
@@ -400,6 +430,10 @@ impl<O: Output> Run<'_, O> {
             return Ok(());
         };
         let def = pass.def;
+        // the detail endpoint costs a request a record: only when a field it adds is selected
+        let detail = def
+            .detail
+            .filter(|d| d.fields.iter().any(|f| m.sel.fields.iter().any(|s| s == f)));
         let taken = m
             .taken
             .iter()
@@ -407,7 +441,7 @@ impl<O: Output> Run<'_, O> {
         let client = &self.client;
         let completed: Result<Vec<Valued>> = stream::iter(taken)
             .map(|(record, value)| async move {
-                let record = match &def.detail {
+                let record = match &detail {
                     Some(detail) => complete(client, detail, def.key, def.name, record).await?,
                     None => record,
                 };
@@ -550,7 +584,8 @@ impl<O: Output> Run<'_, O> {
     /// ends: no list is ascending by its key.
     fn after_page(&mut self, pass: &mut Pass<'_>) -> Result<()> {
         let written = pass.written();
-        if pass.progress.checkpoint_due(written) {
+        let resumable = self.record_progress(pass);
+        if pass.progress.checkpoint_due(written) || resumable {
             self.out.checkpoint(&self.state.to_value())?;
         }
         if pass.progress.report_due() {
@@ -562,6 +597,26 @@ impl<O: Output> Run<'_, O> {
         Ok(())
     }
 
+    /// After a page of a newest-first list in order: notes in the state how far each incremental
+    /// stream of the pass has got, so a run that is stopped can resume from there (whether it did).
+    fn record_progress(&mut self, pass: &mut Pass<'_>) -> bool {
+        let Some((down_to, at)) = pass.commit_page().cloned() else {
+            return false;
+        };
+        if self.test.is_some() {
+            return false;
+        }
+        let mut recorded = false;
+        for m in pass.members().filter(|m| !m.skipped) {
+            if let Some(k) = m.sel.incremental_key() {
+                let progress = m.window.progress(down_to, &at).to_value();
+                self.state.record_progress(m.def.name, k, progress);
+                recorded = true;
+            }
+        }
+        recorded
+    }
+
     /// Logs each stream's end (and how the list was read), moves the incremental bookmarks of the
     /// streams read to their end, ends each stream on the output, and writes a STATE.
     fn finish(&mut self, pass: &Pass<'_>) -> Result<()> {
@@ -569,8 +624,9 @@ impl<O: Output> Run<'_, O> {
         for m in pass.members().filter(|m| !m.skipped) {
             pass.progress.finished(m.def.name, m.records);
             if let (Some(k), None) = (m.sel.incremental_key(), self.test) {
-                if let Some((value, recent)) = m.window.bookmark() {
-                    self.state.advance(m.def.name, k, value, recent);
+                match m.window.bookmark() {
+                    Some((value, recent)) => self.state.advance(m.def.name, k, value, recent),
+                    None => self.state.clear_progress(m.def.name),
                 }
             }
             let end = StreamEnd::Complete {

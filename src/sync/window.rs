@@ -2,12 +2,15 @@
 //! goes afterwards. It reads from the bookmark minus a lookback (so a record that reached Drift's
 //! list late is still read), and skips every record the state remembers sending: the same key with
 //! the same replication value. Afterwards the bookmark is the highest value taken, capped at the
-//! sync's start, and the state remembers the records sent within the lookback of it. Pure: no I/O,
-//! no clock; the caller supplies the cap (the sync's start).
+//! sync's start, and the state remembers the records sent within the lookback of it. A pass that
+//! did not finish left its [`Progress`] in the state: the window it worked on and how far down its
+//! newest-first list it had written everything; a window resumed from it skips those records
+//! (unchanged since: same key, a value below that run's start) and ends as the whole pass would
+//! have. Pure: no I/O, no clock; the caller supplies the cap (the sync's start).
 
 use std::collections::{BTreeMap, HashSet};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// At most this many (key, value) pairs are remembered; past it the oldest are forgotten, which
 /// can only make a record come twice, never make one be missed.
@@ -15,6 +18,65 @@ const MAX_REMEMBERED: usize = 10_000;
 
 /// A record already sent: its key and replication value.
 pub type Sent = (Value, i64);
+
+/// How far an unfinished pass got, as the state keeps it under the stream's bookmark (`pass`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// The window's lower bound.
+    pub lower: Option<i64>,
+    /// That run's start: records changed since have a higher value.
+    pub cap: i64,
+    /// Every record of the list with a value from here up to the cap was written…
+    pub down_to: i64,
+    /// …and, of those at exactly `down_to`, these keys.
+    pub at: Vec<Value>,
+    /// The highest value written.
+    pub max: Option<i64>,
+    /// The records written within the lookback of `max`.
+    pub sent: Vec<Sent>,
+}
+
+fn pairs(value: Option<&Value>) -> Vec<Sent> {
+    value
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| Some((p.get(0)?.clone(), p.get(1)?.as_i64()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Progress {
+    /// As the state keeps it.
+    pub fn to_value(&self) -> Value {
+        let sent: Vec<Value> = self.sent.iter().map(|(k, v)| json!([k, v])).collect();
+        json!({"lower": self.lower, "cap": self.cap, "down_to": self.down_to, "at": self.at,
+            "max": self.max, "sent": sent})
+    }
+
+    /// From the state (`None` when it is not one).
+    pub fn from_value(v: &Value) -> Option<Progress> {
+        Some(Progress {
+            lower: v.get("lower").and_then(Value::as_i64),
+            cap: v.get("cap")?.as_i64()?,
+            down_to: v.get("down_to")?.as_i64()?,
+            at: v
+                .get("at")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            max: v.get("max").and_then(Value::as_i64),
+            sent: pairs(v.get("sent")),
+        })
+    }
+
+    /// Whether the unfinished pass wrote this record already (and it has not changed since).
+    fn covers(&self, value: i64, key: &Value) -> bool {
+        value < self.cap
+            && (value > self.down_to || (value == self.down_to && self.at.contains(key)))
+    }
+}
 
 /// One stream's window over its (or its parent's) replication key.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +96,8 @@ pub struct BookmarkWindow {
     /// Pairs taken in this pass within the lookback of `max_seen`, by value.
     taken: BTreeMap<i64, Vec<Value>>,
     taken_count: usize,
+    /// The unfinished pass this window resumes, if any.
+    resumed: Option<Progress>,
 }
 
 impl BookmarkWindow {
@@ -56,6 +120,30 @@ impl BookmarkWindow {
         }
     }
 
+    /// The same window, resuming an unfinished pass: its lower bound, and the records it wrote.
+    pub fn resuming(mut self, progress: Option<Progress>) -> Self {
+        if let Some(p) = &progress {
+            self.lower = p.lower;
+        }
+        self.resumed = progress;
+        self
+    }
+
+    /// How far this pass has got, for the state, once it has written everything down to
+    /// `down_to` (the keys at exactly that value in `at`).
+    pub fn progress(&self, down_to: i64, at: &[Value]) -> Progress {
+        let max = self.max_seen.max(self.resumed.as_ref().and_then(|p| p.max));
+        let sent = self.recent(max.unwrap_or(i64::MIN));
+        Progress {
+            lower: self.lower,
+            cap: self.cap,
+            down_to,
+            at: at.to_vec(),
+            max,
+            sent,
+        }
+    }
+
     /// A window that reads everything and remembers nothing (FULL_TABLE).
     pub fn everything() -> Self {
         BookmarkWindow {
@@ -74,6 +162,7 @@ impl BookmarkWindow {
     pub fn accepts(&self, value: Option<i64>, key: &Value) -> bool {
         match (self.lower, value) {
             (Some(l), Some(v)) if v < l => false,
+            (_, Some(v)) if self.resumed.as_ref().is_some_and(|p| p.covers(v, key)) => false,
             (_, Some(v)) => !self.sent.contains(&(key.to_string(), v)),
             (_, None) => true,
         }
@@ -106,31 +195,40 @@ impl BookmarkWindow {
         }
     }
 
-    /// The bookmark this pass earned: the highest value taken, capped (at the sync's start, so
-    /// records changed during the run come again next time), with the pairs sent within the
-    /// lookback of it (this pass's and the remembered ones). `None` when nothing with a value was
-    /// taken: the bookmark and what it remembers stay as they were.
+    /// The bookmark this pass earned: the highest value taken (by it, or by the pass it resumes),
+    /// capped (at the sync's start, so records changed during the run come again next time), with
+    /// the pairs sent within the lookback of it (this pass's and the remembered ones). `None` when
+    /// nothing with a value was taken: the bookmark and what it remembers stay as they were.
     pub fn bookmark(&self) -> Option<(i64, Vec<Sent>)> {
-        let bookmark = self.max_seen?.min(self.cap);
+        let max = self
+            .max_seen
+            .max(self.resumed.as_ref().and_then(|p| p.max))?;
+        let bookmark = max.min(self.cap);
+        Some((bookmark, self.recent(bookmark)))
+    }
+
+    /// The pairs sent within the lookback of `bookmark`: this pass's, the unfinished pass's and the
+    /// remembered ones, without repeats, at most [`MAX_REMEMBERED`] (the newest).
+    fn recent(&self, bookmark: i64) -> Vec<Sent> {
         let floor = bookmark.saturating_sub(self.lookback_ms);
         let mut recent: Vec<Sent> = self
             .taken
             .range(floor..)
             .flat_map(|(v, keys)| keys.iter().map(|k| (k.clone(), *v)))
             .collect();
-        let mine: HashSet<(String, i64)> =
+        let mut mine: HashSet<(String, i64)> =
             recent.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-        recent.extend(
-            self.carried
-                .iter()
-                .filter(|(k, v)| *v >= floor && !mine.contains(&(k.to_string(), *v)))
-                .cloned(),
-        );
+        let earlier = self.resumed.iter().flat_map(|p| p.sent.iter());
+        for (k, v) in earlier.chain(self.carried.iter()) {
+            if *v >= floor && mine.insert((k.to_string(), *v)) {
+                recent.push((k.clone(), *v));
+            }
+        }
         if recent.len() > MAX_REMEMBERED {
             recent.sort_by_key(|(_, v)| std::cmp::Reverse(*v));
             recent.truncate(MAX_REMEMBERED);
         }
-        Some((bookmark, recent))
+        recent
     }
 }
 
@@ -205,6 +303,42 @@ mod tests {
             w.saw(Some(v), &json!(k));
         }
         assert_eq!(w.bookmark(), Some((7, vec![(json!(2), 7), (json!(3), 7)])));
+    }
+
+    #[test]
+    fn a_resumed_window_skips_what_the_unfinished_pass_wrote_and_ends_as_it_would_have() {
+        let progress = Progress {
+            lower: Some(100),
+            cap: 1_000,
+            down_to: 500,
+            at: vec![json!(7)],
+            max: Some(900),
+            sent: vec![(json!(1), 900)],
+        };
+        let back = Progress::from_value(&progress.to_value()).unwrap();
+        assert_eq!(back, progress);
+        let w = BookmarkWindow::new(Some(400), None, vec![], 300, 2_000).resuming(Some(progress));
+        assert_eq!(w.lower(), Some(100), "the unfinished pass's window");
+        assert!(
+            !w.accepts(Some(700), &json!(2)),
+            "written by the unfinished pass"
+        );
+        assert!(!w.accepts(Some(500), &json!(7)));
+        assert!(
+            w.accepts(Some(500), &json!(8)),
+            "at the cut, not written yet"
+        );
+        assert!(w.accepts(Some(499), &json!(2)), "below the cut");
+        assert!(
+            w.accepts(Some(1_500), &json!(2)),
+            "changed since that run began"
+        );
+        assert!(!w.accepts(Some(99), &json!(2)));
+        assert_eq!(
+            w.bookmark(),
+            Some((900, vec![(json!(1), 900)])),
+            "as if it had not been stopped"
+        );
     }
 
     proptest! {

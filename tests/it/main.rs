@@ -11,6 +11,7 @@ mod matrix;
 mod meltano;
 mod patience;
 mod resilience;
+mod resume;
 mod scopes;
 mod support;
 mod sync;
