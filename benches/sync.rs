@@ -34,6 +34,9 @@ fn main() {
             users: 200,
             accounts: conversations / 10,
             conversations,
+            playbooks: 40,
+            teams: 8,
+            meetings: 200,
         };
         let emu = runtime
             .block_on(Emulator::start(data.clone(), Options::new("bench")))

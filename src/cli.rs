@@ -31,6 +31,10 @@ pub struct Cli {
     /// Print what the tap is and its settings, then exit.
     #[arg(long)]
     pub about: bool,
+    /// Print what a sync of the selected streams would cost (requests, and time at the configured
+    /// pace), learnt with a few cheap calls, then exit.
+    #[arg(long)]
+    pub estimate: bool,
     /// Format of --about.
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = AboutFormat::Text)]
     pub format: AboutFormat,
@@ -66,6 +70,8 @@ pub enum Mode {
     About(AboutFormat),
     /// `--discover`.
     Discover,
+    /// `--estimate`.
+    Estimate,
     /// A sync, or a connection test (`--test`).
     Sync(Option<TestArg>),
 }
@@ -76,12 +82,15 @@ impl Cli {
         self.catalog.as_ref().or(self.properties.as_ref())
     }
 
-    /// The mode: `--about` wins over `--discover`, which wins over a sync.
+    /// The mode: `--about` wins over `--discover`, which wins over `--estimate`, which wins over a
+    /// sync.
     pub fn mode(&self) -> Mode {
         if self.about {
             Mode::About(self.format)
         } else if self.discover {
             Mode::Discover
+        } else if self.estimate {
+            Mode::Estimate
         } else {
             Mode::Sync(self.test)
         }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod discover;
 pub mod drift;
 pub mod error;
+pub mod estimate;
 pub mod input;
 pub mod logging;
 pub mod output;
@@ -49,8 +50,29 @@ pub async fn run(cli: &Cli, mut out: impl Write + Send + 'static) -> Result<()> 
                 out,
             )
         }
+        Mode::Estimate => {
+            let (_sandbox, config) = open(cli).await?;
+            let selected = selection(cli, &config)?;
+            let capped = streams::capped_endpoints();
+            let client = drift::DriftClient::connect(&config, None, &capped).await?;
+            let plan = estimate::run(&client, &selected, &config, time::now_ms()).await?;
+            out.write_all(plan.as_bytes())?;
+            out.flush()?;
+            Ok(())
+        }
         Mode::Sync(test) => sync(cli, out, test).await,
     }
+}
+
+/// The validated config, pointed at the built-in emulator (kept running by the guard) with
+/// `--sandbox`.
+async fn open(cli: &Cli) -> Result<(Option<sandbox::Guard>, Config)> {
+    let mut raw = config::read_files(&cli.config)?;
+    let guard = match cli.sandbox {
+        true => Some(sandbox::start(&mut raw).await?),
+        false => None,
+    };
+    Ok((guard, Config::from_raw(&raw)?))
 }
 
 /// The streams to sync: the catalog's selection, or every stream.
@@ -76,12 +98,7 @@ fn state(path: Option<&Path>) -> Result<State> {
 /// A sync (or a connection test): config, selection and state are read and checked before the
 /// first request; the engine does the rest.
 async fn sync(cli: &Cli, out: impl Write + Send + 'static, test: Option<TestArg>) -> Result<()> {
-    let mut raw = config::read_files(&cli.config)?;
-    let _sandbox = match cli.sandbox {
-        true => Some(sandbox::start(&mut raw).await?),
-        false => None,
-    };
-    let config = Config::from_raw(&raw)?;
+    let (_sandbox, config) = open(cli).await?;
     let selected = selection(cli, &config)?;
     let state_path = cli.state.as_deref();
     let mut state = state(state_path)?;

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::drift::client::DriftClient;
 pub use crate::drift::request::{Envelope, Request};
+use crate::drift::span::{self, Span};
 use crate::error::{Error, Result};
 
 /// How an endpoint pages.
@@ -21,6 +22,8 @@ pub enum Pagination {
     IndexSize,
     /// `limit` plus an opaque cursor: `pagination.next` (sent back as `next`) or `links.next` (a URL).
     Cursor,
+    /// Spans of time, not pages (see [`Span`]): the walk reads the span it is given.
+    Span(Span),
 }
 
 /// The order in which a list comes, with respect to the stream's replication key.
@@ -108,7 +111,7 @@ pub fn first_request(endpoint: &Endpoint, path: &str, size: Option<u32>) -> Requ
         _ => request,
     };
     match (endpoint.pagination, endpoint.page_size, size) {
-        (Pagination::Single, _, _) | (_, None, _) | (_, _, None) => request,
+        (Pagination::Single | Pagination::Span(_), _, _) | (_, None, _) | (_, _, None) => request,
         (_, Some(p), Some(size)) => request.with(p.param, size),
     }
 }
@@ -123,7 +126,7 @@ fn next_request(
         Request::from_link(v).ok_or_else(|| format!("{what} is not a URL: {v}"))
     };
     Ok(match endpoint.pagination {
-        Pagination::Single => (None, false),
+        Pagination::Single | Pagination::Span(_) => (None, false),
         Pagination::IndexSize => match body.pointer("/data/next") {
             None | Some(Value::Null) => (None, false),
             Some(v) => (
@@ -201,8 +204,13 @@ pub struct Pages<'a> {
     /// The page-size bound of the config.
     bound: u32,
     next: Option<Request>,
-    seen_requests: HashSet<Request>,
+    seen_requests: HashSet<(Request, Option<(i64, i64)>)>,
     walk: Walk,
+    /// For a list read by spans: the span of the request in `next`, the spans still to read, and
+    /// the metrics a report asks for.
+    span: Option<(i64, i64)>,
+    spans: Vec<(i64, i64)>,
+    metrics: Vec<String>,
     /// The total of the list, as its last page said.
     total: Option<u64>,
     /// Keys received, for lists with a total.
@@ -226,9 +234,15 @@ impl<'a> Pages<'a> {
             tag,
             size,
             bound,
-            next: Some(first_request(endpoint, path, size)),
+            next: match endpoint.pagination {
+                Pagination::Span(_) => None,
+                _ => Some(first_request(endpoint, path, size)),
+            },
             seen_requests: HashSet::new(),
             walk: Walk::First,
+            span: None,
+            spans: Vec::new(),
+            metrics: Vec::new(),
             total: None,
             keys: HashSet::new(),
             seen: HashSet::new(),
@@ -241,6 +255,48 @@ impl<'a> Pages<'a> {
         self.pages
     }
 
+    /// For a list read by spans of time: reads the span from `lo` to `hi` (epoch ms, inclusive),
+    /// a report asking for `metrics`.
+    pub fn within(mut self, lo: i64, hi: i64, metrics: Vec<String>) -> Self {
+        self.metrics = metrics;
+        self.spans = vec![(lo, hi)];
+        self.next_span();
+        self
+    }
+
+    /// Moves on to the next span still to read.
+    fn next_span(&mut self) {
+        let Pagination::Span(span) = self.endpoint.pagination else {
+            return;
+        };
+        self.span = self.spans.pop();
+        self.next = self
+            .span
+            .map(|(lo, hi)| span::request(span, &self.path, lo, hi));
+    }
+
+    /// A span's answer is in: a full one is split in two (and dropped: each half is read instead),
+    /// a whole one is kept. `None`: the page is dropped.
+    fn check_span(&mut self, page: Page, count: Option<u64>) -> Option<Page> {
+        let (Pagination::Span(span), Some(current)) = (self.endpoint.pagination, self.span) else {
+            return Some(page);
+        };
+        if span::full(span, page.records.len(), count) {
+            if let Some([early, late]) = span::halves(current) {
+                self.spans.extend([late, early]);
+                self.next_span();
+                return None;
+            }
+            tracing::warn!(
+                stream = self.tag,
+                at = current.0,
+                "more records at one instant than Drift answers at once: some may be missing"
+            );
+        }
+        self.next_span();
+        Some(page)
+    }
+
     /// The next page, or `None` after the last one.
     pub async fn next_page(&mut self, client: &DriftClient) -> Result<Option<Page>> {
         loop {
@@ -250,7 +306,9 @@ impl<'a> Pages<'a> {
                 }
                 return Ok(None);
             };
-            let mut page = self.fetch(client, request).await?;
+            let Some(mut page) = self.fetch(client, request).await? else {
+                continue;
+            };
             if !self.plausible(&mut page) {
                 self.stop();
             }
@@ -260,23 +318,33 @@ impl<'a> Pages<'a> {
         }
     }
 
-    async fn fetch(&mut self, client: &DriftClient, request: Request) -> Result<Page> {
-        if !self.seen_requests.insert(request.clone()) {
+    /// Sends one request of the walk (a report's is a POST) and decodes the answer; `None` when a
+    /// span's answer was full and the span is read in halves instead.
+    async fn fetch(&mut self, client: &DriftClient, request: Request) -> Result<Option<Page>> {
+        if !self.seen_requests.insert((request.clone(), self.span)) {
             return Err(Error::PaginationLoop {
                 endpoint: request.path.clone(),
                 request: request.to_string(),
             });
         }
         let envelope = Envelope::List(self.endpoint.records_at);
-        let body = client.get(&request, self.tag, envelope).await?;
+        let body = match (self.endpoint.pagination, self.span) {
+            (Pagination::Span(Span::Report { property, key }), Some((lo, hi))) => {
+                let report = span::report_body(property, lo, hi, &self.metrics);
+                let body = client.post(&request, &report, self.tag, envelope).await?;
+                span::report_records(body, key, &self.metrics)
+            }
+            _ => client.get(&request, self.tag, envelope).await?,
+        };
         self.pages += 1;
+        let count = body.get("count").and_then(Value::as_u64);
         let page =
             decode(self.endpoint, body, &request, self.key).map_err(|reason| Error::Decode {
                 endpoint: request.path.clone(),
                 reason: format!("{} list: {reason}", self.tag),
             })?;
         self.next.clone_from(&page.next);
-        Ok(page)
+        Ok(self.check_span(page, count))
     }
 
     /// Drops the records this walk already returned, and says whether the page can be part of a

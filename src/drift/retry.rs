@@ -122,7 +122,9 @@ fn success(
         Ok(bytes) => bytes,
         Err(e) => return retry(format!("{status} with a body cut short ({e})")),
     };
-    match serde_json::from_slice::<Value>(&bytes) {
+    let parsed = serde_json::from_slice::<Value>(&bytes)
+        .or_else(|e| serde_json::from_slice::<Value>(&without_bare_nan(&bytes)).map_err(|_| e));
+    match parsed {
         Err(e) => retry(format!(
             "{status} with a body that is not JSON ({e}): {}",
             excerpt(&String::from_utf8_lossy(&bytes))
@@ -132,6 +134,29 @@ fn success(
             Err(reason) => retry(format!("{status} with an unexpected body: {reason}")),
         },
     }
+}
+
+/// The body with bare `NaN`, `Infinity` and `-Infinity` tokens (not JSON, but what a report may
+/// hold for a metric without a value) outside strings replaced by `null`.
+fn without_bare_nan(body: &[u8]) -> Vec<u8> {
+    const TOKENS: [&[u8]; 3] = [b"-Infinity", b"Infinity", b"NaN"];
+    let mut out = Vec::with_capacity(body.len());
+    let (mut i, mut in_string, mut escaped) = (0, false, false);
+    while i < body.len() {
+        let b = body[i];
+        if in_string {
+            (in_string, escaped) = (b != b'"' || escaped, b == b'\\' && !escaped);
+        } else if b == b'"' {
+            in_string = true;
+        } else if let Some(t) = TOKENS.iter().find(|t| body[i..].starts_with(t)) {
+            out.extend_from_slice(b"null");
+            i += t.len();
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+    out
 }
 
 /// The start of a response body on one line; an HTML page (a proxy's error) is reduced to its text.
@@ -265,6 +290,16 @@ mod tests {
         );
         assert!(
             matches!(d(ok("<html>"), false), Decision::Retry { reason, .. } if reason.contains("not JSON"))
+        );
+    }
+
+    #[test]
+    fn bare_nan_outside_strings_becomes_null() {
+        let body = br#"{"data": [{"metrics": [1, NaN, -Infinity, "NaN", "a\"NaN"]}]}"#;
+        let v: Value = serde_json::from_slice(&without_bare_nan(body)).unwrap();
+        assert_eq!(
+            v["data"][0]["metrics"],
+            serde_json::json!([1, null, null, "NaN", "a\"NaN"])
         );
     }
 

@@ -6,8 +6,11 @@
 pub mod columns;
 pub mod schema;
 
+use serde_json::{Map, Value};
+
 use crate::drift::page::{Endpoint, Order, PageSize, Pagination};
 use crate::drift::read::Detail;
+use crate::drift::span::Span;
 
 /// How a child stream hangs off its parent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +38,38 @@ pub struct Parent {
     pub via: Child,
 }
 
+/// A field the tap adds to each record of a stream (Drift sends none that would do), made from the
+/// record's other fields.
+#[derive(Debug, Clone, Copy)]
+pub struct Derived {
+    /// The field it fills.
+    pub field: &'static str,
+    /// A field every record must carry (checked as a list's records are).
+    pub requires: &'static str,
+    /// How the field is made.
+    pub make: fn(&Map<String, Value>) -> Value,
+}
+
+/// A booked meeting's key: its calendar eventId, else agentId:slotStart:schedulerId.
+fn meeting_id(m: &Map<String, Value>) -> Value {
+    match m
+        .get("eventId")
+        .and_then(Value::as_str)
+        .filter(|e| !e.is_empty())
+    {
+        Some(event) => Value::from(event),
+        None => {
+            let part = |f: &str| m.get(f).map(Value::to_string).unwrap_or_default();
+            Value::from(format!(
+                "{}:{}:{}",
+                part("agentId"),
+                part("slotStart"),
+                part("schedulerId")
+            ))
+        }
+    }
+}
+
 /// Everything the sync engine needs to know about one stream.
 #[derive(Debug)]
 pub struct StreamDef {
@@ -57,6 +92,19 @@ pub struct StreamDef {
     pub parent: Option<Parent>,
     /// The OAuth scope a token needs to read it.
     pub scope: &'static str,
+    /// A field the tap makes for each record (the key, when Drift documents none).
+    pub derived: Option<Derived>,
+    /// Whether Drift may not serve it for every account (a 404 or 400 skips it with a warning).
+    pub optional: bool,
+    /// How many days back Drift keeps its records, when it forgets older ones.
+    pub history_days: Option<u32>,
+}
+
+impl StreamDef {
+    /// The field every record of its list must carry (its key, unless the tap makes the key).
+    pub fn list_key(&self) -> &'static str {
+        self.derived.map_or(self.key, |d| d.requires)
+    }
 }
 
 /// Every stream the tap knows, in sync order.
@@ -82,6 +130,9 @@ pub static STREAMS: &[StreamDef] = &[
         detail: None,
         parent: None,
         scope: "account_read",
+        derived: None,
+        optional: false,
+        history_days: None,
     },
     StreamDef {
         name: "conversations",
@@ -107,6 +158,9 @@ pub static STREAMS: &[StreamDef] = &[
         }),
         parent: None,
         scope: "conversation_read",
+        derived: None,
+        optional: false,
+        history_days: None,
     },
     StreamDef {
         name: "users",
@@ -126,6 +180,9 @@ pub static STREAMS: &[StreamDef] = &[
         detail: None,
         parent: None,
         scope: "user_read",
+        derived: None,
+        optional: false,
+        history_days: None,
     },
     StreamDef {
         name: "messages",
@@ -150,6 +207,9 @@ pub static STREAMS: &[StreamDef] = &[
             },
         }),
         scope: "conversation_read",
+        derived: None,
+        optional: false,
+        history_days: None,
     },
     StreamDef {
         name: "contacts",
@@ -173,6 +233,127 @@ pub static STREAMS: &[StreamDef] = &[
             },
         }),
         scope: "contact_read",
+        derived: None,
+        optional: false,
+        history_days: None,
+    },
+    StreamDef {
+        name: "playbooks",
+        columns: include_str!("../../schemas/columns/playbooks.txt"),
+        key: "id",
+        replication_key: Some("updatedAt"),
+        // one call for every playbook: read whole, so removed ones are marked deleted
+        incremental_by_default: false,
+        list: Endpoint {
+            path: "/playbooks/list",
+            records_at: "",
+            total_at: None,
+            pagination: Pagination::Single,
+            page_size: None,
+            order: Order::Unordered,
+        },
+        detail: None,
+        parent: None,
+        scope: "playbook_read",
+        derived: None,
+        optional: false,
+        history_days: None,
+    },
+    StreamDef {
+        name: "landing_pages",
+        columns: include_str!("../../schemas/columns/landing_pages.txt"),
+        key: "playbookId",
+        replication_key: None,
+        incremental_by_default: false,
+        list: Endpoint {
+            path: "/playbooks/clp",
+            records_at: "",
+            total_at: None,
+            pagination: Pagination::Single,
+            page_size: None,
+            order: Order::Unordered,
+        },
+        detail: None,
+        parent: None,
+        scope: "playbook_read",
+        derived: None,
+        optional: true,
+        history_days: None,
+    },
+    StreamDef {
+        name: "teams",
+        columns: include_str!("../../schemas/columns/teams.txt"),
+        key: "id",
+        replication_key: Some("updatedAt"),
+        incremental_by_default: false,
+        list: Endpoint {
+            path: "/teams/org",
+            records_at: "/data",
+            total_at: None,
+            pagination: Pagination::Single,
+            page_size: None,
+            order: Order::Unordered,
+        },
+        detail: None,
+        parent: None,
+        scope: "user_read",
+        derived: None,
+        optional: false,
+        history_days: None,
+    },
+    StreamDef {
+        name: "meetings",
+        columns: include_str!("../../schemas/columns/meetings.txt"),
+        key: "meetingId",
+        replication_key: Some("slotStart"),
+        incremental_by_default: true,
+        list: Endpoint {
+            path: "/users/meetings/org",
+            records_at: "/data",
+            total_at: None,
+            pagination: Pagination::Span(Span::Query {
+                min: "min_start_time",
+                max: "max_start_time",
+                limit: 1000,
+                ahead_days: 365,
+            }),
+            page_size: None,
+            order: Order::Unordered,
+        },
+        detail: None,
+        parent: None,
+        scope: "user_read",
+        derived: Some(Derived {
+            field: "meetingId",
+            requires: "slotStart",
+            make: meeting_id,
+        }),
+        optional: false,
+        history_days: Some(30),
+    },
+    StreamDef {
+        name: "conversation_metrics",
+        columns: include_str!("../../schemas/columns/conversation_metrics.txt"),
+        key: "conversationId",
+        replication_key: Some("updatedAt"),
+        incremental_by_default: true,
+        list: Endpoint {
+            path: "/reports/conversations",
+            records_at: "/data",
+            total_at: None,
+            pagination: Pagination::Span(Span::Report {
+                property: "updatedAt",
+                key: "conversationId",
+            }),
+            page_size: None,
+            order: Order::Unordered,
+        },
+        detail: None,
+        parent: None,
+        scope: "conversation_read",
+        derived: None,
+        optional: true,
+        history_days: None,
     },
 ];
 

@@ -244,6 +244,11 @@ impl<O: Output> Run<'_, O> {
             "stream skipped: {why}; to read it, give the Drift app the {} scope (developer settings, OAuth & Scopes), reinstall it and use the new token",
             def.scope
         );
+        self.skip(def, why)
+    }
+
+    /// Skips the rest of a stream (its bookmark stays): the closing line lists it.
+    fn skip(&mut self, def: &'static StreamDef, why: String) -> Result<()> {
         self.skipped.push((def.name, why));
         self.out.stream_end(def.name, StreamEnd::Incomplete)?;
         Ok(())

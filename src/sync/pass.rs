@@ -13,8 +13,9 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
 
 use crate::config::TimestampFormat;
-use crate::drift::page::{Order, Pages};
+use crate::drift::page::{Order, Pages, Pagination};
 use crate::drift::read::{complete, key_text, referenced, skip_404};
+use crate::drift::span;
 use crate::error::{Error, Result};
 use crate::output::{Output, StreamEnd, StreamStart};
 use crate::singer::catalog::Selected;
@@ -349,10 +350,9 @@ impl<O: Output> Run<'_, O> {
         }
         let def = pass.def;
         tracing::info!(stream = def.name, bookmark = pass.lower(), "stream started");
-        let bound = self.config.page_size;
-        let mut pages = Pages::new(&def.list, def.list.path, def.key, def.name, bound);
+        let mut pages = self.walker(&pass);
         loop {
-            let page = match pages.next_page(&self.client).await {
+            let mut page = match pages.next_page(&self.client).await {
                 Ok(Some(page)) => page,
                 Ok(None) => break,
                 Err(e) => {
@@ -368,6 +368,12 @@ impl<O: Output> Run<'_, O> {
                 continue;
             }
             pass.progress.pages = pages.pages();
+            if let Some(d) = def.derived {
+                for r in &mut page.records {
+                    let v = (d.make)(r);
+                    r.insert(d.field.into(), v);
+                }
+            }
             let extracted = now_rfc3339();
             let (parents, stop) = pass.decide(page.records, self.test);
             self.write_own(&mut pass, &parents, &extracted).await?;
@@ -386,37 +392,101 @@ impl<O: Output> Run<'_, O> {
     /// A request of a member failed: a 403 skips the rest of that stream (its bookmark stays), with
     /// one warning, unless `on_missing_scope` is `fail`; any other error ends the run.
     fn refused(&mut self, m: &mut Member<'_>, e: Error) -> Result<()> {
+        if m.skipped {
+            return matches!(e, Error::Auth { status: 403, .. })
+                .then_some(())
+                .ok_or(e);
+        }
         match e {
             Error::Auth {
                 status: 403,
                 endpoint,
-            } if !m.skipped => {
+            } => {
                 m.skipped = true;
                 self.refuse(m.def, format!("drift refused it (403 on {endpoint})"))
             }
-            Error::Auth { status: 403, .. } => Ok(()),
+            // an endpoint Drift does not serve for every account
+            Error::Api {
+                status: 400 | 404 | 405,
+                endpoint,
+                body,
+            } if m.def.optional => {
+                m.skipped = true;
+                tracing::warn!(
+                    stream = m.def.name,
+                    "stream skipped: drift does not serve {endpoint} for this account ({body})"
+                );
+                self.skip(m.def, format!("{endpoint} not served"))
+            }
             other => Err(other),
         }
     }
 
     fn refuse_all(&mut self, members: Vec<&mut Member<'_>>, e: Error) -> Result<()> {
-        let Error::Auth {
-            status: 403,
-            endpoint,
-        } = e
-        else {
-            return Err(e);
+        let again = |e: &Error| match e {
+            Error::Auth { status, endpoint } => Error::Auth {
+                status: *status,
+                endpoint: endpoint.clone(),
+            },
+            Error::Api {
+                status,
+                endpoint,
+                body,
+            } => Error::Api {
+                status: *status,
+                endpoint: endpoint.clone(),
+                body: body.clone(),
+            },
+            other => Error::Decode {
+                endpoint: String::new(),
+                reason: other.to_string(),
+            },
         };
+        if !matches!(e, Error::Auth { .. } | Error::Api { .. }) {
+            return Err(e);
+        }
         for m in members {
-            self.refused(
-                m,
-                Error::Auth {
-                    status: 403,
-                    endpoint: endpoint.clone(),
-                },
-            )?;
+            self.refused(m, again(&e))?;
         }
         Ok(())
+    }
+
+    /// The walk over a pass's list: by pages, or, for a list read by spans of time, over the
+    /// window from the pass's lower bound to now (or past it), warning when Drift no longer keeps
+    /// the start of it.
+    fn walker(&self, pass: &Pass<'_>) -> Pages<'static> {
+        let def = pass.def;
+        let pages = Pages::new(
+            &def.list,
+            def.list.path,
+            def.list_key(),
+            def.name,
+            self.config.page_size,
+        );
+        let Pagination::Span(span) = def.list.pagination else {
+            return pages;
+        };
+        let lower = pass.lower().unwrap_or(0);
+        if let Some(days) = def.history_days {
+            let kept_from = self.started_ms - i64::from(days) * 86_400_000;
+            if lower < kept_from {
+                let from = crate::time::ms_to_rfc3339(kept_from).unwrap_or_default();
+                tracing::warn!(stream = def.name, "drift keeps only the last {days} days: records before {from} are gone for good; run at least weekly so none are lost");
+            }
+        }
+        let metrics = pass
+            .own
+            .as_ref()
+            .map(|m| {
+                m.sel
+                    .fields
+                    .iter()
+                    .filter(|f| *f != def.key)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        pages.within(lower, span::upper(span, self.started_ms), metrics)
     }
 
     /// The parents' own records, completed concurrently, written in list order.

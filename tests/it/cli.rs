@@ -152,6 +152,7 @@ async fn bad_catalog_and_state_fail_clearly() {
         users: 2,
         accounts: 1,
         conversations: 1,
+        ..Dataset::default()
     })
     .await;
     let cfg = dir.json("config.json", &config_for(&emu, json!({})));

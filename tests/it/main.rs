@@ -9,6 +9,7 @@ mod generated;
 mod incremental;
 mod matrix;
 mod meltano;
+mod more_streams;
 mod patience;
 mod resilience;
 mod resume;

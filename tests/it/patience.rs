@@ -18,17 +18,16 @@ fn big() -> Dataset {
         users: 6,
         accounts: 40,
         conversations: 2_000,
+        ..Dataset::default()
     }
 }
 
 /// Every stream's records equal the emulator's truth (as sets of ids).
 fn assert_truth(emu: &Emulator, synced: &Synced) {
     for stream in all_streams() {
-        let key = tap_drift::streams::find(stream).expect("stream").key;
-        let mut want: Vec<String> = emu
-            .records(stream)
+        let mut want: Vec<String> = truth_keys(emu, stream)
             .iter()
-            .map(|r| r[key].to_string())
+            .map(Value::to_string)
             .collect();
         let mut got: Vec<String> = synced.keys(stream).iter().map(Value::to_string).collect();
         want.sort();
@@ -104,6 +103,7 @@ async fn a_leaky_bucket_slower_than_the_ceiling_without_retry_after_slows_the_ta
         users: 3,
         accounts: 4,
         conversations: 12,
+        ..Dataset::default()
     };
     let bucket = Bucket {
         per_minute: 120,
@@ -143,6 +143,7 @@ async fn a_retry_after_beyond_the_patience_stops_at_once_with_the_last_state() {
         users: 3,
         accounts: 4,
         conversations: 12,
+        ..Dataset::default()
     };
     let storm = drift_emulator::Storm {
         after: 3,
@@ -297,6 +298,7 @@ async fn sigterm_while_the_target_does_not_read_stops_within_two_seconds() {
         users: 5,
         accounts: 20,
         conversations: 3_000,
+        ..Dataset::default()
     })
     .await;
     let dir = TempDir::new("blocked");

@@ -43,7 +43,7 @@ fn assert_complete(emu: &drift_emulator::Emulator, out: &std::process::Output) {
     for stream in top_level_streams() {
         assert_eq!(
             synced.records.get(stream).cloned().unwrap_or_default(),
-            emu.records(stream),
+            truth(emu, stream),
             "{stream}"
         );
     }
@@ -146,6 +146,7 @@ async fn rate_limit_is_never_exceeded() {
         users: 3,
         accounts: 12,
         conversations: 40,
+        ..Dataset::default()
     };
     let emu = emulator(data).await;
     let dir = TempDir::new("ratelimit");
@@ -297,6 +298,7 @@ async fn a_closed_pipe_ends_the_tap_cleanly() {
         users: 5,
         accounts: 20,
         conversations: 2_000,
+        ..Dataset::default()
     })
     .await;
     let dir = TempDir::new("epipe");
@@ -331,6 +333,7 @@ async fn sigterm_writes_the_last_state_and_exits_promptly() {
         users: 5,
         accounts: 20,
         conversations: 3_000,
+        ..Dataset::default()
     })
     .await;
     let dir = TempDir::new("sigterm");

@@ -18,6 +18,7 @@ fn data() -> Dataset {
         users: 5,
         accounts: 30,
         conversations: 3_000,
+        ..Dataset::default()
     }
 }
 

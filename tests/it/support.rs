@@ -14,12 +14,63 @@ pub fn all_streams() -> Vec<&'static str> {
     tap_drift::streams::STREAMS.iter().map(|s| s.name).collect()
 }
 
-/// The streams read whole by default (FULL_TABLE, with ACTIVATE_VERSION), from the stream table.
+/// The streams read whole by default (FULL_TABLE, with ACTIVATE_VERSION): not incremental, and not
+/// the referenced contacts; from the stream table.
 pub fn read_whole_by_default() -> Vec<&'static str> {
     tap_drift::streams::STREAMS
         .iter()
-        .filter(|s| !s.incremental_by_default && s.replication_key.is_some())
+        .filter(|s| !s.incremental_by_default && s.name != "contacts")
         .map(|s| s.name)
+        .collect()
+}
+
+/// A stream's key field, from the stream table.
+pub fn key_of(stream: &str) -> &'static str {
+    tap_drift::streams::find(stream).expect("a stream").key
+}
+
+/// The emulator's records of a stream as the tap must emit them, whole: a message carries its
+/// conversation's updatedAt (`conversationUpdatedAt`), and a booked meeting the key the README
+/// documents (`meetingId`: its eventId, else agentId:slotStart:schedulerId).
+pub fn truth(emu: &Emulator, stream: &str) -> Vec<Value> {
+    let mut records = emu.records(stream);
+    match stream {
+        "messages" => {
+            let updated: HashMap<String, Value> = emu
+                .records("conversations")
+                .iter()
+                .map(|c| (c["id"].to_string(), c["updatedAt"].clone()))
+                .collect();
+            for m in &mut records {
+                m["conversationUpdatedAt"] = updated[&m["conversationId"].to_string()].clone();
+            }
+        }
+        "meetings" => {
+            for m in &mut records {
+                let id = match m["eventId"].as_str() {
+                    Some(event) => event.to_string(),
+                    None => format!("{}:{}:{}", m["agentId"], m["slotStart"], m["schedulerId"]),
+                };
+                let mut with_key = serde_json::Map::new();
+                with_key.insert("meetingId".into(), json!(id));
+                with_key.extend(m.as_object().cloned().unwrap_or_default());
+                *m = Value::Object(with_key);
+            }
+        }
+        // the report's order: oldest updatedAt first (ties by id)
+        "conversation_metrics" => {
+            records.sort_by_key(|m| (m["updatedAt"].as_i64(), m["conversationId"].as_i64()))
+        }
+        _ => {}
+    }
+    records
+}
+
+/// The keys of the emulator's records of a stream, in its order.
+pub fn truth_keys(emu: &Emulator, stream: &str) -> Vec<Value> {
+    truth(emu, stream)
+        .iter()
+        .map(|r| r[key_of(stream)].clone())
         .collect()
 }
 
@@ -51,6 +102,9 @@ pub fn small() -> Dataset {
         users: 9,
         accounts: 53,
         conversations: 137,
+        playbooks: 12,
+        teams: 3,
+        meetings: 25,
     }
 }
 

@@ -17,6 +17,12 @@ pub struct Dataset {
     pub accounts: u32,
     /// Number of conversations.
     pub conversations: u32,
+    /// Number of playbooks (ids `700_000 + i`, the ids conversations' `relatedPlaybookId` uses).
+    pub playbooks: u32,
+    /// Number of teams.
+    pub teams: u32,
+    /// Number of meetings, spread over the 60 days from 45 days before the emulator's start.
+    pub meetings: u32,
 }
 
 /// The Drift organization every record belongs to.
@@ -119,6 +125,9 @@ impl Dataset {
             users: 24,
             accounts: 230,
             conversations: 1_234,
+            playbooks: 40,
+            teams: 5,
+            meetings: 60,
         }
     }
 

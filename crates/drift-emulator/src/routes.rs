@@ -1,7 +1,9 @@
 //! The emulated endpoints: Drift's paths, query parameters, envelopes and cursors, serving the
 //! world's records with the switches of [`crate::Variants`] applied. One handler per endpoint;
-//! tokens, faults and the request log are the middleware's (`auth.rs`).
+//! tokens, faults and the request log are the middleware's (`auth.rs`), the conversation report
+//! is `reports.rs`'.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -273,9 +275,107 @@ pub async fn messages_list(
     Json(body).into_response()
 }
 
+/// `GET /playbooks/list`: every playbook, a bare array (no envelope).
+pub async fn playbooks_list(State(s): State<Arc<Shared>>) -> Response {
+    let w = world(&s);
+    let playbooks = collection("playbooks");
+    let all: Vec<Value> = w
+        .live(playbooks)
+        .map(|i| w.record(playbooks, i, true))
+        .collect();
+    Json(all).into_response()
+}
+
+/// `GET /playbooks/clp`: the conversational landing pages, a bare array; 404 with the
+/// `no_landing_pages` switch.
+pub async fn landing_pages(State(s): State<Arc<Shared>>) -> Response {
+    if s.options.variants.no_landing_pages {
+        return error(
+            &s,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "conversational landing pages are not enabled for this account",
+        );
+    }
+    Json(world(&s).landing_pages()).into_response()
+}
+
+/// `GET /teams/org`: every team, `{"data": [...]}`.
+pub async fn teams_org(State(s): State<Arc<Shared>>) -> Response {
+    let w = world(&s);
+    let teams = collection("teams");
+    let all: Vec<Value> = w.live(teams).map(|i| w.record(teams, i, true)).collect();
+    Json(json!({"data": all})).into_response()
+}
+
+/// Drift serves at most this many meetings a response.
+pub const MEETINGS_PAGE: u32 = 1000;
+
+/// The meetings a window serves: those of [`World::meetings`], at most `cap` (or Drift's 1000, if
+/// lower) of them, the first by `slotStart`.
+pub fn meetings_page(w: &World, min: i64, max: i64, cap: Option<u32>) -> Vec<Value> {
+    let cap = cap.map_or(MEETINGS_PAGE, |c| c.min(MEETINGS_PAGE));
+    let mut all = w.meetings(min, max);
+    all.truncate(cap as usize);
+    all
+}
+
+/// `GET /users/meetings/org?min_start_time=&max_start_time=`: both required, epoch ms; meetings
+/// whose slot starts in the window and not more than 30 days ago, at most 1000, by `slotStart`.
+pub async fn meetings_org(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let bound = |name: &str| q.get(name).and_then(|v| v.parse::<i64>().ok());
+    let (Some(min), Some(max)) = (bound("min_start_time"), bound("max_start_time")) else {
+        return error(
+            &s,
+            StatusCode::BAD_REQUEST,
+            "validation_error",
+            "min_start_time and max_start_time are required, in epoch milliseconds",
+        );
+    };
+    let cap = s.options.variants.meetings_page_cap;
+    let page = meetings_page(&world(&s), min, max, cap);
+    Json(json!({"data": page})).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn meetings_keep_to_the_horizon_and_the_cap() {
+        let now = 1_800_000_000_000;
+        let data = crate::Dataset {
+            seed: 3,
+            users: 4,
+            conversations: 10,
+            meetings: 60,
+            ..crate::Dataset::default()
+        };
+        let mut w = World::new(data, crate::Variants::default(), false, now);
+        let starts = |page: &[Value]| -> Vec<i64> {
+            page.iter()
+                .map(|m| m["slotStart"].as_i64().unwrap())
+                .collect()
+        };
+        // one a day from 45 days ago: the first 15 are older than 30 days
+        let all = starts(&meetings_page(&w, 0, i64::MAX, None));
+        assert_eq!(all.len(), 45);
+        assert_eq!(all[0], now - 30 * 86_400_000);
+        assert!(all.windows(2).all(|p| p[0] < p[1]));
+        assert!(*all.last().unwrap() > now, "future meetings are served");
+        let capped = starts(&meetings_page(&w, 0, i64::MAX, Some(7)));
+        assert_eq!(capped, all[..7]);
+        assert_eq!(meetings_page(&w, 0, i64::MAX, Some(5000)).len(), 45);
+        // inclusive window
+        let window = starts(&meetings_page(&w, all[3], all[5], None));
+        assert_eq!(window, all[3..=5]);
+        assert!(meetings_page(&w, 0, now - 31 * 86_400_000, None).is_empty());
+        w.delete(crate::world::spec("meetings").unwrap(), &[20]);
+        assert_eq!(meetings_page(&w, 0, i64::MAX, None).len(), 44);
+    }
 
     #[test]
     fn cursors_round_trip() {

@@ -1,7 +1,7 @@
 //! The switches for what nobody knows about the real Drift API: each plausible behaviour the tap
 //! must survive is one field of [`Variants`], off by default, so a test can play it. The world
-//! (`world.rs`) and the routes (`routes.rs`) read them; this file only names them and holds the
-//! pure position arithmetic of a loosely ordered list.
+//! (`world.rs`), the routes (`routes.rs`) and the report (`reports.rs`) read them; this file only
+//! names them and holds the pure position arithmetic of a loosely ordered list.
 
 use serde_json::{json, Value};
 
@@ -31,10 +31,23 @@ pub struct Variants {
     /// Every error body is `{"error": {"type", "message"}}` (else only 401s are; the rest are
     /// `{"errors": [...]}`).
     pub error_object_bodies: bool,
+    /// The account lacks conversational landing pages: `GET /playbooks/clp` answers 404.
+    pub no_landing_pages: bool,
+    /// `GET /users/meetings/org` serves at most this many meetings (the first by `slotStart`)
+    /// instead of Drift's 1000 (a lower cap only: more than 1000 is still 1000).
+    pub meetings_page_cap: Option<u32>,
+    /// `POST /reports/conversations` serves at most this many rows, while its `count` still says
+    /// how many matched.
+    pub report_row_cap: Option<u32>,
+    /// The report writes a metric without a value as a bare `NaN` token (not JSON) instead of the
+    /// string `"NaN"`.
+    pub bare_nan: bool,
 }
 
 impl Variants {
-    /// Every switch on at once (the accounts cap at 40, messages in pages of 50).
+    /// Every switch on at once (the accounts cap at 40, messages in pages of 50, report rows capped
+    /// at 25), except `no_landing_pages` and the meetings cap (Drift documents its 1000 a request;
+    /// a test with more meetings than that makes the tap split), which stay off.
     pub fn all() -> Variants {
         Variants {
             links_style: true,
@@ -45,6 +58,10 @@ impl Variants {
             sparse_records: true,
             unknown_fields: true,
             error_object_bodies: true,
+            no_landing_pages: false,
+            meetings_page_cap: None,
+            report_row_cap: Some(25),
+            bare_nan: true,
         }
     }
 

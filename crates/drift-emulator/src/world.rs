@@ -3,14 +3,16 @@
 //! being held in memory. Changed and added records carry a timestamp newer than the whole dataset.
 //!
 //! The listed collections are one registry, [`COLLECTIONS`], keyed by the name of the stream that
-//! reads them: a new collection is one entry there and its generator in `data.rs`. Knows nothing of
-//! HTTP.
+//! reads them: a new collection is one entry there and its generator in `data.rs` or
+//! `data_more.rs`. Meetings are keyed by `slotStart` (their `eventId` is not always present) and
+//! placed relative to the world's "now", fixed when the world is made. Knows nothing of HTTP.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
 use crate::data::{Dataset, EPOCH_END_MS};
+use crate::data_more::MEETINGS_HORIZON_MS;
 use crate::variants::{swapped, Variants};
 
 /// How one listed collection is generated, keyed and changed.
@@ -21,14 +23,14 @@ pub struct Spec {
     pub key: &'static str,
     /// The update-time field (epoch ms).
     pub updated: &'static str,
-    /// The creation-time field (epoch ms), set on added records.
-    created: &'static str,
+    /// The creation-time field (epoch ms), set on added records, if the records have one.
+    created: Option<&'static str>,
     /// How many records the dataset generates.
     count: fn(&Dataset) -> u32,
     /// The i-th record: `full` as the single-record endpoint returns it, else as the list does.
-    record: fn(&Dataset, u32, bool) -> Value,
+    record: fn(&World, u32, bool) -> Value,
     /// The generation index of a key, if the key is of this collection's form.
-    index: fn(&Dataset, &str) -> Option<u32>,
+    index: fn(&World, &str) -> Option<u32>,
     /// What a change does besides moving the update time.
     change: fn(&mut Value),
     /// Listed most recently updated first (else by generation index).
@@ -45,10 +47,10 @@ pub static COLLECTIONS: &[Spec] = &[
         name: "accounts",
         key: "accountId",
         updated: "updateDateTime",
-        created: "createDateTime",
+        created: Some("createDateTime"),
         count: |d| d.accounts,
-        record: |d, i, _| d.account(i),
-        index: |d, key| d.account_index(key),
+        record: |w, i, _| w.data.account(i),
+        index: |w, key| w.data.account_index(key),
         change: |v| {
             let renamed = format!("{} (renamed)", v["name"].as_str().unwrap_or_default());
             v["name"] = json!(renamed);
@@ -59,10 +61,10 @@ pub static COLLECTIONS: &[Spec] = &[
         name: "conversations",
         key: "id",
         updated: "updatedAt",
-        created: "createdAt",
+        created: Some("createdAt"),
         count: |d| d.conversations,
-        record: Dataset::conversation,
-        index: |d, key| d.conversation_index(key),
+        record: |w, i, full| w.data.conversation(i, full),
+        index: |w, key| w.data.conversation_index(key),
         change: |v| flip(v, "status", "open", "closed"),
         newest_first: true,
     },
@@ -70,11 +72,47 @@ pub static COLLECTIONS: &[Spec] = &[
         name: "users",
         key: "id",
         updated: "updatedAt",
-        created: "createdAt",
+        created: Some("createdAt"),
         count: |d| d.users,
-        record: |d, i, _| d.user(i),
-        index: |d, key| d.user_index(key),
+        record: |w, i, _| w.data.user(i),
+        index: |w, key| w.data.user_index(key),
         change: |v| flip(v, "availability", "AVAILABLE", "OFFLINE"),
+        newest_first: false,
+    },
+    Spec {
+        name: "playbooks",
+        key: "id",
+        updated: "updatedAt",
+        created: Some("createdAt"),
+        count: |d| d.playbooks,
+        record: |w, i, _| w.data.playbook(i),
+        index: |w, key| w.data.playbook_index(key),
+        change: |v| {
+            let renamed = format!("{} (edited)", v["name"].as_str().unwrap_or_default());
+            v["name"] = json!(renamed);
+        },
+        newest_first: false,
+    },
+    Spec {
+        name: "teams",
+        key: "id",
+        updated: "updatedAt",
+        created: None,
+        count: |d| d.teams,
+        record: |w, i, _| w.data.team(i),
+        index: |w, key| w.data.team_index(key),
+        change: |v| flip(v, "status", "ENABLED", "ARCHIVED"),
+        newest_first: false,
+    },
+    Spec {
+        name: "meetings",
+        key: "slotStart",
+        updated: "updatedAt",
+        created: None,
+        count: |d| d.meetings,
+        record: |w, i, _| w.data.meeting(i, w.now_ms),
+        index: |w, key| w.data.meeting_index(key, w.now_ms),
+        change: |v| flip(v, "status", "ACTIVE", "CANCELLED"),
         newest_first: false,
     },
 ];
@@ -105,6 +143,8 @@ pub struct World {
     variants: Variants,
     /// Serve values of the wrong JSON type in every 10th conversation (a fault switch).
     wrong_types: bool,
+    /// The emulator's "now" (epoch ms), fixed when it started: meetings are placed around it.
+    now_ms: i64,
 }
 
 fn slot(spec: &Spec) -> usize {
@@ -115,14 +155,20 @@ fn slot(spec: &Spec) -> usize {
 }
 
 impl World {
-    /// A world with no changes yet.
-    pub fn new(data: Dataset, variants: Variants, wrong_types: bool) -> World {
+    /// A world with no changes yet, whose "now" is `now_ms`.
+    pub fn new(data: Dataset, variants: Variants, wrong_types: bool, now_ms: i64) -> World {
         World {
             data,
             changes: COLLECTIONS.iter().map(|_| Changes::default()).collect(),
             variants,
             wrong_types,
+            now_ms,
         }
+    }
+
+    /// The world's "now" (epoch ms), fixed when it was made.
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
     }
 
     /// The switches this world plays.
@@ -208,27 +254,79 @@ impl World {
 
     /// The i-th record (by generation index), with changes applied.
     pub fn record(&self, spec: &Spec, i: u32, full: bool) -> Value {
-        let mut v = (spec.record)(&self.data, i, full);
+        let mut v = (spec.record)(self, i, full);
         self.variants.shape(spec.name, &mut v);
         if self.wrong_types && spec.name == "conversations" && i % 10 == 0 {
             v["inboxId"] = json!(v["inboxId"].to_string());
             v["orgId"] = json!("n/a");
             v["status"] = json!(3);
         }
+        self.apply_changes(spec, i, &mut v);
+        v
+    }
+
+    /// The i-th record with changes applied but no switch nor fault (as Drift's own reporting
+    /// sees it).
+    pub fn plain(&self, spec: &Spec, i: u32, full: bool) -> Value {
+        let mut v = (spec.record)(self, i, full);
+        self.apply_changes(spec, i, &mut v);
+        v
+    }
+
+    fn apply_changes(&self, spec: &Spec, i: u32, v: &mut Value) {
         if let Some(at) = self.changes(spec).updated.get(&i) {
             v[spec.updated] = json!(at);
-            if i >= (spec.count)(&self.data) {
-                v[spec.created] = json!(at);
-            } else {
-                (spec.change)(&mut v);
+            if i < (spec.count)(&self.data) {
+                (spec.change)(v);
+            } else if let Some(created) = spec.created {
+                v[created] = json!(at);
             }
         }
-        v
+    }
+
+    /// The generation indices of a collection's records that are not deleted, in index order.
+    pub fn live<'a>(&'a self, spec: &'a Spec) -> impl Iterator<Item = u32> + 'a {
+        let deleted = &self.changes(spec).deleted;
+        (0..self.count(spec)).filter(move |i| !deleted.contains(i))
+    }
+
+    /// The conversational landing pages: one for every 4th playbook not deleted, in playbook
+    /// order (none when the account lacks the feature, the `no_landing_pages` switch).
+    pub fn landing_pages(&self) -> Vec<Value> {
+        let Some(spec) = spec("playbooks") else {
+            return Vec::new();
+        };
+        if self.variants.no_landing_pages {
+            return Vec::new();
+        }
+        self.live(spec)
+            .filter_map(|i| self.data.landing_page(&self.record(spec, i, true), i))
+            .collect()
+    }
+
+    /// The meetings Drift serves for a window: not deleted, `slotStart` within `[min, max]` and
+    /// not more than 30 days before now, in `slotStart` order (no page cap).
+    pub fn meetings(&self, min: i64, max: i64) -> Vec<Value> {
+        let Some(spec) = spec("meetings") else {
+            return Vec::new();
+        };
+        let from = min.max(self.now_ms - MEETINGS_HORIZON_MS);
+        let mut served: Vec<Value> = self
+            .live(spec)
+            .map(|i| self.record(spec, i, true))
+            .filter(|m| {
+                m["slotStart"]
+                    .as_i64()
+                    .is_some_and(|t| from <= t && t <= max)
+            })
+            .collect();
+        served.sort_by_key(|m| m["slotStart"].as_i64());
+        served
     }
 
     /// The index of a record by its key (`None` for a deleted one).
     pub fn index_of(&self, spec: &Spec, key: &str) -> Option<u32> {
-        (spec.index)(&self.data, key)
+        (spec.index)(self, key)
             .filter(|i| *i < self.count(spec) && !self.changes(spec).deleted.contains(i))
     }
 
@@ -281,9 +379,7 @@ impl World {
 
     /// Keys of the records (not deleted) whose update time is at or after `since_ms`.
     pub fn changed_since(&self, spec: &Spec, since_ms: i64) -> Vec<Value> {
-        let deleted = &self.changes(spec).deleted;
-        (0..self.count(spec))
-            .filter(|i| !deleted.contains(i))
+        self.live(spec)
             .map(|i| self.record(spec, i, false))
             .filter(|r| r[spec.updated].as_i64().is_some_and(|t| t >= since_ms))
             .map(|r| r[spec.key].clone())
@@ -370,9 +466,11 @@ mod tests {
                 users: 3,
                 accounts: 4,
                 conversations: 50,
+                ..Dataset::default()
             },
             Variants::default(),
             false,
+            0,
         );
         let conversations = spec("conversations").unwrap();
         w.touch(conversations, &[3, 40, 7], EPOCH_END_MS + 10);
@@ -410,7 +508,7 @@ mod tests {
             loose_order: true,
             ..Variants::default()
         };
-        let mut w = World::new(data, loose, false);
+        let mut w = World::new(data, loose, false, 0);
         let conversations = spec("conversations").unwrap();
         w.touch(conversations, &[2, 5], EPOCH_END_MS + 10);
         let read = w.begin_read(conversations);
