@@ -1,0 +1,392 @@
+//! `cargo bench --bench requests`: what syncs cost in requests, the price a Drift user pays, against
+//! the floor the API allows, on an emulated account of 10 000 conversations (set
+//! `TAP_DRIFT_BENCH_CONVERSATIONS` for another size). Runs the release binary against the in-process
+//! emulator, counts requests in the emulator's log, and prints markdown tables:
+//! - full syncs (all streams, without the detail fields, without messages), an hourly run with 1 %
+//!   of the conversations changed, and a first sync killed at 25 %, 50 % and 75 % and resumed;
+//! - the safeguards against Drift's unknowns: an incremental run with the list in strict or loose
+//!   order, with and without lookback;
+//! - with `TAP_DRIFT_BENCH_SLOW=1`, the wall time of a 2 000-conversation sync under leaky buckets of
+//!   120 and 600 requests a minute (no Retry-After, the tap's ceiling 600), and a 3-minute outage.
+#![allow(clippy::print_stdout, clippy::expect_used)] // a benchmark reports on stdout, and panics on a failed run
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use drift_emulator::{Bucket, Dataset, Emulator, Faults, Options, Outage, Variants, EPOCH_END_MS};
+use serde_json::{json, Value};
+
+/// One run of the binary: the messages it wrote (all, or until a kill) and its wall time.
+struct Ran {
+    messages: Vec<Value>,
+    wall: Duration,
+}
+
+/// Runs the tap with `args`, SIGKILLing it after `kill_after` conversation records if asked.
+fn run(args: &[&Path], kill_after: Option<usize>) -> Ran {
+    let started = Instant::now();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tap-drift"));
+    for pair in args.chunks(2) {
+        command.arg(pair[0]).arg(pair[1]);
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tap starts");
+    let reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let (mut messages, mut conversations) = (Vec::new(), 0);
+    for line in reader.lines() {
+        let Ok(line) = line else { break };
+        if line.contains(r#""type":"RECORD","stream":"conversations""#) {
+            conversations += 1;
+            if Some(conversations) == kill_after {
+                child.kill().expect("SIGKILL");
+            }
+        }
+        if let Ok(m) = serde_json::from_str::<Value>(&line) {
+            messages.push(m);
+        }
+    }
+    child.wait().expect("wait");
+    Ran {
+        messages,
+        wall: started.elapsed(),
+    }
+}
+
+fn last_state(messages: &[Value]) -> Value {
+    messages
+        .iter()
+        .rev()
+        .find(|m| m["type"] == "STATE")
+        .map(|m| m["value"].clone())
+        .expect("a STATE")
+}
+
+/// A scratch directory for configs, catalogs and states.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("tap-drift-bench-requests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        Scratch(dir)
+    }
+    fn json(&self, name: &str, v: &Value) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, v.to_string()).expect("write");
+        p
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The committed catalog with only `streams` selected and the `deselect` fields left out.
+fn catalog(streams: &[&str], deselect: &[&str]) -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/catalog.json"))
+        .expect("catalog");
+    let mut catalog: Value = serde_json::from_str(&text).expect("json");
+    for entry in catalog["streams"].as_array_mut().expect("streams") {
+        let selected = streams.contains(&entry["stream"].as_str().unwrap_or_default());
+        for md in entry["metadata"].as_array_mut().expect("md") {
+            if md["breadcrumb"] == json!([]) {
+                md["metadata"]["selected"] = json!(selected);
+            }
+            if deselect
+                .iter()
+                .any(|f| md["breadcrumb"] == json!(["properties", f]))
+            {
+                md["metadata"]["selected"] = json!(false);
+            }
+        }
+    }
+    catalog
+}
+
+const ALL: &[&str] = &[
+    "accounts",
+    "conversations",
+    "users",
+    "messages",
+    "contacts",
+    "playbooks",
+    "landing_pages",
+    "teams",
+    "meetings",
+    "conversation_metrics",
+];
+const DETAIL: &[&str] = &["participants", "conversationTags", "relatedPlaybookId"];
+
+/// The fewest requests Drift's API allows for reading what a run read: list pages at the largest
+/// page each endpoint serves, one detail request per conversation read (when detail fields are
+/// selected), every page of their messages, one request per distinct contact they reference, one
+/// call for each single-call list, and the token check.
+fn floor(
+    emu: &Emulator,
+    conversations: &BTreeSet<String>,
+    streams: &[&str],
+    detail: bool,
+    all_list_pages: bool,
+) -> usize {
+    let data = emu.dataset();
+    let pages = |n: usize, size: usize| n.div_ceil(size).max(1);
+    let mut floor = 1; // the token check
+    let mut messages_per: HashMap<String, usize> = HashMap::new();
+    for m in emu.records("messages") {
+        *messages_per
+            .entry(m["conversationId"].to_string())
+            .or_default() += 1;
+    }
+    let contacts: BTreeSet<String> = emu
+        .records("conversations")
+        .iter()
+        .filter(|c| conversations.contains(&c["id"].to_string()))
+        .map(|c| c["contactId"].to_string())
+        .collect();
+    for stream in streams {
+        floor += match *stream {
+            "accounts" => pages(data.accounts as usize, 65),
+            "conversations" => {
+                let listed = if all_list_pages {
+                    data.conversations as usize
+                } else {
+                    conversations.len()
+                };
+                pages(listed, 50) + if detail { conversations.len() } else { 0 }
+            }
+            "messages" => conversations
+                .iter()
+                .map(|c| pages(messages_per.get(c).copied().unwrap_or(0), 25))
+                .sum(),
+            "contacts" => contacts.len(),
+            "meetings" => pages(emu.records("meetings").len(), 1000),
+            _ => 1,
+        };
+    }
+    floor
+}
+
+fn conversations_in(messages: &[Value]) -> BTreeSet<String> {
+    messages
+        .iter()
+        .filter(|m| m["type"] == "RECORD" && m["stream"] == "conversations")
+        .map(|m| m["record"]["id"].to_string())
+        .collect()
+}
+
+fn dataset(conversations: u32) -> Dataset {
+    Dataset {
+        seed: 42,
+        users: 60,
+        accounts: conversations / 10,
+        conversations,
+        playbooks: 40,
+        teams: 8,
+        meetings: 200,
+    }
+}
+
+async fn start(data: Dataset, variants: Variants, faults: Faults) -> Emulator {
+    let options = Options {
+        variants,
+        faults,
+        ..Options::new("bench")
+    };
+    Emulator::start(data, options).await.expect("emulator")
+}
+
+fn config(emu: &Emulator, scratch: &Scratch, extra: Value) -> PathBuf {
+    let mut c = json!({"access_token": "bench", "api_url": emu.base_url, "requests_per_minute": 1_000_000,
+        "max_concurrency": 16});
+    if let (Some(c), Some(e)) = (c.as_object_mut(), extra.as_object()) {
+        c.extend(e.clone());
+    }
+    scratch.json("config.json", &c)
+}
+
+fn row(name: &str, requests: usize, floor: usize, wall: Duration) {
+    println!(
+        "| {name} | {requests} | {floor} | {:.2} | {:.1} |",
+        requests as f64 / floor.max(1) as f64,
+        wall.as_secs_f64()
+    );
+}
+
+/// Full syncs with three selections, an hourly run, and killed-and-resumed first syncs.
+async fn costs(n: u32, scratch: &Scratch) {
+    println!("\n### Requests against the floor ({n} conversations)\n");
+    println!("| scenario | requests | floor | ratio | wall s |\n|---|---|---|---|---|");
+    let selections: [(&str, Vec<&str>, &[&str]); 3] = [
+        ("full sync, all streams", ALL.to_vec(), &[]),
+        ("full sync, without the detail fields", ALL.to_vec(), DETAIL),
+        (
+            "full sync, without messages",
+            ALL.iter().copied().filter(|s| *s != "messages").collect(),
+            &[],
+        ),
+    ];
+    for (name, streams, deselect) in selections {
+        let emu = start(dataset(n), Variants::default(), Faults::default()).await;
+        let cfg = config(&emu, scratch, json!({}));
+        let cat = scratch.json("catalog.json", &catalog(&streams, deselect));
+        let ran = run(
+            &[Path::new("--config"), &cfg, Path::new("--catalog"), &cat],
+            None,
+        );
+        let read = conversations_in(&ran.messages);
+        row(
+            name,
+            emu.requests().len(),
+            floor(&emu, &read, &streams, deselect.is_empty(), true),
+            ran.wall,
+        );
+    }
+    let emu = start(dataset(n), Variants::default(), Faults::default()).await;
+    let cfg = config(&emu, scratch, json!({}));
+    let first = run(&[Path::new("--config"), &cfg], None);
+    let changed: Vec<u32> = (0..n / 100).map(|i| i * 97 % n).collect();
+    emu.touch("conversations", &changed, EPOCH_END_MS + 86_400_000);
+    let before = emu.requests().len();
+    let state = scratch.json("state.json", &last_state(&first.messages));
+    let hourly = run(
+        &[Path::new("--config"), &cfg, Path::new("--state"), &state],
+        None,
+    );
+    let read = conversations_in(&hourly.messages);
+    row(
+        "hourly run, 1 % of conversations changed",
+        emu.requests().len() - before,
+        floor(&emu, &read, ALL, true, false),
+        hourly.wall,
+    );
+    let whole = before; // the uninterrupted first sync
+    for percent in [25, 50, 75] {
+        let emu = start(dataset(n), Variants::default(), Faults::default()).await;
+        let cfg = config(&emu, scratch, json!({}));
+        let killed = run(
+            &[Path::new("--config"), &cfg],
+            Some(n as usize * percent / 100),
+        );
+        let state = scratch.json("state.json", &last_state(&killed.messages));
+        let resumed = run(
+            &[Path::new("--config"), &cfg, Path::new("--state"), &state],
+            None,
+        );
+        let total = emu.requests().len();
+        println!(
+            "| first sync killed at {percent} % and resumed | {total} | {whole} (uninterrupted) | {:.3} | {:.1} |",
+            total as f64 / whole as f64,
+            (killed.wall + resumed.wall).as_secs_f64()
+        );
+    }
+}
+
+/// An incremental run after 1 % of the conversations changed, with the list in strict or loose
+/// order, with and without lookback.
+async fn safeguards(n: u32, scratch: &Scratch) {
+    println!(
+        "\n### The safeguards' cost: an incremental run after 1 % of {n} conversations changed\n"
+    );
+    println!("| list order | lookback | requests | conversation list pages | conversations sent |\n|---|---|---|---|---|");
+    for loose in [false, true] {
+        for lookback in [300, 0] {
+            let variants = Variants {
+                loose_order: loose,
+                ..Variants::default()
+            };
+            let emu = start(dataset(n), variants, Faults::default()).await;
+            let cfg = config(&emu, scratch, json!({"lookback_seconds": lookback}));
+            let first = run(&[Path::new("--config"), &cfg], None);
+            let changed: Vec<u32> = (0..n / 100).map(|i| i * 97 % n).collect();
+            emu.touch("conversations", &changed, EPOCH_END_MS + 86_400_000);
+            let before = emu.requests().len();
+            let state = scratch.json("state.json", &last_state(&first.messages));
+            let second = run(
+                &[Path::new("--config"), &cfg, Path::new("--state"), &state],
+                None,
+            );
+            let log = &emu.requests()[before..];
+            let list = log
+                .iter()
+                .filter(|r| r.starts_with("/conversations/list"))
+                .count();
+            let order = if loose { "loose" } else { "strict" };
+            let sent = conversations_in(&second.messages).len();
+            println!(
+                "| {order} | {lookback} s | {} | {list} | {sent} |",
+                log.len()
+            );
+        }
+    }
+}
+
+/// Slow: a 2 000-conversation sync under leaky buckets, and through a 3-minute outage.
+async fn throttled(scratch: &Scratch) {
+    println!("\n### 2 000 conversations under Drift's rate limit (the tap's ceiling 600/min)\n");
+    println!(
+        "| bucket | requests | wall | floor (requests ÷ rate) | 429s |\n|---|---|---|---|---|"
+    );
+    for per_minute in [600, 120] {
+        let bucket = Bucket {
+            per_minute,
+            capacity: 20,
+            retry_after: false,
+        };
+        let emu = start(
+            dataset(2_000),
+            Variants::default(),
+            Faults {
+                bucket: Some(bucket),
+                ..Faults::default()
+            },
+        )
+        .await;
+        let cfg = config(&emu, scratch, json!({"requests_per_minute": 600}));
+        let ran = run(&[Path::new("--config"), &cfg], None);
+        let requests = emu.statuses().iter().filter(|s| **s != 429).count();
+        let throttled = emu.statuses().iter().filter(|s| **s == 429).count();
+        let floor = requests as f64 / f64::from(per_minute);
+        println!("| {per_minute}/min, no Retry-After | {requests} | {:.1} min | {floor:.1} min | {throttled} |", ran.wall.as_secs_f64() / 60.0);
+    }
+    let outage = Outage {
+        after: 2_000,
+        length: Duration::from_secs(180),
+    };
+    let emu = start(
+        dataset(2_000),
+        Variants::default(),
+        Faults {
+            outage: Some(outage),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let cfg = config(&emu, scratch, json!({}));
+    let ran = run(&[Path::new("--config"), &cfg], None);
+    let ok =
+        last_state(&ran.messages)["bookmarks"]["conversations"]["replication_key_value"].is_i64();
+    println!("\nA 3-minute outage (every request 503) after 2 000 requests, default settings: finished {ok}, in {:.1} min, {} requests answered 503.", ran.wall.as_secs_f64() / 60.0, emu.statuses().iter().filter(|s| **s == 503).count());
+}
+
+fn main() {
+    let n: u32 = std::env::var("TAP_DRIFT_BENCH_CONVERSATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let scratch = Scratch::new();
+    runtime.block_on(costs(n, &scratch));
+    runtime.block_on(safeguards(n, &scratch));
+    if std::env::var_os("TAP_DRIFT_BENCH_SLOW").is_some() {
+        runtime.block_on(throttled(&scratch));
+    }
+}
