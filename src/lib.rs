@@ -18,6 +18,7 @@ pub mod sandbox;
 pub mod secret;
 pub mod signal;
 pub mod singer;
+pub mod stdout;
 pub mod streams;
 pub mod sync;
 pub mod time;

@@ -1,112 +1,41 @@
-//! The sole owner of stdout in Singer mode: Singer messages, one JSON object per line, handed to a
-//! writer thread that owns the output, block-buffers it and flushes at every STATE and page end.
-//! The sync task never blocks on a target that stopped reading for longer than a stop takes: once
-//! a signal is received, sends and flushes give up at once (or after half a second), so the run
-//! ends even when stdout is blocked. An [`Output`] for the sync engine. Decides nothing about when
-//! a checkpoint is due.
+//! The Singer protocol's writer: Singer messages, one JSON object per line, through the one owner of
+//! stdout (`stdout.rs`), flushed at every STATE and page end; STATE never twice the same in a row.
+//! An [`Output`] for the sync engine. Decides nothing about when a checkpoint is due.
 
-use std::io::{self, BufWriter, Write};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::io::{self, Write};
 
 use serde_json::{Map, Value};
 
 use crate::output::{Output, StreamEnd, StreamStart};
-use crate::signal;
 use crate::singer::message::Message;
-
-/// Lines the writer thread may hold before a sender waits.
-const QUEUE: usize = 1024;
-/// How long a stopping run waits for its last lines to go out.
-const LAST_WORDS: Duration = Duration::from_millis(500);
-
-enum Command {
-    Line(Vec<u8>),
-    Flush(Option<SyncSender<()>>),
-}
+use crate::stdout::Lines;
 
 /// Writes Singer messages.
 pub struct Writer {
-    tx: SyncSender<Command>,
-    /// The error that stopped the writer thread, if one did.
-    failed: Arc<Mutex<Option<io::Error>>>,
+    lines: Lines,
     last_state: Option<Value>,
     last_was_state: bool,
 }
 
-/// The writer thread: writes lines until the channel closes or the output fails.
-fn serve(out: impl Write, rx: Receiver<Command>, failed: &Mutex<Option<io::Error>>) {
-    let mut out = BufWriter::with_capacity(1 << 16, out);
-    for command in rx {
-        let result = match command {
-            Command::Line(line) => out.write_all(&line),
-            Command::Flush(ack) => out.flush().map(|()| {
-                if let Some(ack) = ack {
-                    // the flusher may have given up waiting: nothing to tell then
-                    let _ = ack.send(());
-                }
-            }),
-        };
-        if let Err(e) = result {
-            *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-            return;
-        }
-    }
-    // best effort: the last lines, when the writer is dropped
-    let _ = out.flush();
-}
-
 impl Writer {
-    /// Starts the writer thread on an output.
+    /// Starts writing to an output (on its own thread).
     pub fn new(out: impl Write + Send + 'static) -> Self {
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
-        let failed = Arc::new(Mutex::new(None));
-        let thread_failed = failed.clone();
-        std::thread::spawn(move || serve(out, rx, &thread_failed));
+        Writer::on(Lines::start(out))
+    }
+
+    /// Writes through an existing handle on stdout.
+    pub fn on(lines: Lines) -> Self {
         Writer {
-            tx,
-            failed,
+            lines,
             last_state: None,
             last_was_state: false,
-        }
-    }
-
-    /// The writer thread's error, as this side reports it.
-    fn error(&self) -> io::Error {
-        match self
-            .failed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
-            Some(e) => io::Error::new(e.kind(), e.to_string()),
-            None => io::Error::new(io::ErrorKind::BrokenPipe, "the output closed"),
-        }
-    }
-
-    /// Hands a command to the writer thread, waiting while its queue is full, unless the run is
-    /// stopping.
-    fn send(&self, mut command: Command) -> io::Result<()> {
-        loop {
-            match self.tx.try_send(command) {
-                Ok(()) => return Ok(()),
-                Err(TrySendError::Disconnected(_)) => return Err(self.error()),
-                Err(TrySendError::Full(c)) => {
-                    if signal::stopping().is_some() {
-                        return Err(io::Error::new(io::ErrorKind::Interrupted, "stopping"));
-                    }
-                    command = c;
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-            }
         }
     }
 
     fn line(&mut self, msg: &Message<'_>) -> io::Result<()> {
         let mut line = serde_json::to_vec(msg)?;
         line.push(b'\n');
-        self.send(Command::Line(line))?;
+        self.lines.line(line)?;
         self.last_was_state = matches!(msg, Message::State { .. });
         Ok(())
     }
@@ -155,26 +84,13 @@ impl Writer {
         }
         self.line(&Message::State { value })?;
         self.last_state = Some(value.clone());
-        self.send(Command::Flush(None))
+        self.lines.push()
     }
 
     /// Flushes buffered lines and waits until they are written (for at most half a second once
     /// the run is stopping).
     pub fn flush(&mut self) -> io::Result<()> {
-        let (ack, done) = mpsc::sync_channel(1);
-        self.send(Command::Flush(Some(ack)))?;
-        let started = Instant::now();
-        loop {
-            match done.recv_timeout(Duration::from_millis(20)) {
-                Ok(()) => return Ok(()),
-                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(self.error()),
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if signal::stopping().is_some() && started.elapsed() >= LAST_WORDS {
-                        return Err(io::Error::new(io::ErrorKind::Interrupted, "stopping"));
-                    }
-                }
-            }
-        }
+        self.lines.flush()
     }
 }
 
@@ -211,6 +127,8 @@ impl Output for Writer {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    use std::sync::{Arc, Mutex};
 
     /// An output the test can read after the writer is done with it.
     #[derive(Clone, Default)]
@@ -267,21 +185,5 @@ mod tests {
             r#"{"type":"ACTIVATE_VERSION","stream":"users","version":7}"#
         );
         assert_eq!(lines[5], r#"{"type":"STATE","value":{"bookmarks":{}}}"#);
-    }
-
-    #[test]
-    fn a_closed_output_is_an_error() {
-        struct Closed;
-        impl Write for Closed {
-            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-                Err(io::Error::new(io::ErrorKind::BrokenPipe, "closed"))
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Err(io::Error::new(io::ErrorKind::BrokenPipe, "closed"))
-            }
-        }
-        let mut w = Writer::new(Closed);
-        let e = w.state(&json!({})).and_then(|()| w.flush()).unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
     }
 }

@@ -260,6 +260,7 @@ impl<'s> Pass<'s> {
                 }
             }
             let key = &record[self.def.key];
+            self.note_written_references(&record, value);
             let at = parents.len();
             let mut taken = anyone_by_default;
             for m in self.own.iter_mut().chain(self.lists.iter_mut()) {
@@ -282,6 +283,25 @@ impl<'s> Pass<'s> {
         }
         self.stopped_early |= stop;
         (parents, stop)
+    }
+
+    /// A parent the unfinished pass this one resumes already wrote: what it references was written
+    /// then too, so it is not fetched again in this run.
+    fn note_written_references(&mut self, record: &Map<String, Value>, value: Option<i64>) {
+        let key = &record[self.def.key];
+        if !self
+            .own
+            .as_ref()
+            .is_some_and(|m| m.window.already_written(value, key))
+        {
+            return;
+        }
+        for (m, field) in &self.refs {
+            if let Some(id) = record.get(*field).filter(|v| !v.is_null()) {
+                self.referenced_seen
+                    .insert(format!("{}:{}", m.def.name, key_text(id)));
+            }
+        }
     }
 
     /// How the list was read, for the stream's closing line.

@@ -168,6 +168,11 @@ impl BookmarkWindow {
         }
     }
 
+    /// Whether the unfinished pass this window resumes wrote this record already.
+    pub fn already_written(&self, value: Option<i64>, key: &Value) -> bool {
+        value.is_some_and(|v| self.resumed.as_ref().is_some_and(|p| p.covers(v, key)))
+    }
+
     /// Notes a record taken (written) with this value and key.
     pub fn saw(&mut self, value: Option<i64>, key: &Value) {
         let Some(v) = value else { return };

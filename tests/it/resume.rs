@@ -22,6 +22,11 @@ fn data() -> Dataset {
     }
 }
 
+/// Contact requests in a request log.
+fn contacts(log: &[String]) -> usize {
+    log.iter().filter(|r| r.starts_with("/contacts/")).count()
+}
+
 /// Detail requests (`/conversations/{id}`) and messages requests in a request log.
 fn costly(log: &[String]) -> (usize, usize) {
     let detail = log
@@ -139,6 +144,11 @@ async fn a_first_sync_killed_three_times_pays_only_list_pages_again() {
     assert!(
         detail <= whole_detail + 3 * PAGE,
         "{detail} detail requests, {whole_detail} uninterrupted"
+    );
+    let (fetched, whole_fetched) = (contacts(&emu.requests()), contacts(&whole.requests()));
+    assert!(
+        fetched <= whole_fetched + 3 * PAGE,
+        "{fetched} contact requests, {whole_fetched} uninterrupted"
     );
     assert!(
         messages <= whole_messages + 3 * PAGE,
