@@ -141,6 +141,8 @@ pub static SETTINGS: &[Setting] = &[
         description: "Upper bound on the attempts of one request through transient failures (the time budget, max_retry_minutes, usually ends them first)." },
     Setting { name: "on_missing_scope", kind: SettingKind::Choice { default: "skip", options: &["skip", "fail"] },
         description: "What a stream the token may not read does: skip (one warning; the run goes on and exits 0) or fail (the run stops with one line)." },
+    Setting { name: "metrics_log_level", kind: SettingKind::Choice { default: "debug", options: &["debug", "info"] },
+        description: "The level of the per-request METRIC lines (http_request_duration, as the Meltano SDK names them): debug (the default: shown only when the log level is debug) or info (always). The per-stream record_count METRIC lines are always at info." },
     Setting { name: "backoff_base_ms", kind: int(1000, 0, 600_000),
         description: "First retry wait in milliseconds; each further retry doubles it (full jitter)." },
     Setting { name: "backoff_max_seconds", kind: int(60, 0, 3600),
@@ -208,6 +210,8 @@ pub struct Config {
     pub max_attempts: u32,
     /// Whether a stream the token may not read fails the run (else it is skipped).
     pub fail_on_missing_scope: bool,
+    /// Whether the per-request METRIC lines are logged at info (else at debug).
+    pub request_metrics_at_info: bool,
     /// First retry wait.
     pub backoff_base_ms: u64,
     /// Cap of one backoff wait.
@@ -343,14 +347,18 @@ fn string<'a>(raw: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>
 }
 
 /// A choice setting: one of the options its [`Setting`] declares.
-fn choice<'a>(raw: &'a Map<String, Value>, name: &str) -> Result<&'a str> {
+fn choice(raw: &Map<String, Value>, name: &str) -> Result<&'static str> {
     let Some(SettingKind::Choice { default, options }) = setting(name).map(|s| s.kind) else {
         return Err(bad(name, "is not a choice setting (a bug in tap-drift)"));
     };
-    match string(raw, name)? {
-        None => Ok(default),
-        Some(v) if options.contains(&v) => Ok(v),
-        Some(other) => {
+    let Some(given) = string(raw, name)? else {
+        return Ok(default);
+    };
+    // in any case: `INFO` as Meltano writes levels, `info` as the table does
+    match options.iter().find(|o| o.eq_ignore_ascii_case(given)) {
+        Some(option) => Ok(option),
+        None => {
+            let other = given;
             let quoted: Vec<String> = options.iter().map(|o| format!("{o:?}")).collect();
             Err(bad(
                 name,
@@ -459,6 +467,7 @@ impl Config {
             max_retry: minutes(raw, "max_retry_minutes")?,
             max_throttle_wait: minutes(raw, "max_throttle_wait_minutes")?,
             fail_on_missing_scope: choice(raw, "on_missing_scope")? == "fail",
+            request_metrics_at_info: choice(raw, "metrics_log_level")? == "info",
             backoff_base_ms: unsigned(raw, "backoff_base_ms")?,
             backoff_max_seconds: unsigned(raw, "backoff_max_seconds")?,
         })

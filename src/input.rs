@@ -17,13 +17,18 @@ pub fn bad_file(kind: &'static str, path: &Path, reason: impl Into<String>) -> E
     }
 }
 
+/// Reads a JSON file; errors name the file and the fix.
+pub fn read_json(path: &Path, kind: &'static str) -> Result<Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| bad_file(kind, path, e.to_string()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| bad_file(kind, path, format!("it is not valid JSON ({e})")))
+}
+
 /// Reads a JSON file that must hold an object; errors name the file and the fix.
 pub fn read_json_object(path: &Path, kind: &'static str) -> Result<Map<String, Value>> {
-    let text = std::fs::read_to_string(path).map_err(|e| bad_file(kind, path, e.to_string()))?;
-    match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(bad_file(kind, path, "it must hold a JSON object")),
-        Err(e) => Err(bad_file(kind, path, format!("it is not valid JSON ({e})"))),
+    match read_json(path, kind)? {
+        Value::Object(m) => Ok(m),
+        _ => Err(bad_file(kind, path, "it must hold a JSON object")),
     }
 }
 
@@ -35,4 +40,13 @@ pub fn parse_file<T>(
 ) -> Result<T> {
     let value = Value::Object(read_json_object(path, kind)?);
     parse(value).map_err(|reason| bad_file(kind, path, reason))
+}
+
+/// Reads any JSON value from `path` (an Airbyte state may be a list) and hands it to `parse`.
+pub fn parse_json_file<T>(
+    path: &Path,
+    kind: &'static str,
+    parse: impl FnOnce(Value) -> std::result::Result<T, String>,
+) -> Result<T> {
+    parse(read_json(path, kind)?).map_err(|reason| bad_file(kind, path, reason))
 }

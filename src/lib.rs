@@ -4,9 +4,11 @@
 //! the first two; around them the config, the input files, logging, `--about` and `--discover`.
 
 pub mod about;
+pub mod airbyte;
 pub mod cli;
 pub mod config;
 pub mod discover;
+pub mod display;
 pub mod drift;
 pub mod error;
 pub mod estimate;
@@ -16,25 +18,27 @@ pub mod output;
 pub mod persist;
 pub mod sandbox;
 pub mod secret;
+pub mod session;
 pub mod signal;
 pub mod singer;
 pub mod stdout;
 pub mod streams;
 pub mod sync;
+pub mod tally;
 pub mod time;
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
 
 use crate::cli::{Cli, Mode, TestArg};
 use crate::config::Config;
 use crate::error::Result;
 use crate::input::{bad_file, parse_file};
+use crate::session::{How, Session};
 use crate::singer::catalog::{self, Selected};
 use crate::singer::state::State;
 use crate::singer::writer::Writer;
-use crate::sync::{Run, TestMode};
+use crate::sync::TestMode;
 
 /// Runs the tap as the command line asks, writing to `out`.
 pub async fn run(cli: &Cli, mut out: impl Write + Send + 'static) -> Result<()> {
@@ -52,11 +56,12 @@ pub async fn run(cli: &Cli, mut out: impl Write + Send + 'static) -> Result<()> 
             )
         }
         Mode::Estimate => {
-            let (_sandbox, config) = open(cli).await?;
-            let selected = selection(cli, &config)?;
+            let session = open(cli).await?;
+            let config = &session.config;
+            let selected = selection(cli, config)?;
             let capped = streams::capped_endpoints();
-            let client = drift::DriftClient::connect(&config, None, &capped).await?;
-            let plan = estimate::run(&client, &selected, &config, time::now_ms()).await?;
+            let client = drift::DriftClient::connect(config, None, &capped).await?;
+            let plan = estimate::run(&client, &selected, config, time::now_ms()).await?;
             out.write_all(plan.as_bytes())?;
             out.flush()?;
             Ok(())
@@ -65,15 +70,10 @@ pub async fn run(cli: &Cli, mut out: impl Write + Send + 'static) -> Result<()> 
     }
 }
 
-/// The validated config, pointed at the built-in emulator (kept running by the guard) with
+/// The validated config, pointed at the built-in emulator (kept running by the session) with
 /// `--sandbox`.
-async fn open(cli: &Cli) -> Result<(Option<sandbox::Guard>, Config)> {
-    let mut raw = config::read_files(&cli.config)?;
-    let guard = match cli.sandbox {
-        true => Some(sandbox::start(&mut raw).await?),
-        false => None,
-    };
-    Ok((guard, Config::from_raw(&raw)?))
+async fn open(cli: &Cli) -> Result<Session> {
+    Session::open(config::read_files(&cli.config)?, cli.sandbox).await
 }
 
 /// The streams to sync: the catalog's selection, or every stream.
@@ -97,33 +97,29 @@ fn state(path: Option<&Path>) -> Result<State> {
 }
 
 /// A sync (or a connection test): config, selection and state are read and checked before the
-/// first request; the engine does the rest.
+/// first request; the session and the engine do the rest.
 async fn sync(cli: &Cli, out: impl Write + Send + 'static, test: Option<TestArg>) -> Result<()> {
-    let (_sandbox, config) = open(cli).await?;
-    let selected = selection(cli, &config)?;
-    let state_path = cli.state.as_deref();
-    let mut state = state(state_path)?;
-    let started_ms = time::now_ms();
-    let test = test.map(|t| match t {
-        TestArg::Schema => TestMode::SchemaOnly,
-        TestArg::All => TestMode::OneRecord,
-    });
-    let planned = sync::plan(&selected, &mut state, &config, started_ms, test)
-        .map_err(|reason| bad_file("state", state_path.unwrap_or(Path::new("")), reason))?;
-    let rotate = persist::on_rotate(persist::source_of(&cli.config, "refresh_token"));
-    let capped = streams::capped_endpoints();
-    let client =
-        Arc::new(drift::DriftClient::connect(&config, Some(Box::new(rotate)), &capped).await?);
-    let mut writer = Writer::new(out);
-    let mut run = Run {
-        client,
-        config,
-        state,
-        out: &mut writer,
-        started_ms,
-        test,
-        skipped: Vec::new(),
-        read: Vec::new(),
+    let session = open(cli).await?;
+    let selected = selection(cli, &session.config)?;
+    let state_path = cli.state.clone();
+    let how = How {
+        test: test.map(|t| match t {
+            TestArg::Schema => TestMode::SchemaOnly,
+            TestArg::All => TestMode::OneRecord,
+        }),
+        had_state: state_path.is_some(),
+        refresh_from: persist::source_of(&cli.config, "refresh_token"),
+        state_error: Box::new(move |reason| {
+            bad_file(
+                "state",
+                state_path.as_deref().unwrap_or(Path::new("")),
+                reason,
+            )
+        }),
     };
-    run.sync(planned, state_path.is_some()).await
+    let mut writer = Writer::new(out);
+    session
+        .sync(&selected, state(cli.state.as_deref())?, &mut writer, how)
+        .await
+        .map(|_| ())
 }

@@ -1,7 +1,9 @@
-//! Logs on stderr, the only code that installs a global and (with `main`) the only writer of stderr. Plain lines (`INFO message key=value`) by
-//! default; the Meltano SDK's JSON lines when `TAP_DRIFT_LOG_FORMAT=json` (Meltano parses them).
-//! Level from `TAP_DRIFT_LOGLEVEL` or `LOGLEVEL` (default `info`). Also the `METRIC:` helpers, so
-//! metric and tag names stay SDK-compatible in one place.
+//! The logger: the only code that installs a tracing subscriber, writing each line to its [`Sink`]:
+//! stderr (plain `INFO message key=value` lines by default; the Meltano SDK's JSON lines when
+//! `TAP_DRIFT_LOG_FORMAT=json`, which Meltano parses), the live display on a terminal, or Airbyte
+//! LOG messages. Level from `TAP_DRIFT_LOGLEVEL` or `LOGLEVEL` (default `info`). Also the
+//! `METRIC:` helpers, so metric and tag names stay SDK-compatible in one place. Every line is
+//! scrubbed of secrets on its way out.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -47,15 +49,71 @@ impl Visit for Fields {
     }
 }
 
-struct StderrLayer {
+/// Where log lines go.
+pub enum Sink {
+    /// Plain lines on stderr (JSON lines with `TAP_DRIFT_LOG_FORMAT=json`).
+    Stderr,
+    /// Above the live display on a terminal, which shows progress and the summary itself.
+    Terminal(crate::display::Display),
+    /// Airbyte LOG messages on stdout, through its one owner (Airbyte reads stdout only).
+    Airbyte(crate::stdout::Lines),
+}
+
+/// Events of these targets are progress and summary lines: a live display shows them itself.
+const DISPLAYED: [&str; 2] = ["tap_drift::progress", "tap_drift::summary"];
+
+struct Logger {
+    sink: Sink,
     json: bool,
     max: Level,
 }
 
-impl<S: Subscriber> Layer<S> for StderrLayer {
+/// A plain line: the message, then `key=value` for every other field (or the `METRIC:` line).
+fn plain(f: &Fields) -> String {
+    let mut line = f.message.clone();
+    for (k, v) in &f.extra {
+        match v {
+            Value::String(s) if k == "metric" => line = format!("METRIC: {s}"),
+            Value::String(s) => {
+                let _ = write!(line, " {k}={s}");
+            }
+            other => {
+                let _ = write!(line, " {k}={other}");
+            }
+        }
+    }
+    line
+}
+
+/// A line in the Meltano SDK's JSON log format.
+fn sdk_json(level: &str, mut f: Fields) -> String {
+    let (logger, message, metric) = match f.extra.remove("metric") {
+        Some(Value::String(m)) => (
+            "tap_drift.metrics",
+            "METRIC".to_string(),
+            serde_json::from_str(&m).ok(),
+        ),
+        _ => ("tap_drift", f.message, None),
+    };
+    let stream = f.extra.get("stream").cloned().unwrap_or(Value::Null);
+    let mut obj = json!({
+        "level": level.to_lowercase(), "pid": std::process::id(), "logger_name": logger,
+        "ts": chrono::Utc::now().timestamp_micros() as f64 / 1e6, "thread_name": "main",
+        "app_name": "tap-drift", "stream_name": stream, "message": message, "extra": f.extra,
+    });
+    if let Some(m) = metric {
+        obj["metric_info"] = m;
+    }
+    obj.to_string()
+}
+
+impl<S: Subscriber> Layer<S> for Logger {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let meta = event.metadata();
         if *meta.level() > self.max || !meta.target().starts_with("tap_drift") {
+            return;
+        }
+        if matches!(self.sink, Sink::Terminal(_)) && DISPLAYED.contains(&meta.target()) {
             return;
         }
         let mut f = Fields {
@@ -64,52 +122,32 @@ impl<S: Subscriber> Layer<S> for StderrLayer {
         };
         event.record(&mut f);
         let level = meta.level().as_str();
-        let line = if self.json {
-            let (logger, message, metric) = match f.extra.remove("metric") {
-                Some(Value::String(m)) => (
-                    "tap_drift.metrics",
-                    "METRIC".to_string(),
-                    serde_json::from_str(&m).ok(),
-                ),
-                _ => ("tap_drift", f.message, None),
-            };
-            let stream = f.extra.get("stream").cloned().unwrap_or(Value::Null);
-            let mut obj = json!({
-                "level": level.to_lowercase(), "pid": std::process::id(), "logger_name": logger,
-                "ts": chrono::Utc::now().timestamp_micros() as f64 / 1e6, "thread_name": "main",
-                "app_name": "tap-drift", "stream_name": stream, "message": message, "extra": f.extra,
-            });
-            if let Some(m) = metric {
-                obj["metric_info"] = m;
-            }
-            obj.to_string()
-        } else {
-            let mut line = format!("{level:<5} {}", f.message);
-            for (k, v) in &f.extra {
-                match v {
-                    Value::String(s) if k == "metric" => {
-                        line = format!("{level:<5} METRIC: {s}");
-                    }
-                    Value::String(s) => {
-                        let _ = write!(line, " {k}={s}");
-                    }
-                    other => {
-                        let _ = write!(line, " {k}={other}");
-                    }
-                }
-            }
-            line
-        };
         // whatever a server echoed into a message, no secret leaves
-        let line = crate::secret::scrub(&line);
-        let mut err = std::io::stderr().lock();
-        // a log line that cannot be written has nowhere else to go
-        let _ = writeln!(err, "{line}");
+        match &self.sink {
+            Sink::Airbyte(lines) => {
+                let msg = crate::airbyte::message::log(level, &crate::secret::scrub(&plain(&f)));
+                let mut line = msg.to_string().into_bytes();
+                line.push(b'\n');
+                // a log line that cannot be written has nowhere else to go
+                let _ = lines.line(line);
+            }
+            Sink::Terminal(display) => {
+                display.println(&crate::secret::scrub(&format!("{level:<5} {}", plain(&f))));
+            }
+            Sink::Stderr => {
+                let line = match self.json {
+                    true => sdk_json(level, f),
+                    false => format!("{level:<5} {}", plain(&f)),
+                };
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "{}", crate::secret::scrub(&line));
+            }
+        }
     }
 }
 
-/// Installs the stderr logger. Call once, from `main`.
-pub fn init() {
+/// Installs the logger, writing to `sink`. Call once, from `main`.
+pub fn init(sink: Sink) {
     let level = std::env::var("TAP_DRIFT_LOGLEVEL")
         .or_else(|_| std::env::var("LOGLEVEL"))
         .unwrap_or_default()
@@ -123,7 +161,7 @@ pub fn init() {
     };
     let json = std::env::var("TAP_DRIFT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let _ = tracing_subscriber::registry()
-        .with(StderrLayer { json, max })
+        .with(Logger { sink, json, max })
         .try_init();
 }
 
@@ -138,14 +176,25 @@ pub fn peak_rss_kb() -> Option<u64> {
 pub fn record_count(stream: &str, value: u64) {
     let m = json!({"type": "counter", "metric": "record_count", "value": value,
         "tags": {"stream": stream, "pid": std::process::id(), "context": {}}});
-    tracing::info!(metric = %m, "metric");
+    tracing::info!(target: "tap_drift::progress", metric = %m, "metric");
 }
 
-/// Logs a Meltano-SDK-shaped `http_request_duration` timer.
-pub fn http_request_duration(stream: &str, endpoint: &str, status: Option<u16>, seconds: f64) {
+/// Logs a Meltano-SDK-shaped `http_request_duration` timer, at info when `at_info` (the
+/// `metrics_log_level` setting), else at debug.
+pub fn http_request_duration(
+    at_info: bool,
+    stream: &str,
+    endpoint: &str,
+    status: Option<u16>,
+    seconds: f64,
+) {
     let m = json!({"type": "timer", "metric": "http_request_duration", "value": (seconds * 1e6).round() / 1e6,
         "tags": {"stream": stream, "endpoint": endpoint, "http_status_code": status,
             "status": if status.is_some_and(|s| (200..300).contains(&s)) { "succeeded" } else { "failed" },
             "pid": std::process::id(), "context": {}}});
-    tracing::info!(metric = %m, "metric");
+    if at_info {
+        tracing::info!(metric = %m, "metric");
+    } else {
+        tracing::debug!(metric = %m, "metric");
+    }
 }

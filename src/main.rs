@@ -1,16 +1,23 @@
-//! The `tap-drift` binary: parse the command line, start logging on stderr, run, and turn an error
-//! into one CRITICAL line and its exit code. No logic here.
+//! The `tap-drift` binary: parse the command line, start logging (above a live display when a sync
+//! runs on a terminal), run, end the display with its summary, and turn an error into one CRITICAL
+//! line and its exit code. No logic here.
 // the one place besides the logger that writes stderr: the final line of a failed run
 #![allow(clippy::print_stderr)]
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use tap_drift::cli::Cli;
+use tap_drift::cli::{Cli, Mode};
+use tap_drift::display::{self, Display};
+use tap_drift::logging::{self, Sink};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tap_drift::logging::init();
+    let display = match cli.mode() {
+        Mode::Sync(_) if display::wanted() => Some(Display::start()),
+        _ => None,
+    };
+    logging::init(display.clone().map_or(Sink::Stderr, Sink::Terminal));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -21,7 +28,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(tap_drift::run(&cli, std::io::stdout())) {
+    let result = runtime.block_on(tap_drift::run(&cli, std::io::stdout()));
+    if let Some(display) = display {
+        display.finish();
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e @ tap_drift::error::Error::Interrupted(_)) => {
             eprintln!("WARN  {}", tap_drift::secret::scrub(&e.to_string()));

@@ -54,3 +54,32 @@ pub trait Output {
     /// Pushes buffered output to its destination.
     fn flush(&mut self) -> io::Result<()>;
 }
+
+/// An output that keeps nothing: for a connection check, whose result is which streams could be
+/// read, not their records.
+#[derive(Debug, Default)]
+pub struct Discard;
+
+impl Output for Discard {
+    fn stream_start(&mut self, _: StreamStart<'_>) -> io::Result<()> {
+        Ok(())
+    }
+    fn record(
+        &mut self,
+        _: &str,
+        _: &Map<String, Value>,
+        _: &str,
+        _: Option<i64>,
+    ) -> io::Result<()> {
+        Ok(())
+    }
+    fn checkpoint(&mut self, _: &Value) -> io::Result<()> {
+        Ok(())
+    }
+    fn stream_end(&mut self, _: &str, _: StreamEnd) -> io::Result<()> {
+        Ok(())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

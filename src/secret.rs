@@ -84,22 +84,30 @@ fn mask_from(text: &mut String, at: usize, end: impl Fn(char) -> bool) {
 }
 
 /// Masks the value after every occurrence of `marker` (matched without regard to case): the
-/// characters `skip` accepts are stepped over, then everything up to where `end` stops is masked.
+/// characters `skip` accepts are stepped over (they must include `across`, if given: a JSON
+/// field's colon, so that a field merely named in a sentence is left alone), then everything up to
+/// where `end` stops is masked.
 fn mask_after(
     text: &mut String,
     marker: &str,
+    across: Option<char>,
     skip: impl Fn(char) -> bool,
     end: impl Fn(char) -> bool,
 ) {
     let marker = marker.to_ascii_lowercase();
     let mut from = 0;
     while let Some(found) = text[from..].to_ascii_lowercase().find(&marker) {
-        let mut at = from + found + marker.len();
+        let gap = from + found + marker.len();
+        let mut at = gap;
         while let Some(c) = text[at..].chars().next().filter(|c| skip(*c)) {
             at += c.len_utf8();
         }
-        mask_from(text, at, &end);
-        from = (at + 3).min(text.len());
+        if across.is_none_or(|c| text[gap..at].contains(c)) {
+            mask_from(text, at, &end);
+            from = (at + 3).min(text.len());
+        } else {
+            from = at;
+        }
     }
 }
 
@@ -117,13 +125,14 @@ pub fn scrub(text: &str) -> String {
         mask_after(
             &mut out,
             &format!("\"{field}\""),
+            Some(':'),
             |c| " :\"".contains(c),
             |c| c == '"',
         );
     }
-    mask_after(&mut out, "bearer ", |c| c == ' ', not_token);
+    mask_after(&mut out, "bearer ", None, |c| c == ' ', not_token);
     for param in CREDENTIAL_PARAMS {
-        mask_after(&mut out, &format!("{param}="), |_| false, not_token);
+        mask_after(&mut out, &format!("{param}="), None, |_| false, not_token);
     }
     out
 }
@@ -142,6 +151,8 @@ mod tests {
             r#"{"headers": {"authorization": "***"}}"#
         );
         assert_eq!(scrub("echo: Bearer xyz987 end"), "echo: Bearer *** end");
+        let hint = r#"is missing: add "access_token" (a Drift OAuth token)"#;
+        assert_eq!(scrub(hint), hint);
         assert_eq!(
             scrub("GET /x?access_token=abcd1234&page=2"),
             "GET /x?access_token=***&page=2"

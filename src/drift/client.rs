@@ -66,6 +66,8 @@ pub struct DriftClient {
     backoff_base: Duration,
     backoff_cap: Duration,
     requests: AtomicU64,
+    /// Whether the per-request METRIC lines are logged at info (else at debug).
+    metrics_at_info: bool,
 }
 
 fn http_client(config: &Config) -> Result<reqwest::Client> {
@@ -117,6 +119,7 @@ impl DriftClient {
             backoff_base: Duration::from_millis(config.backoff_base_ms),
             backoff_cap: Duration::from_secs(config.backoff_max_seconds),
             requests: AtomicU64::new(0),
+            metrics_at_info: config.request_metrics_at_info,
         };
         if config.access_token.is_none() {
             client.refresh(0).await?;
@@ -137,6 +140,7 @@ impl DriftClient {
     async fn refresh(&self, failed_generation: u64) -> Result<()> {
         self.limiter.acquire().await;
         self.requests.fetch_add(1, Ordering::Relaxed);
+        crate::tally::request("token refresh");
         let url = format!("{}{TOKEN_PATH}", self.base);
         self.auth.refresh(&self.http, &url, failed_generation).await
     }
@@ -177,6 +181,7 @@ impl DriftClient {
             (generation, token, _) = self.auth.current().await;
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
+        crate::tally::request(stream);
         let started = Instant::now();
         let request = match body {
             Body::Get => self.http.get(url.clone()),
@@ -185,6 +190,7 @@ impl DriftClient {
         let sent = request.bearer_auth(token.expose()).send().await;
         let status = sent.as_ref().ok().map(|r| r.status());
         crate::logging::http_request_duration(
+            self.metrics_at_info,
             stream,
             &template(endpoint),
             status.map(|s| s.as_u16()),

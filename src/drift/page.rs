@@ -337,6 +337,7 @@ impl<'a> Pages<'a> {
             _ => client.get(&request, self.tag, envelope).await?,
         };
         self.pages += 1;
+        crate::tally::page(self.tag);
         let count = body.get("count").and_then(Value::as_u64);
         let page =
             decode(self.endpoint, body, &request, self.key).map_err(|reason| Error::Decode {
@@ -387,6 +388,9 @@ impl<'a> Pages<'a> {
             return Some(page);
         }
         self.total = page.total.or(self.total);
+        if let Some(total) = self.total {
+            crate::tally::total(self.tag, total);
+        }
         let (keys, key) = (&mut self.keys, self.key);
         page.records.retain(|r| keys.insert(record_key(r, key)));
         match (self.walk, page.records.is_empty(), page.next.is_some()) {

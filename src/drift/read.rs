@@ -26,12 +26,13 @@ pub fn key_text(v: &Value) -> String {
     }
 }
 
-/// The one 404 policy: a record that vanished between two reads is skipped (`None`), with a
-/// warning naming the stream, the id and what is done instead.
+/// The one 404 policy: a record that vanished between two reads is skipped (`None`), counted
+/// (the stream's end names how many, and the first ids) with what is done instead.
 pub fn skip_404<T>(result: Result<T>, stream: &str, id: &str, instead: &str) -> Result<Option<T>> {
     match result {
         Err(Error::Api { status: 404, .. }) => {
-            tracing::warn!(stream, id, "not found (404): {instead}");
+            tracing::debug!(stream, id, "not found (404): {instead}");
+            crate::tally::note(stream, &format!("not found (404): {instead}"), id);
             Ok(None)
         }
         other => other.map(Some),

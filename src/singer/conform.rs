@@ -53,13 +53,14 @@ fn strip_nul(v: &mut Value) {
     }
 }
 
-/// Conforms `record`'s top-level fields to `properties` (a schema's `properties`). Returns one line
-/// per field it had to change; `Err` when the key itself cannot be made valid.
+/// Conforms `record`'s top-level fields to `properties` (a schema's `properties`). Returns, per
+/// field it had to change, what was done (the same words for every record) and the value it had;
+/// `Err` when the key itself cannot be made valid.
 pub fn conform(
     record: &mut Map<String, Value>,
     properties: &Map<String, Value>,
     key: &str,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<(String, String)>, String> {
     let mut notes = Vec::new();
     for (name, value) in record.iter_mut() {
         strip_nul(value);
@@ -83,14 +84,12 @@ pub fn conform(
         if types.iter().any(|t| matches(value, t)) {
             continue;
         }
-        if let Some(fixed) = types.iter().find_map(|t| coerce(value, t)) {
-            notes.push(format!("`{name}`: {value} coerced to {fixed}"));
+        if let Some((t, fixed)) = types.iter().find_map(|t| coerce(value, t).map(|f| (t, f))) {
+            notes.push((format!("`{name}` coerced to {t}"), value.to_string()));
             *value = fixed;
         } else if name != key && types.contains(&"null") {
-            notes.push(format!(
-                "`{name}`: {value} is not {}; emitted as null",
-                types.join(" or ")
-            ));
+            let kind = format!("`{name}` is not {}; emitted as null", types.join(" or "));
+            notes.push((kind, value.to_string()));
             *value = Value::Null;
         } else {
             return Err(format!(
@@ -127,6 +126,10 @@ mod tests {
             json!({"id": 42, "n": 7, "s": "12", "b": true, "o": null, "extra": 1})
         );
         assert_eq!(notes.len(), 5);
+        assert_eq!(
+            notes[0],
+            ("`id` coerced to integer".into(), "\"42\"".into())
+        );
     }
 
     #[test]

@@ -137,6 +137,7 @@ impl<O: Output> Run<'_, O> {
     /// signal, the last good STATE is written before the error is returned.
     pub async fn sync(&mut self, planned: Vec<Planned<'_>>, had_state: bool) -> Result<()> {
         signal::watch();
+        let started = Instant::now();
         let result = tokio::select! {
             r = self.passes(planned, had_state) => r,
             s = signal::stopped() => Err(Error::Interrupted(s)),
@@ -160,6 +161,7 @@ impl<O: Output> Run<'_, O> {
             }
             Ok(()) => self.out.flush()?,
         }
+        self.closing_lines(started, result.is_ok());
         result
     }
 
@@ -167,7 +169,6 @@ impl<O: Output> Run<'_, O> {
         if had_state {
             self.out.checkpoint(&self.state.to_value())?;
         }
-        let started = Instant::now();
         let mut planned = self.readable(planned).await?;
         for def in STREAMS.iter().filter(|d| d.parent.is_none()) {
             let own = take(&mut planned, |p| p.def.name == def.name);
@@ -183,14 +184,20 @@ impl<O: Output> Run<'_, O> {
             self.pass(Pass::new(def, own, kids)).await?;
         }
         self.out.checkpoint(&self.state.to_value())?;
-        self.closing_line(started);
         Ok(())
     }
 
-    fn closing_line(&self, started: Instant) {
+    /// The run's last log lines: warnings still counted, a summary line per stream and one for the
+    /// run (the terminal display shows these as its table), and what a connection test found.
+    fn closing_lines(&self, started: Instant, finished: bool) {
+        progress::summary();
+        if !finished {
+            return;
+        }
         let (pace, throttled) = self.client.pace();
         let skipped: Vec<&str> = self.skipped.iter().map(|(s, _)| *s).collect();
         tracing::info!(
+            target: "tap_drift::summary",
             requests = self.client.request_count(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             pace_per_minute = pace.round() as u64,
@@ -249,6 +256,7 @@ impl<O: Output> Run<'_, O> {
 
     /// Skips the rest of a stream (its bookmark stays): the closing line lists it.
     fn skip(&mut self, def: &'static StreamDef, why: String) -> Result<()> {
+        crate::tally::end(def.name, crate::tally::Ended::Skipped(why.clone()));
         self.skipped.push((def.name, why));
         self.out.stream_end(def.name, StreamEnd::Incomplete)?;
         Ok(())

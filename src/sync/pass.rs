@@ -25,6 +25,7 @@ use crate::streams::{Child, StreamDef};
 use crate::sync::progress::Progress;
 use crate::sync::window::BookmarkWindow;
 use crate::sync::{Run, TestMode};
+use crate::tally;
 use crate::time::now_rfc3339;
 
 /// One selected stream of a pass, with its window and what it has written.
@@ -345,11 +346,14 @@ fn emit(
         key: key.to_string(),
         reason,
     })?;
-    for note in notes {
-        tracing::warn!(stream = m.def.name, key = %key, "value does not fit the schema: {note}");
+    for (what, value) in notes {
+        tracing::debug!(stream = m.def.name, key = %key, value, "value does not fit the schema: {what}");
+        let what = format!("value does not fit the schema: {what}");
+        tally::note(m.def.name, &what, &key.to_string());
     }
     out.record(m.def.name, &projected, extracted, m.version)?;
     m.records += 1;
+    tally::record(m.def.name);
     Ok(())
 }
 
@@ -364,12 +368,13 @@ impl<O: Output> Run<'_, O> {
                 key: &[m.def.key],
                 bookmark: &rk,
             })?;
+            tally::start(m.def.name);
         }
         if self.test == Some(TestMode::SchemaOnly) {
             return Ok(());
         }
         let def = pass.def;
-        tracing::info!(stream = def.name, bookmark = pass.lower(), "stream started");
+        tracing::info!(target: "tap_drift::progress", stream = def.name, bookmark = pass.lower(), "stream started");
         let mut pages = self.walker(&pass);
         loop {
             let mut page = match pages.next_page(&self.client).await {
@@ -710,7 +715,7 @@ impl<O: Output> Run<'_, O> {
     /// Logs each stream's end (and how the list was read), moves the incremental bookmarks of the
     /// streams read to their end, ends each stream on the output, and writes a STATE.
     fn finish(&mut self, pass: &Pass<'_>) -> Result<()> {
-        tracing::info!(stream = pass.def.name, "{}", pass.how_read());
+        tracing::info!(target: "tap_drift::progress", stream = pass.def.name, "{}", pass.how_read());
         for m in pass.members().filter(|m| !m.skipped) {
             pass.progress.finished(m.def.name, m.records);
             if let (Some(k), None) = (m.sel.incremental_key(), self.test) {
@@ -723,6 +728,7 @@ impl<O: Output> Run<'_, O> {
                 activate_version: m.version,
             };
             self.out.stream_end(m.def.name, end)?;
+            tally::end(m.def.name, tally::Ended::Complete);
             self.read.push(m.def.name);
         }
         self.out.checkpoint(&self.state.to_value())?;

@@ -64,6 +64,7 @@ impl Progress {
     pub fn report(&self, stream: &str, records: u64, pace: f64, throttled: u64) {
         let rate = records as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
         tracing::info!(
+            target: "tap_drift::progress",
             stream,
             records,
             pages = self.pages,
@@ -75,9 +76,39 @@ impl Progress {
         crate::logging::record_count(stream, records);
     }
 
-    /// Logs one stream's end.
+    /// Logs one stream's end, and the warnings counted for it.
     pub fn finished(&self, stream: &str, records: u64) {
         crate::logging::record_count(stream, records);
-        tracing::info!(stream, records, pages = self.pages, "stream finished");
+        tracing::info!(target: "tap_drift::progress", stream, records, pages = self.pages, "stream finished");
+        warn_notes(stream);
+    }
+}
+
+/// Logs the warnings counted for a stream and not logged yet: one line per kind.
+pub fn warn_notes(stream: &str) {
+    for line in crate::tally::take_notes(stream) {
+        tracing::warn!(stream, "{line}");
+    }
+}
+
+/// Logs what is left of each stream's counted warnings, then one summary line per stream of the
+/// run: how it ended, its records, pages, requests and pace.
+pub fn summary() {
+    let rows = crate::tally::rows();
+    for row in &rows {
+        warn_notes(&row.stream);
+    }
+    for row in rows.iter().filter(|r| r.is_stream) {
+        tracing::info!(
+            target: "tap_drift::summary",
+            stream = row.stream.as_str(),
+            status = row.status(),
+            records = row.records,
+            pages = row.pages,
+            requests = row.requests,
+            pace_per_minute = row.pace().round() as u64,
+            elapsed_ms = row.elapsed().as_millis() as u64,
+            "stream summary"
+        );
     }
 }

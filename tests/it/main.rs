@@ -3,6 +3,7 @@
 // test helpers panic on purpose: a failed expectation is a failed test
 #![allow(clippy::expect_used)]
 
+mod airbyte;
 mod cli;
 mod fuzz;
 mod generated;
@@ -16,3 +17,4 @@ mod resume;
 mod scopes;
 mod support;
 mod sync;
+mod terminal;

@@ -144,7 +144,11 @@ async fn test_modes_sync_one_record_or_only_schemas() {
 async fn logs_carry_sdk_metrics_and_honour_level_and_json_format() {
     let emu = emulator(small()).await;
     let dir = TempDir::new("logs");
-    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    // per-request metrics as Meltano users ask for them
+    let cfg = dir.json(
+        "config.json",
+        &config_for(&emu, json!({"metrics_log_level": "INFO"})),
+    );
     let out = tap(args(&[&"--config", &cfg])).await;
     let err = stderr(&out);
     let metric = |name: &str| {

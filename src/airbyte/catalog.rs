@@ -1,0 +1,231 @@
+//! The Airbyte protocol's inputs and descriptions, translated to and from the tap's own: the
+//! connection specification (from the one settings table, secrets marked `airbyte_secret`), the
+//! discovered catalog, a configured catalog → the streams to sync, and an Airbyte state (STREAM,
+//! GLOBAL or LEGACY) → the tap's Singer-shaped state. Pure: the caller reads files and names them
+//! in errors.
+
+use serde_json::{json, Map, Value};
+
+use crate::config::{SettingKind, SETTINGS};
+use crate::singer::catalog::{Replication, Selected, StreamInfo};
+
+/// The connection specification: every setting, typed, with its range and default.
+pub fn connection_specification() -> Value {
+    let mut props = Map::new();
+    for s in SETTINGS {
+        let mut p = match s.kind {
+            SettingKind::Integer { default, min, max } => {
+                json!({"type": "integer", "default": default, "minimum": min, "maximum": max})
+            }
+            SettingKind::Number { default, min, max } => {
+                json!({"type": "number", "default": default, "minimum": min, "maximum": max})
+            }
+            SettingKind::Choice { default, options } => {
+                json!({"type": "string", "default": default, "enum": options})
+            }
+            SettingKind::DateTime => json!({"type": "string", "format": "date-time"}),
+            SettingKind::Secret => json!({"type": "string", "airbyte_secret": true}),
+            SettingKind::Text { .. } => json!({"type": "string"}),
+        };
+        p["title"] = json!(s.name);
+        p["description"] = json!(s.description);
+        props.insert(s.name.into(), p);
+    }
+    props.insert("sandbox".into(), json!({"type": "boolean", "default": false, "title": "sandbox",
+        "description": "Read the built-in Drift emulator instead of Drift (no token needed): to try the source."}));
+    json!({"$schema": "http://json-schema.org/draft-07/schema#", "title": "Drift Source Spec",
+        "type": "object", "properties": props, "additionalProperties": true,
+        "anyOf": [{"required": ["access_token"]}, {"required": ["client_id", "client_secret", "refresh_token"]},
+            {"required": ["sandbox"], "properties": {"sandbox": {"const": true}}}]})
+}
+
+/// One stream of the discovered catalog.
+pub fn stream(info: &StreamInfo) -> Value {
+    let mut s = json!({"name": info.name, "json_schema": info.schema,
+        "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [[info.key]]});
+    if let Some(rk) = info.replication_key {
+        s["supported_sync_modes"] = json!(["full_refresh", "incremental"]);
+        s["source_defined_cursor"] = json!(true);
+        s["default_cursor_field"] = json!([rk]);
+    }
+    s
+}
+
+/// A configured catalog → the streams to sync: only those it lists, in their sync mode, with the
+/// fields of their `json_schema` (key and cursor always). The result is in the order of `known`.
+pub fn select(configured: &Value, known: &[StreamInfo]) -> Result<Vec<Selected>, String> {
+    let entries = configured
+        .get("streams")
+        .and_then(Value::as_array)
+        .ok_or("it has no \"streams\" array: pass a configured catalog")?;
+    let mut chosen = Vec::new();
+    for entry in entries {
+        let name = entry
+            .pointer("/stream/name")
+            .and_then(Value::as_str)
+            .ok_or("a configured stream has no stream.name")?;
+        let Some(info) = known.iter().find(|i| i.name == name) else {
+            tracing::warn!("skipping unknown stream `{name}` named in the configured catalog");
+            continue;
+        };
+        chosen.push(configured_stream(entry, info)?);
+    }
+    chosen.sort_by_key(|s: &Selected| known.iter().position(|i| i.name == s.name));
+    Ok(chosen)
+}
+
+fn configured_stream(entry: &Value, info: &StreamInfo) -> Result<Selected, String> {
+    let name = info.name;
+    let replication = match (
+        entry.get("sync_mode").and_then(Value::as_str),
+        info.replication_key,
+    ) {
+        (Some("incremental"), Some(rk)) => {
+            let cursor = entry.get("cursor_field").and_then(Value::as_array);
+            let asked: Vec<&str> = cursor
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            if !asked.is_empty() && asked != [rk] {
+                return Err(format!(
+                    "stream `{name}` asks for cursor {asked:?}; its cursor is [\"{rk}\"]"
+                ));
+            }
+            Replication::Incremental(rk)
+        }
+        (Some("incremental"), None) => {
+            return Err(format!(
+                "stream `{name}` has no cursor: configure it as full_refresh"
+            ))
+        }
+        (Some("full_refresh") | None, _) => Replication::FullTable,
+        (Some(other), _) => {
+            return Err(format!(
+                "stream `{name}` has sync_mode `{other}`; use incremental or full_refresh"
+            ))
+        }
+    };
+    let wanted = entry
+        .pointer("/stream/json_schema/properties")
+        .and_then(Value::as_object);
+    let mut schema = info.schema.clone();
+    let mut fields = Vec::new();
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        let automatic = |f: &str| f == info.key || Some(f) == info.replication_key;
+        props.retain(|f, _| automatic(f) || wanted.is_none_or(|w| w.contains_key(f)));
+        fields = props.keys().cloned().collect();
+    }
+    Ok(Selected {
+        name: info.name,
+        key: info.key,
+        schema,
+        fields,
+        replication,
+    })
+}
+
+/// An Airbyte state (a list of STREAM states, a GLOBAL one, a LEGACY one, or one of them alone) →
+/// the tap's Singer-shaped state value.
+pub fn state(input: Value) -> Result<Value, String> {
+    let messages = match input {
+        Value::Array(items) => items,
+        Value::Object(m) if m.contains_key("bookmarks") => return Ok(Value::Object(m)),
+        other => vec![other],
+    };
+    let mut bookmarks = Map::new();
+    for m in messages {
+        let m = m.get("state").cloned().unwrap_or(m); // a whole STATE message, or its state
+        match m.get("type").and_then(Value::as_str) {
+            Some("STREAM") => add(&mut bookmarks, m.get("stream"))?,
+            Some("GLOBAL") => {
+                let states = m.pointer("/global/stream_states").and_then(Value::as_array);
+                for s in states.ok_or("a GLOBAL state has no global.stream_states list")? {
+                    add(&mut bookmarks, Some(s))?;
+                }
+            }
+            Some("LEGACY") | None => {
+                let data = m.get("data").cloned().unwrap_or(m);
+                if let Some(b) = data.get("bookmarks").and_then(Value::as_object) {
+                    bookmarks.extend(b.clone());
+                }
+            }
+            Some(other) => {
+                return Err(format!(
+                    "a state message has type {other:?}: expected STREAM, GLOBAL or LEGACY"
+                ))
+            }
+        }
+    }
+    Ok(json!({"bookmarks": bookmarks}))
+}
+
+/// One stream's state (`{stream_descriptor, stream_state}`) into the bookmarks (a stream without
+/// a state has none to add).
+fn add(bookmarks: &mut Map<String, Value>, stream: Option<&Value>) -> Result<(), String> {
+    let name = stream
+        .and_then(|s| s.pointer("/stream_descriptor/name"))
+        .and_then(Value::as_str)
+        .ok_or("a stream state has no stream_descriptor.name: pass the STATE messages source-drift wrote")?;
+    match stream.and_then(|s| s.get("stream_state")) {
+        None | Some(Value::Null) => {}
+        Some(state @ Value::Object(_)) => {
+            bookmarks.insert(name.to_string(), state.clone());
+        }
+        Some(_) => return Err(format!("the state of stream `{name}` is not an object")),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known() -> Vec<StreamInfo> {
+        let schema =
+            json!({"type": "object", "properties": {"id": {}, "name": {}, "updatedAt": {}}});
+        vec![StreamInfo {
+            name: "users",
+            key: "id",
+            replication_key: Some("updatedAt"),
+            incremental_by_default: false,
+            schema,
+        }]
+    }
+
+    #[test]
+    fn a_configured_catalog_selects_streams_modes_and_fields() {
+        let configured = json!({"streams": [{"stream": {"name": "users", "json_schema": {"properties": {"name": {}}}},
+            "sync_mode": "incremental", "cursor_field": ["updatedAt"], "destination_sync_mode": "append_dedup"},
+            {"stream": {"name": "nope"}, "sync_mode": "full_refresh"}]});
+        let s = select(&configured, &known()).unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].replication, Replication::Incremental("updatedAt"));
+        assert_eq!(s[0].fields, ["id", "name", "updatedAt"]);
+        let bad = json!({"streams": [{"stream": {"name": "users"}, "sync_mode": "incremental", "cursor_field": ["name"]}]});
+        assert!(select(&bad, &known()).unwrap_err().contains("cursor"));
+        assert_eq!(
+            stream(&known()[0])["default_cursor_field"],
+            json!(["updatedAt"])
+        );
+    }
+
+    #[test]
+    fn every_kind_of_airbyte_state_becomes_bookmarks() {
+        let bm = json!({"replication_key": "updatedAt", "replication_key_value": 5});
+        let streams = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"}, "stream_state": bm}}]);
+        assert_eq!(state(streams).unwrap()["bookmarks"]["users"], bm);
+        let global = json!({"type": "GLOBAL", "global": {"shared_state": {}, "stream_states": [{"stream_descriptor": {"name": "users"}, "stream_state": bm}]}});
+        assert_eq!(state(global).unwrap()["bookmarks"]["users"], bm);
+        let legacy = json!({"type": "LEGACY", "data": {"bookmarks": {"users": bm}}});
+        assert_eq!(state(legacy).unwrap()["bookmarks"]["users"], bm);
+        let untyped = json!({"data": {"bookmarks": {"users": bm}}});
+        assert_eq!(state(untyped).unwrap()["bookmarks"]["users"], bm);
+        assert!(state(json!({"type": "NOPE"})).is_err());
+        assert!(state(json!({"type": "STREAM"}))
+            .unwrap_err()
+            .contains("stream_descriptor"));
+        let none = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"}, "stream_state": null}}]);
+        assert_eq!(state(none).unwrap()["bookmarks"], json!({}));
+    }
+}

@@ -1,0 +1,227 @@
+//! The Airbyte source (`source-drift`): its command line (`spec`, `check`, `discover`, `read`) and
+//! each command, from files to messages on stdout. Reads and writes through the same session, sync
+//! engine and stdout owner as the Singer tap; translates only at the edges (`catalog.rs` for what
+//! comes in, `writer.rs` and `message.rs` for what goes out). Never touches `drift/` or `sync/`
+//! internals, and writes nothing on stderr: Airbyte reads stdout only.
+
+pub mod catalog;
+pub mod message;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::input::{bad_file, parse_json_file};
+use crate::output::Discard;
+use crate::session::{How, Outcome, Session};
+use crate::singer::state::State;
+use crate::stdout::Lines;
+use crate::sync::TestMode;
+use crate::{config, discover, persist};
+
+/// Airbyte source for Drift: the tap-drift sync engine speaking the Airbyte protocol on stdout.
+#[derive(Debug, Parser)]
+#[command(name = "source-drift", version, about, long_about = None)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The Airbyte protocol's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the connection specification (SPEC).
+    Spec,
+    /// Check the config: can Drift be reached, and which streams may the token read (CONNECTION_STATUS).
+    Check(Config),
+    /// Print the streams, their schemas and sync modes (CATALOG).
+    Discover(Config),
+    /// Read the configured catalog's streams (RECORD, STATE, TRACE and LOG messages).
+    Read(ReadArgs),
+}
+
+/// `--config`, and the sandbox.
+#[derive(Debug, Args)]
+pub struct Config {
+    /// Config JSON file (the connection specification's keys).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Run against the built-in Drift emulator (as does `"sandbox": true` in the config).
+    #[arg(long)]
+    pub sandbox: bool,
+}
+
+/// The arguments of `read`.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Config and sandbox.
+    #[command(flatten)]
+    pub config: Config,
+    /// Configured catalog JSON file: the streams to read, their sync modes and fields.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: PathBuf,
+    /// State JSON file (a list of STREAM states; GLOBAL and LEGACY states are read too).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+}
+
+/// Writes one message through stdout's owner.
+fn emit(lines: &Lines, msg: &Value) -> Result<()> {
+    let mut line = serde_json::to_vec(msg).map_err(std::io::Error::from)?;
+    line.push(b'\n');
+    lines.line(line)?;
+    Ok(())
+}
+
+/// Runs a command, writing its messages to `lines`. An error is returned for the caller to report
+/// as a TRACE ERROR.
+pub async fn run(cli: &Cli, lines: &Lines) -> Result<()> {
+    match &cli.command {
+        Command::Spec => emit(lines, &message::spec(catalog::connection_specification())),
+        Command::Check(c) => {
+            let status = match check(c).await {
+                Ok(outcome) => checked(&outcome),
+                // a config Drift refuses is the check's answer, not a failure of the command
+                Err(e) => (false, crate::secret::scrub(&e.to_string())),
+            };
+            emit(lines, &message::connection_status(status.0, &status.1))
+        }
+        Command::Discover(c) => {
+            let (raw, _) = raw_config(c)?;
+            let known = discover::known(config::timestamp_format(&raw)?)?;
+            emit(
+                lines,
+                &message::catalog(known.iter().map(catalog::stream).collect()),
+            )
+        }
+        Command::Read(r) => read(r, lines).await,
+    }?;
+    lines.flush()?;
+    Ok(())
+}
+
+/// The raw config, without the `sandbox` key, and whether it asks for the sandbox.
+fn raw_config(c: &Config) -> Result<(Map<String, Value>, bool)> {
+    let mut raw = config::read_files(std::slice::from_ref(&c.config))?;
+    let sandbox = match raw.remove("sandbox") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => b,
+        Some(_) => {
+            return Err(bad_file(
+                "config",
+                &c.config,
+                "`sandbox` must be true or false",
+            ))
+        }
+    };
+    Ok((raw, sandbox || c.sandbox))
+}
+
+async fn open(c: &Config) -> Result<Session> {
+    let (raw, sandbox) = raw_config(c)?;
+    Session::open(raw, sandbox).await
+}
+
+/// A connection check: one record of every stream (a connection test), so that a bad token, an
+/// unreachable API and every missing scope show.
+async fn check(c: &Config) -> Result<Outcome> {
+    let session = open(c).await?;
+    let all =
+        crate::singer::catalog::select_all(&discover::known(session.config.timestamp_format)?);
+    let how = How {
+        test: Some(TestMode::OneRecord),
+        had_state: false,
+        // no state goes in, so no bookmark can be wrong
+        state_error: Box::new(|reason| bad_file("state", Path::new("(none)"), reason)),
+        refresh_from: persist::source_of(std::slice::from_ref(&c.config), "refresh_token"),
+    };
+    session
+        .sync(&all, State::default(), &mut Discard, how)
+        .await
+}
+
+/// The check's status and message.
+fn checked(outcome: &Outcome) -> (bool, String) {
+    let skipped: Vec<String> = outcome
+        .skipped
+        .iter()
+        .map(|(s, why)| format!("{s} ({why})"))
+        .collect();
+    match (outcome.read.is_empty(), skipped.is_empty()) {
+        (true, _) => (
+            false,
+            format!("no stream can be read: {}", skipped.join("; ")),
+        ),
+        (false, true) => (
+            true,
+            format!("every stream can be read: {}", outcome.read.join(", ")),
+        ),
+        (false, false) => (
+            true,
+            format!(
+                "can read {}; cannot read {} (those are skipped)",
+                outcome.read.join(", "),
+                skipped.join("; ")
+            ),
+        ),
+    }
+}
+
+/// `read`: the configured catalog's streams, from the state given, as Airbyte messages.
+async fn read(r: &ReadArgs, lines: &Lines) -> Result<()> {
+    let session = open(&r.config).await?;
+    let known = discover::known(session.config.timestamp_format)?;
+    let selected = parse_json_file(&r.catalog, "catalog", |v| catalog::select(&v, &known))?;
+    let state = match &r.state {
+        Some(path) => parse_json_file(path, "state", |v| State::from_value(catalog::state(v)?))?,
+        None => State::default(),
+    };
+    let state_path = r.state.clone();
+    let how = How {
+        test: None,
+        had_state: false,
+        refresh_from: persist::source_of(std::slice::from_ref(&r.config.config), "refresh_token"),
+        state_error: Box::new(move |reason| {
+            bad_file(
+                "state",
+                state_path.as_deref().unwrap_or(Path::new("")),
+                reason,
+            )
+        }),
+    };
+    let mut writer = writer::Writer::new(lines.clone());
+    session.sync(&selected, state, &mut writer, how).await?;
+    Ok(())
+}
+
+/// The protocol's failure type of an error: the user's to fix (config_error), worth another try
+/// (transient_error), or the source's or Drift's fault (system_error).
+pub fn failure_type(e: &Error) -> &'static str {
+    match e {
+        Error::Config { .. }
+        | Error::InputFile { .. }
+        | Error::Auth { .. }
+        | Error::Scope { .. }
+        | Error::Refresh { .. }
+        | Error::NoSandbox => "config_error",
+        Error::Interrupted(_)
+        | Error::RetriesExhausted { .. }
+        | Error::Throttled { .. }
+        | Error::Output(_) => "transient_error",
+        Error::Api { .. }
+        | Error::Decode { .. }
+        | Error::Record { .. }
+        | Error::PaginationLoop { .. }
+        | Error::BuiltIn { .. }
+        | Error::Emulator(_) => "system_error",
+    }
+}
+
+/// The TRACE ERROR message of a failed command, secrets scrubbed.
+pub fn error_message(e: &Error) -> Value {
+    message::error(&crate::secret::scrub(&e.to_string()), failure_type(e))
+}

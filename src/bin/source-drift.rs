@@ -1,0 +1,38 @@
+//! The `source-drift` binary: the same sync as `tap-drift`, speaking the Airbyte protocol. Parse
+//! the command line, send logs as LOG messages on stdout (Airbyte reads nothing else), run, and
+//! turn an error into a TRACE ERROR message and exit code 1. No logic here.
+// the one line a source that cannot even start its runtime or stdout can still write
+#![allow(clippy::print_stderr)]
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tap_drift::airbyte::{self, Cli};
+use tap_drift::logging::{self, Sink};
+use tap_drift::stdout::Lines;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let lines = Lines::start(std::io::stdout());
+    logging::init(Sink::Airbyte(lines.clone()));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(airbyte::run(&cli, &lines)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut line = airbyte::error_message(&e).to_string().into_bytes();
+            line.push(b'\n');
+            // the target may be gone: then there is nobody left to tell
+            let _ = lines.line(line).and_then(|()| lines.flush());
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! One sync from its inputs, whatever the protocol: the raw config (pointed at the sandbox when
+//! asked), the selected streams and the state, read and checked before the first request; then the
+//! client and the engine, writing to the protocol's [`Output`]. The Singer CLI (`lib.rs`) and the
+//! Airbyte source (`airbyte/`) both come through here; it reads no files itself.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::output::Output;
+use crate::persist::{self, Source};
+use crate::sandbox::{self, Guard};
+use crate::singer::catalog::Selected;
+use crate::singer::state::State;
+use crate::sync::{self, Run, TestMode};
+use crate::{drift, streams, time};
+
+/// A sync's inputs, checked.
+pub struct Session {
+    /// The validated config.
+    pub config: Config,
+    /// The emulator of a sandbox run (it stops when the session ends).
+    _sandbox: Option<Guard>,
+}
+
+impl Session {
+    /// Validates a raw config, first pointing it at the built-in emulator when `sandbox`.
+    pub async fn open(mut raw: Map<String, Value>, sandbox: bool) -> Result<Session> {
+        let guard = match sandbox {
+            true => Some(sandbox::start(&mut raw).await?),
+            false => None,
+        };
+        Ok(Session {
+            config: Config::from_raw(&raw)?,
+            _sandbox: guard,
+        })
+    }
+
+    /// Syncs `selected` from `state` to `out`, as `how` says; returns which streams were read to
+    /// their end and which were skipped.
+    pub async fn sync<O: Output>(
+        &self,
+        selected: &[Selected],
+        mut state: State,
+        out: &mut O,
+        how: How,
+    ) -> Result<Outcome> {
+        let started_ms = time::now_ms();
+        let planned = sync::plan(selected, &mut state, &self.config, started_ms, how.test)
+            .map_err(how.state_error)?;
+        let rotate = persist::on_rotate(how.refresh_from);
+        let capped = streams::capped_endpoints();
+        let client =
+            drift::DriftClient::connect(&self.config, Some(Box::new(rotate)), &capped).await?;
+        let mut run = Run {
+            client: Arc::new(client),
+            config: self.config.clone(),
+            state,
+            out,
+            started_ms,
+            test: how.test,
+            skipped: Vec::new(),
+            read: Vec::new(),
+        };
+        run.sync(planned, how.had_state).await?;
+        Ok(Outcome {
+            read: run.read,
+            skipped: run.skipped,
+        })
+    }
+}
+
+/// What a sync that did not fail did with its streams.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Streams read to their end.
+    pub read: Vec<&'static str>,
+    /// Streams skipped, with the reason.
+    pub skipped: Vec<(&'static str, String)>,
+}
+
+/// How a sync runs, besides its streams and state.
+pub struct How {
+    /// A connection test (`--test`), if one.
+    pub test: Option<TestMode>,
+    /// Whether the state came from the user (it is written first).
+    pub had_state: bool,
+    /// Turns an unreadable bookmark's reason into the error naming the state's origin.
+    pub state_error: Box<dyn Fn(String) -> crate::error::Error>,
+    /// Where the refresh token came from (a rotated one is saved there).
+    pub refresh_from: Option<Source>,
+}

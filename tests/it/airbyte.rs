@@ -1,0 +1,411 @@
+//! `source-drift`, the Airbyte source: spec, check, discover and read against the emulator, checked
+//! against its data and request log; a read's state fed to the next gives an incremental read, in
+//! the protocol's STREAM, GLOBAL and LEGACY shapes; failures end in a TRACE ERROR with the right
+//! failure type. Everything is on stdout, as Airbyte reads nothing else. (CI also validates these
+//! messages with Airbyte's own protocol models and runs PyAirbyte on them.)
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use drift_emulator::{Emulator, Options, EPOCH_END_MS};
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+/// The messages and exit status of one `source-drift` command.
+struct Run {
+    messages: Vec<Value>,
+    ok: bool,
+}
+
+impl Run {
+    fn of(&self, kind: &str) -> Vec<&Value> {
+        self.messages.iter().filter(|m| m["type"] == kind).collect()
+    }
+
+    fn records(&self, stream: &str) -> Vec<&Value> {
+        self.of("RECORD")
+            .into_iter()
+            .filter(|m| m["record"]["stream"] == stream)
+            .map(|m| &m["record"]["data"])
+            .collect()
+    }
+
+    /// Each stream's last STATE, as Airbyte keeps them for the next read.
+    fn kept_states(&self) -> Value {
+        let mut last: Vec<(String, Value)> = Vec::new();
+        for s in self.of("STATE") {
+            let name = s["state"]["stream"]["stream_descriptor"]["name"]
+                .as_str()
+                .expect("a name")
+                .to_string();
+            last.retain(|(n, _)| *n != name);
+            last.push((name, s["state"].clone()));
+        }
+        Value::Array(last.into_iter().map(|(_, s)| s).collect())
+    }
+
+    /// A stream's statuses in order.
+    fn statuses(&self, stream: &str) -> Vec<String> {
+        self.of("TRACE")
+            .into_iter()
+            .filter(|t| t["trace"]["type"] == "STREAM_STATUS")
+            .filter(|t| t["trace"]["stream_status"]["stream_descriptor"]["name"] == stream)
+            .map(|t| {
+                t["trace"]["stream_status"]["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    }
+}
+
+async fn source(args: Vec<String>) -> Run {
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_source-drift"))
+            .args(&args)
+            .env_remove("TAP_DRIFT_LOGLEVEL")
+            .env_remove("LOGLEVEL")
+            .output()
+            .expect("source-drift runs")
+    })
+    .await
+    .expect("join");
+    assert!(out.stderr.is_empty(), "nothing on stderr: {}", stderr(&out));
+    let messages = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect::<Vec<Value>>();
+    for m in &messages {
+        let known = [
+            "SPEC",
+            "CONNECTION_STATUS",
+            "CATALOG",
+            "RECORD",
+            "STATE",
+            "LOG",
+            "TRACE",
+        ];
+        assert!(
+            known.contains(&m["type"].as_str().unwrap_or_default()),
+            "{m}"
+        );
+    }
+    Run {
+        messages,
+        ok: out.status.success(),
+    }
+}
+
+/// A configured catalog of every discovered stream: incremental where it can be, and `users`
+/// limited to a few fields.
+fn configured(catalog: &Value) -> Value {
+    let streams: Vec<Value> = catalog["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            if s["name"] == "users" {
+                s["json_schema"]["properties"] = json!({"id": {}, "email": {}});
+            }
+            let incremental = s["supported_sync_modes"].as_array().is_some_and(|m| m.contains(&json!("incremental")));
+            json!({"stream": s, "sync_mode": if incremental { "incremental" } else { "full_refresh" },
+                "cursor_field": s.get("default_cursor_field").cloned().unwrap_or(json!([])),
+                "destination_sync_mode": if incremental { "append_dedup" } else { "overwrite" }})
+        })
+        .collect();
+    json!({"streams": streams})
+}
+
+fn key_set<'a>(records: impl IntoIterator<Item = &'a Value>, key: &str) -> BTreeSet<String> {
+    records.into_iter().map(|r| r[key].to_string()).collect()
+}
+
+async fn discover(cfg: &Path) -> Value {
+    let run = source(args(&[&"discover", &"--config", &cfg])).await;
+    assert!(run.ok);
+    run.of("CATALOG")[0]["catalog"].clone()
+}
+
+#[tokio::test]
+async fn spec_check_and_discover() {
+    let run = source(args(&[&"spec"])).await;
+    assert!(run.ok);
+    let spec = &run.of("SPEC")[0]["spec"]["connectionSpecification"];
+    for s in tap_drift::config::SETTINGS {
+        assert!(
+            spec["properties"][s.name].is_object(),
+            "{} in the spec",
+            s.name
+        );
+    }
+    for secret in ["access_token", "client_secret", "refresh_token"] {
+        assert_eq!(
+            spec["properties"][secret]["airbyte_secret"], true,
+            "{secret}"
+        );
+    }
+
+    let emu = emulator(small()).await;
+    let dir = TempDir::new("airbyte-check");
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let run = source(args(&[&"check", &"--config", &cfg])).await;
+    let status = &run.of("CONNECTION_STATUS")[0]["connectionStatus"];
+    assert_eq!(status["status"], "SUCCEEDED", "{status}");
+    let bad = dir.json(
+        "bad.json",
+        &config_for(&emu, json!({"access_token": "wrong-token-123"})),
+    );
+    let run = source(args(&[&"check", &"--config", &bad])).await;
+    let status = &run.of("CONNECTION_STATUS")[0]["connectionStatus"];
+    assert_eq!(status["status"], "FAILED");
+    assert!(
+        !status.to_string().contains("wrong-token-123"),
+        "no secret: {status}"
+    );
+
+    let catalog = discover(&cfg).await;
+    let streams = catalog["streams"].as_array().expect("streams");
+    assert_eq!(streams.len(), all_streams().len());
+    for def in tap_drift::streams::STREAMS {
+        let s = streams
+            .iter()
+            .find(|s| s["name"] == def.name)
+            .expect("discovered");
+        assert_eq!(s["source_defined_primary_key"], json!([[def.key]]));
+        match def.replication_key {
+            Some(rk) => {
+                assert_eq!(s["default_cursor_field"], json!([rk]));
+                assert_eq!(s["source_defined_cursor"], true);
+                assert_eq!(
+                    s["supported_sync_modes"],
+                    json!(["full_refresh", "incremental"])
+                );
+            }
+            None => assert_eq!(s["supported_sync_modes"], json!(["full_refresh"])),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_token_without_some_scopes_checks_as_partial() {
+    let options = Options {
+        scopes: Some(vec!["conversation_read".into(), "user_read".into()]),
+        token_info: true,
+        ..Options::new(TOKEN)
+    };
+    let emu = emulator_with(small(), options).await;
+    let dir = TempDir::new("airbyte-scopes");
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let run = source(args(&[&"check", &"--config", &cfg])).await;
+    let status = &run.of("CONNECTION_STATUS")[0]["connectionStatus"];
+    assert_eq!(status["status"], "SUCCEEDED");
+    let message = status["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("cannot read accounts") && message.contains("account_read"),
+        "{message}"
+    );
+}
+
+/// Reads everything, then (after K changes) again from the states Airbyte kept: exactly the changes.
+async fn read_twice(name: &str, state_shape: fn(&Value) -> Value) {
+    let emu = emulator(small()).await;
+    let dir = TempDir::new(name);
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let catalog = dir.json("catalog.json", &configured(&discover(&cfg).await));
+    let run1 = source(args(&[&"read", &"--config", &cfg, &"--catalog", &catalog])).await;
+    assert!(run1.ok);
+    for stream in all_streams() {
+        let key = key_of(stream);
+        let got = run1.records(stream);
+        assert_eq!(
+            key_set(got.iter().copied(), key),
+            key_set(&truth(&emu, stream), key),
+            "{stream}"
+        );
+        assert_eq!(
+            got.len(),
+            truth(&emu, stream).len(),
+            "{stream}: each record once"
+        );
+        let statuses = run1.statuses(stream);
+        assert_eq!(
+            statuses.first().map(String::as_str),
+            Some("STARTED"),
+            "{stream}"
+        );
+        assert_eq!(
+            statuses.last().map(String::as_str),
+            Some("COMPLETE"),
+            "{stream}"
+        );
+    }
+    // `users` has only the fields its configured schema lists
+    let user = run1.records("users")[0].as_object().expect("an object");
+    let fields: BTreeSet<&str> = user.keys().map(String::as_str).collect();
+    assert_eq!(fields, BTreeSet::from(["email", "id", "updatedAt"]));
+    assert!(run1
+        .of("RECORD")
+        .iter()
+        .all(|r| r["record"]["emitted_at"].is_i64()));
+
+    let at = EPOCH_END_MS + 86_400_000;
+    emu.touch("conversations", &[3, 50], at);
+    emu.touch("users", &[1], at);
+    let state = dir.json("state.json", &state_shape(&run1.kept_states()));
+    let before = emu.requests().len();
+    let run2 = source(args(&[
+        &"read",
+        &"--config",
+        &cfg,
+        &"--catalog",
+        &catalog,
+        &"--state",
+        &state,
+    ]))
+    .await;
+    assert!(run2.ok);
+    for stream in ["conversations", "users"] {
+        let key = key_of(stream);
+        let changed: BTreeSet<String> = emu
+            .changed_since(stream, at)
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        assert_eq!(
+            key_set(run2.records(stream), key),
+            changed,
+            "{stream}: exactly the changes"
+        );
+    }
+    assert!(
+        run2.records("accounts").is_empty(),
+        "nothing changed in accounts"
+    );
+    assert_incremental_requests(&emu, before, at);
+}
+
+/// The second read asked Drift for the messages of the changed conversations only.
+fn assert_incremental_requests(emu: &Emulator, before: usize, at: i64) {
+    let served = emu.requests()[before..].to_vec();
+    let read_for: BTreeSet<String> = served
+        .iter()
+        .filter_map(|r| {
+            r.strip_prefix("/conversations/")?
+                .split_once("/messages")
+                .map(|(id, _)| id.to_string())
+        })
+        .collect();
+    let changed: BTreeSet<String> = emu
+        .changed_since("conversations", at)
+        .iter()
+        .map(Value::to_string)
+        .collect();
+    assert_eq!(
+        read_for, changed,
+        "messages read for the changed conversations only"
+    );
+}
+
+#[tokio::test]
+async fn a_reads_stream_states_give_the_next_an_incremental_read() {
+    read_twice("airbyte-stream-state", Value::clone).await;
+}
+
+#[tokio::test]
+async fn global_and_legacy_states_are_read_too() {
+    read_twice("airbyte-global-state", |states| {
+        let stream_states: Vec<Value> = states
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|s| s["stream"].clone())
+            .collect();
+        json!({"type": "GLOBAL", "global": {"shared_state": {}, "stream_states": stream_states}})
+    })
+    .await;
+    read_twice("airbyte-legacy-state", |states| {
+        let mut bookmarks = serde_json::Map::new();
+        for s in states.as_array().expect("a list") {
+            let name = s["stream"]["stream_descriptor"]["name"]
+                .as_str()
+                .expect("a name");
+            bookmarks.insert(name.into(), s["stream"]["stream_state"].clone());
+        }
+        json!({"type": "LEGACY", "data": {"bookmarks": bookmarks}})
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn failures_end_in_a_trace_error_with_their_failure_type() {
+    let emu = emulator(small()).await;
+    let dir = TempDir::new("airbyte-errors");
+    let catalog = dir.json("catalog.json", &json!({"streams": []}));
+    let cases = [
+        (
+            json!({"api_url": emu.base_url}),
+            "config_error",
+            "access_token",
+        ),
+        (
+            config_for(&emu, json!({"access_token": "wrong-token-123"})),
+            "config_error",
+            "rejected",
+        ),
+        (
+            config_for(&emu, json!({"page_size": "many"})),
+            "config_error",
+            "page_size",
+        ),
+    ];
+    for (i, (config, failure_type, says)) in cases.into_iter().enumerate() {
+        let cfg = dir.json(&format!("config{i}.json"), &config);
+        let full = dir.json(
+            "full.json",
+            &configured(&discover(&dir.json("ok.json", &config_for(&emu, json!({})))).await),
+        );
+        let run = source(args(&[
+            &"read",
+            &"--config",
+            &cfg,
+            &"--catalog",
+            if i == 1 { &full } else { &catalog },
+        ]))
+        .await;
+        assert!(!run.ok, "case {i} fails");
+        let errors = run.of("TRACE");
+        let error = errors
+            .iter()
+            .find(|t| t["trace"]["type"] == "ERROR")
+            .expect("a TRACE ERROR");
+        assert_eq!(
+            error["trace"]["error"]["failure_type"], failure_type,
+            "case {i}"
+        );
+        assert!(error.to_string().contains(says), "case {i}: {error}");
+        assert!(!error.to_string().contains("wrong-token-123"));
+    }
+    let bad_state = dir.json("state.json", &json!({"type": "STREAM"}));
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let run = source(args(&[
+        &"read",
+        &"--config",
+        &cfg,
+        &"--catalog",
+        &catalog,
+        &"--state",
+        &bad_state,
+    ]))
+    .await;
+    let error = run
+        .of("TRACE")
+        .into_iter()
+        .find(|t| t["trace"]["type"] == "ERROR")
+        .expect("a TRACE ERROR")
+        .clone();
+    assert!(error.to_string().contains("stream_descriptor"), "{error}");
+}
