@@ -2,7 +2,9 @@
 # End-to-end checks of tap-drift's output against the real consumers, on the built-in sandbox
 # (the Drift emulator, over HTTP on 127.0.0.1): singer-check-tap, target-jsonl, MeltanoLabs and
 # pipelinewise target-postgres on a private PostgreSQL cluster, and Meltano (twice, incrementally,
-# with its own state), plus a Meltano install from a wheel (pip_url).
+# with its own state), plus a Meltano install from a wheel (pip_url); then source-drift, the
+# Airbyte source, under Airbyte's protocol models and PyAirbyte, and tap-drift under airbyte-cdk's
+# Singer-tap wrapper.
 # Needs: the Rust toolchain, Python 3 with venv, and root for apt-get when PostgreSQL is missing.
 # Ends with a line "N passed, M failed"; exits 1 if any check failed.
 set -euo pipefail
@@ -38,6 +40,7 @@ equal() { # equal WHAT EXPECTED ACTUAL
 echo "== building tap-drift (release)"
 (cd "$REPO" && cargo build --release --locked --quiet)
 TAP="$REPO/target/release/tap-drift"
+SOURCE="$REPO/target/release/source-drift"
 
 # 2. The consumers, each in its own virtual environment, installed side by side.
 echo "== installing the consumers from PyPI"
@@ -48,10 +51,15 @@ declare -A PKG=(
     [jsonl]="target-jsonl==0.1.4"
     [st]="singer-tools==0.4.1"
     [maturin]="maturin>=1.5,<2"
+    [pyairbyte]="airbyte==0.71.3"
+    [abproto]="airbyte-protocol-models==0.18.0 jsonschema==4.23.0"
+    [abcdk]="airbyte-cdk==0.81.6"
 )
 pids=()
 for v in "${!PKG[@]}"; do
-    (python3 -m venv "venv-$v" && "venv-$v/bin/pip" install --quiet "${PKG[$v]}") > "pip-$v.log" 2>&1 &
+    # (unquoted: an entry may name several packages)
+    # shellcheck disable=SC2086
+    (python3 -m venv "venv-$v" && "venv-$v/bin/pip" install --quiet ${PKG[$v]}) > "pip-$v.log" 2>&1 &
     pids+=($!)
 done
 for p in "${pids[@]}"; do
@@ -263,6 +271,58 @@ EOF
     python3 -c 'import json,sys; d=json.load(open("pip-about.json")); sys.exit(0 if d["name"]=="tap-drift" else 1)'
 }
 check "meltano installs tap-drift from a wheel (pip_url) and runs it" wheel_install
+
+# 11. Airbyte: source-drift's messages under Airbyte's protocol models, PyAirbyte end to end, and
+# tap-drift under airbyte-cdk's Singer-tap wrapper. The reference is the tap's own Singer runs with
+# every stream that can be incremental read so (as Airbyte clients ask), then 5 changes later.
+echo "== airbyte"
+python3 "$HERE/airbyte/incremental_catalog.py" "$REPO/catalog.json" > incremental-catalog.json
+"$TAP" --sandbox --catalog incremental-catalog.json > inc1.jsonl 2> /dev/null
+FULL=$(python3 "$HERE/count.py" inc1.jsonl inc1-state.json)
+TAP_DRIFT_SANDBOX_CHANGES=5 "$TAP" --sandbox --catalog incremental-catalog.json --state inc1-state.json > inc2.jsonl 2> /dev/null
+INCREMENTAL=$(python3 "$HERE/count.py" inc2.jsonl)
+check "tap-drift: an incremental catalog's first run reads what the default run reads" equal "records" "$TRUTH" "$FULL"
+ab_messages() {
+    echo '{"sandbox": true}' > ab-config.json
+    echo '{}' > ab-no-token.json
+    "$SOURCE" spec > ab-spec.jsonl
+    "$SOURCE" check --config ab-config.json > ab-check.jsonl
+    "$SOURCE" discover --config ab-config.json > ab-discover.jsonl
+    python3 "$HERE/airbyte/configure.py" ab-discover.jsonl > ab-catalog.json
+    "$SOURCE" read --config ab-config.json --catalog ab-catalog.json > ab-read1.jsonl
+    python3 "$HERE/airbyte/kept_state.py" ab-read1.jsonl > ab-state.json
+    TAP_DRIFT_SANDBOX_CHANGES=5 "$SOURCE" read --config ab-config.json --catalog ab-catalog.json --state ab-state.json > ab-read2.jsonl
+    if "$SOURCE" read --config ab-no-token.json --catalog ab-catalog.json > ab-error.jsonl; then
+        echo "      a config without a token did not fail"
+        return 1
+    fi
+    grep -q '"failure_type":"config_error"' ab-error.jsonl || { echo "      no config_error TRACE"; return 1; }
+    venv-abproto/bin/python "$HERE/airbyte/validate.py" ab-discover.jsonl \
+        ab-spec.jsonl ab-check.jsonl ab-discover.jsonl ab-read1.jsonl ab-read2.jsonl ab-error.jsonl
+}
+ab_counts() {
+    local ok=0
+    equal "source-drift full read" "$FULL" "$(python3 "$HERE/airbyte/count.py" ab-read1.jsonl)" || ok=1
+    equal "source-drift incremental read (meetings aside)" "$(python3 "$HERE/airbyte/count.py" --no-meetings inc2.jsonl)" \
+        "$(python3 "$HERE/airbyte/count.py" --no-meetings ab-read2.jsonl)" || ok=1
+    return $ok
+}
+pyairbyte() {
+    mkdir -p pyairbyte
+    (cd pyairbyte && AIRBYTE_OFFLINE_MODE=1 DO_NOT_TRACK=1 "$WORK/venv-pyairbyte/bin/python" -W ignore \
+        "$HERE/airbyte/pyairbyte_e2e.py" "$SOURCE" "$FULL" "$INCREMENTAL" > ../pyairbyte.log 2>&1) \
+        || { tail -30 pyairbyte.log; return 1; }
+    grep "^      [a-z]* read:" pyairbyte.log
+}
+cdk_singer() {
+    mkdir -p cdk
+    echo "      airbyte-cdk $(venv-abcdk/bin/python -c 'import importlib.metadata as m; print(m.version("airbyte-cdk"))'), airbyte_cdk.sources.singer.SingerSource"
+    (cd cdk && bash "$HERE/airbyte/cdk_e2e.sh" "$WORK/venv-abcdk/bin/python" "$TAP" "$FULL" "$INCREMENTAL")
+}
+check "source-drift: spec, check, discover, two reads and a failure validate against airbyte-protocol-models" ab_messages
+check "source-drift: records per stream equal the tap's, in both reads" ab_counts
+check "PyAirbyte: check, discover, full read into DuckDB, incremental read from its state; counts equal the tap's" pyairbyte
+check "airbyte-cdk's SingerSource runs tap-drift: full and incremental reads equal the tap's" cdk_singer
 
 # Row counts, for the record.
 echo "== rows loaded (schema: table rows)"

@@ -51,8 +51,9 @@ pub fn stream(info: &StreamInfo) -> Value {
     s
 }
 
-/// A configured catalog → the streams to sync: only those it lists, in their sync mode, with the
-/// fields of their `json_schema` (key and cursor always). The result is in the order of `known`.
+/// A configured catalog → the streams to sync: only those it lists, in their sync mode (a stream
+/// without a cursor asked for incrementally is read whole), with the fields of their `json_schema`
+/// (key and cursor always). The result is in the order of `known`.
 pub fn select(configured: &Value, known: &[StreamInfo]) -> Result<Vec<Selected>, String> {
     let entries = configured
         .get("streams")
@@ -94,10 +95,10 @@ fn configured_stream(entry: &Value, info: &StreamInfo) -> Result<Selected, Strin
             }
             Replication::Incremental(rk)
         }
+        // as Airbyte's own sources do (and PyAirbyte asks incremental of every stream)
         (Some("incremental"), None) => {
-            return Err(format!(
-                "stream `{name}` has no cursor: configure it as full_refresh"
-            ))
+            tracing::info!("stream `{name}` has no cursor: it is read whole (full_refresh)");
+            Replication::FullTable
         }
         (Some("full_refresh") | None, _) => Replication::FullTable,
         (Some(other), _) => {
@@ -204,6 +205,11 @@ mod tests {
         assert_eq!(s[0].fields, ["id", "name", "updatedAt"]);
         let bad = json!({"streams": [{"stream": {"name": "users"}, "sync_mode": "incremental", "cursor_field": ["name"]}]});
         assert!(select(&bad, &known()).unwrap_err().contains("cursor"));
+        let mut no_cursor = known();
+        no_cursor[0].replication_key = None;
+        let asked = json!({"streams": [{"stream": {"name": "users"}, "sync_mode": "incremental"}]});
+        let read = select(&asked, &no_cursor).unwrap();
+        assert_eq!(read[0].replication, Replication::FullTable);
         assert_eq!(
             stream(&known()[0])["default_cursor_field"],
             json!(["updatedAt"])
