@@ -19,10 +19,12 @@ use crate::tally::{self, Ended, Row};
 /// How often the lines are redrawn from the counters.
 const REDRAW: Duration = Duration::from_millis(100);
 
-/// Whether a live display suits this run: stderr is a terminal that draws, and logs are not
-/// asked for as JSON (a program reads those).
+/// Whether a live display suits this run: stderr is a terminal that draws, stdout is not that
+/// terminal too (records would scroll through the display), and logs are not asked for as JSON (a
+/// program reads those).
 pub fn wanted() -> bool {
     std::io::stderr().is_terminal()
+        && !std::io::stdout().is_terminal()
         && std::env::var("TERM").map_or(true, |t| t != "dumb")
         && !std::env::var("TAP_DRIFT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"))
 }
@@ -158,11 +160,13 @@ fn running(row: &Row) -> String {
     }
     let _ = write!(
         line,
-        " · {} pages · {} requests · {}/min",
+        " · {} pages · {} requests",
         HumanCount(row.pages),
-        HumanCount(row.requests),
-        HumanCount(row.pace().round() as u64)
+        HumanCount(row.requests)
     );
+    if let Some(pace) = row.pace() {
+        let _ = write!(line, " · {}/min", HumanCount(pace.round() as u64));
+    }
     if let Some(eta) = row.eta() {
         let _ = write!(line, " · about {} left", human(eta));
     }
@@ -211,7 +215,8 @@ pub fn table(rows: &[Row], elapsed: Duration) -> String {
             HumanCount(row.records).to_string(),
             HumanCount(row.pages).to_string(),
             HumanCount(row.requests).to_string(),
-            HumanCount(row.pace().round() as u64).to_string(),
+            row.pace()
+                .map_or("-".into(), |p| HumanCount(p.round() as u64).to_string()),
             human(row.elapsed()),
             row.status()
         );

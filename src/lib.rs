@@ -1,7 +1,10 @@
-//! tap-drift: a Singer tap for Drift. `main` parses the command line and calls [`run`], which
-//! dispatches over the [`Mode`] it asks for. The rooms: `drift/` (HTTP to Drift), `singer/` (the
-//! protocol), `streams/` (the stream table and its schemas), and `sync/`, the only room that joins
-//! the first two; around them the config, the input files, logging, `--about` and `--discover`.
+//! tap-drift: a Singer tap for Drift, and `source-drift`, the same sync as an Airbyte source.
+//! `main` parses the tap's command line and calls [`run`], which dispatches over the [`Mode`] it
+//! asks for; `source-drift` calls [`airbyte::run`]. The rooms: `drift/` (HTTP to Drift), `singer/`
+//! and `airbyte/` (the two protocols), `streams/` (the stream table and its schemas), and `sync/`,
+//! the only room that joins Drift to a protocol (through the `output` seam); around them the
+//! session, the config, the input files, logging and the terminal display, `--about` and
+//! `--discover`.
 
 pub mod about;
 pub mod airbyte;

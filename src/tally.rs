@@ -76,9 +76,17 @@ impl Row {
         }
     }
 
-    /// Its requests per minute over its time.
-    pub fn pace(&self) -> f64 {
-        self.requests as f64 * 60.0 / self.elapsed().as_secs_f64().max(1.0)
+    /// Its requests per minute over its time, once there are enough of them to tell (a stream of a
+    /// few quick requests has no pace to speak of).
+    pub fn pace(&self) -> Option<f64> {
+        let seconds = self.elapsed().as_secs_f64();
+        (self.requests >= 10 && seconds >= 0.1).then(|| self.requests as f64 * 60.0 / seconds)
+    }
+
+    /// [`Row::pace`] for people and logs: a whole number, or `-`.
+    pub fn pace_text(&self) -> String {
+        self.pace()
+            .map_or("-".into(), |p| format!("{}", p.round() as u64))
     }
 
     /// The time left, from the pace of its records so far, when its total is known.

@@ -106,7 +106,7 @@ pub fn summary() {
             records = row.records,
             pages = row.pages,
             requests = row.requests,
-            pace_per_minute = row.pace().round() as u64,
+            pace_per_minute = row.pace_text(),
             elapsed_ms = row.elapsed().as_millis() as u64,
             "stream summary"
         );
