@@ -99,6 +99,15 @@ async fn source(args: Vec<String>) -> Run {
     }
 }
 
+/// `read` with a config, a configured catalog and maybe a state.
+async fn read(config: &Path, catalog: &Path, state: Option<&Path>) -> Run {
+    let mut argv = args(&[&"read", &"--config", &config, &"--catalog", &catalog]);
+    if let Some(state) = state {
+        argv.extend(args(&[&"--state", &state]));
+    }
+    source(argv).await
+}
+
 /// A configured catalog of every discovered stream: incremental where it can be, and `users`
 /// limited to a few fields.
 fn configured(catalog: &Value) -> Value {
@@ -216,7 +225,7 @@ async fn read_twice(name: &str, state_shape: fn(&Value) -> Value) {
     let dir = TempDir::new(name);
     let cfg = dir.json("config.json", &config_for(&emu, json!({})));
     let catalog = dir.json("catalog.json", &configured(&discover(&cfg).await));
-    let run1 = source(args(&[&"read", &"--config", &cfg, &"--catalog", &catalog])).await;
+    let run1 = read(&cfg, &catalog, None).await;
     assert!(run1.ok);
     for stream in all_streams() {
         let key = key_of(stream);
@@ -257,16 +266,7 @@ async fn read_twice(name: &str, state_shape: fn(&Value) -> Value) {
     emu.touch("users", &[1], at);
     let state = dir.json("state.json", &state_shape(&run1.kept_states()));
     let before = emu.requests().len();
-    let run2 = source(args(&[
-        &"read",
-        &"--config",
-        &cfg,
-        &"--catalog",
-        &catalog,
-        &"--state",
-        &state,
-    ]))
-    .await;
+    let run2 = read(&cfg, &catalog, Some(&state)).await;
     assert!(run2.ok);
     for stream in ["conversations", "users"] {
         let key = key_of(stream);
@@ -368,14 +368,7 @@ async fn failures_end_in_a_trace_error_with_their_failure_type() {
             "full.json",
             &configured(&discover(&dir.json("ok.json", &config_for(&emu, json!({})))).await),
         );
-        let run = source(args(&[
-            &"read",
-            &"--config",
-            &cfg,
-            &"--catalog",
-            if i == 1 { &full } else { &catalog },
-        ]))
-        .await;
+        let run = read(&cfg, if i == 1 { &full } else { &catalog }, None).await;
         assert!(!run.ok, "case {i} fails");
         let errors = run.of("TRACE");
         let error = errors
@@ -391,16 +384,7 @@ async fn failures_end_in_a_trace_error_with_their_failure_type() {
     }
     let bad_state = dir.json("state.json", &json!({"type": "STREAM"}));
     let cfg = dir.json("config.json", &config_for(&emu, json!({})));
-    let run = source(args(&[
-        &"read",
-        &"--config",
-        &cfg,
-        &"--catalog",
-        &catalog,
-        &"--state",
-        &bad_state,
-    ]))
-    .await;
+    let run = read(&cfg, &catalog, Some(&bad_state)).await;
     let error = run
         .of("TRACE")
         .into_iter()
