@@ -122,6 +122,9 @@ pub enum Error {
     /// stdout could not be written (usually: the target stopped reading).
     #[error("cannot write to stdout (did the target exit?): {0}")]
     Output(#[from] io::Error),
+    /// A report's answer could not be kept in the temporary folder.
+    #[error("cannot keep a report answer in the temporary folder {0}; point TMPDIR at a writable folder with room")]
+    Disk(String),
     /// The built-in emulator could not start.
     #[error("cannot start the Drift emulator: {0}")]
     Emulator(String),

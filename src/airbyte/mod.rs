@@ -217,6 +217,7 @@ pub fn failure_type(e: &Error) -> &'static str {
         | Error::Record { .. }
         | Error::PaginationLoop { .. }
         | Error::BuiltIn { .. }
+        | Error::Disk(_)
         | Error::Emulator(_) => "system_error",
     }
 }

@@ -17,7 +17,17 @@ use crate::drift::auth::{Auth, OnRotate, TOKEN_PATH};
 use crate::drift::rate_limit::{RateLimiter, Throttle};
 use crate::drift::request::{Envelope, Request};
 use crate::drift::retry::{backoff, decide, jitter, Decision, Outcome};
+use crate::drift::spool::{self, Fault, Spool};
 use crate::error::{Error, Result};
+
+/// The answer of a request read into memory.
+fn json(answer: Answer) -> Result<Value> {
+    match answer {
+        Answer::Json(v) => Ok(v),
+        // only `post_kept` asks for an answer on disk
+        Answer::Kept(_) => Ok(Value::Null),
+    }
+}
 
 /// The path with ids replaced by `{id}`, so metric tags stay few.
 fn template(path: &str) -> String {
@@ -93,6 +103,49 @@ fn http_client(config: &Config) -> Result<reqwest::Client> {
 enum Body<'a> {
     Get,
     Post(&'a Value),
+}
+
+/// Where a successful answer is read to: memory (parsed), or disk (a report that may be huge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Memory,
+    Disk,
+}
+
+/// A successful answer.
+enum Answer {
+    Json(Value),
+    Kept(Spool),
+}
+
+/// Reads a response: a success whole (into memory, or onto disk), an error's headers and text.
+async fn read_answer(resp: reqwest::Response, keep: Keep) -> Outcome {
+    let status = resp.status();
+    if status.is_success() {
+        if keep == Keep::Disk {
+            let spool = match spool::download(resp).await {
+                // reading it row by row is blocking work
+                Ok(file) => tokio::task::spawn_blocking(move || spool::keep(file))
+                    .await
+                    .unwrap_or_else(|e| Err(Fault::Body(e.to_string()))),
+                Err(fault) => Err(fault),
+            };
+            return Outcome::Kept { status, spool };
+        }
+        let body = resp
+            .bytes()
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| e.without_url().to_string());
+        return Outcome::Success { status, body };
+    }
+    let headers = resp.headers().clone();
+    let body = resp.text().await.unwrap_or_default();
+    Outcome::Failure {
+        status,
+        headers,
+        body,
+    }
 }
 
 impl DriftClient {
@@ -171,6 +224,7 @@ impl DriftClient {
         &self,
         url: &Url,
         body: Body<'_>,
+        keep: Keep,
         stream: &str,
         endpoint: &str,
     ) -> Result<(u64, Outcome)> {
@@ -200,31 +254,17 @@ impl DriftClient {
             Err(e) => return Ok((generation, Outcome::Transport(describe(e)))),
             Ok(resp) => resp,
         };
-        let status = resp.status();
-        tracing::debug!(endpoint = %endpoint, status = status.as_u16(), "request");
-        let outcome = if status.is_success() {
-            let body = resp
-                .bytes()
-                .await
-                .map(|b| b.to_vec())
-                .map_err(|e| e.without_url().to_string());
-            Outcome::Success { status, body }
-        } else {
-            let headers = resp.headers().clone();
-            let body = resp.text().await.unwrap_or_default();
-            Outcome::Failure {
-                status,
-                headers,
-                body,
-            }
-        };
-        Ok((generation, outcome))
+        tracing::debug!(endpoint = %endpoint, status = resp.status().as_u16(), "request");
+        Ok((generation, read_answer(resp, keep).await))
     }
 
     /// GETs a request and returns its JSON body once it has the expected envelope. Retries per
     /// [`crate::drift::retry`]; `stream` tags the metrics.
     pub async fn get(&self, request: &Request, stream: &str, envelope: Envelope) -> Result<Value> {
-        self.send(request, Body::Get, stream, envelope).await
+        json(
+            self.send(request, Body::Get, Keep::Memory, stream, envelope)
+                .await?,
+        )
     }
 
     /// POSTs a JSON body, likewise.
@@ -235,7 +275,25 @@ impl DriftClient {
         stream: &str,
         envelope: Envelope,
     ) -> Result<Value> {
-        self.send(request, Body::Post(body), stream, envelope).await
+        json(
+            self.send(request, Body::Post(body), Keep::Memory, stream, envelope)
+                .await?,
+        )
+    }
+
+    /// POSTs a JSON body whose answer (an object with a `data` list) may be too large to hold:
+    /// it is kept on disk, its rows handed out a chunk at a time.
+    pub async fn post_kept(&self, request: &Request, body: &Value, stream: &str) -> Result<Spool> {
+        match self
+            .send(request, Body::Post(body), Keep::Disk, stream, Envelope::Any)
+            .await?
+        {
+            Answer::Kept(spool) => Ok(spool),
+            Answer::Json(_) => Err(Error::Decode {
+                endpoint: request.path.clone(),
+                reason: "the answer was read into memory, not kept (a bug in tap-drift)".into(),
+            }),
+        }
     }
 
     /// The one retry loop: transient failures are retried with capped exponential backoff until
@@ -245,19 +303,24 @@ impl DriftClient {
         &self,
         request: &Request,
         body: Body<'_>,
+        keep: Keep,
         stream: &str,
         envelope: Envelope,
-    ) -> Result<Value> {
+    ) -> Result<Answer> {
         let url = self.url(request)?;
         let endpoint = request.path.as_str();
         let (mut failures, mut refreshed, mut first_failure) = (0u32, false, None::<Instant>);
         loop {
-            let (generation, outcome) = self.attempt(&url, body, stream, endpoint).await?;
+            let (generation, outcome) = self.attempt(&url, body, keep, stream, endpoint).await?;
             let can_refresh = self.auth.can_refresh() && !refreshed;
             let (after, last) = match decide(outcome, envelope, endpoint, can_refresh) {
                 Decision::Done(body) => {
                     self.limiter.succeeded();
-                    return Ok(body);
+                    return Ok(Answer::Json(body));
+                }
+                Decision::Kept(spool) => {
+                    self.limiter.succeeded();
+                    return Ok(Answer::Kept(spool));
                 }
                 Decision::Fail(e) => {
                     self.limiter.succeeded(); // Drift answered: no outage, no throttle

@@ -1,6 +1,6 @@
 //! The Drift side: the HTTP client (the only sender), the access token and its OAuth2 refresh, the
 //! retry decision table, the rate limiter, typed endpoints with the one page walker (by pages or by
-//! spans of time), and the reads
+//! spans of time, a report's answer kept on disk), and the reads
 //! that complete a record, list a parent's children or fetch a referenced record. Never imports
 //! `singer/` or `streams/`: it knows endpoints, not streams, and records only as JSON objects.
 
@@ -12,5 +12,6 @@ pub mod read;
 pub mod request;
 pub mod retry;
 pub mod span;
+pub mod spool;
 
 pub use client::DriftClient;

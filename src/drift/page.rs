@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::drift::client::DriftClient;
 pub use crate::drift::request::{Envelope, Request};
 use crate::drift::span::{self, Span};
+use crate::drift::spool::{self, Spool};
 use crate::error::{Error, Result};
 
 /// How an endpoint pages.
@@ -211,6 +212,8 @@ pub struct Pages<'a> {
     span: Option<(i64, i64)>,
     spans: Vec<(i64, i64)>,
     metrics: Vec<String>,
+    /// A report's answer kept on disk, still being handed out page by page.
+    spool: Option<Spool>,
     /// The total of the list, as its last page said.
     total: Option<u64>,
     /// Keys received, for lists with a total.
@@ -220,6 +223,9 @@ pub struct Pages<'a> {
     /// Pages read in this walk (re-read and restarts included).
     pages: u64,
 }
+
+/// How many rows of a report's answer kept on disk make a page.
+const SPOOL_PAGE: usize = 500;
 
 impl<'a> Pages<'a> {
     /// The pages of the list at `path` (the endpoint's path with any `{id}` filled in), whose
@@ -243,6 +249,7 @@ impl<'a> Pages<'a> {
             span: None,
             spans: Vec::new(),
             metrics: Vec::new(),
+            spool: None,
             total: None,
             keys: HashSet::new(),
             seen: HashSet::new(),
@@ -300,6 +307,9 @@ impl<'a> Pages<'a> {
     /// The next page, or `None` after the last one.
     pub async fn next_page(&mut self, client: &DriftClient) -> Result<Option<Page>> {
         loop {
+            if let Some(page) = self.kept_page()? {
+                return Ok(Some(page));
+            }
             let Some(request) = self.next.take() else {
                 if self.reread_needed() {
                     continue;
@@ -327,15 +337,18 @@ impl<'a> Pages<'a> {
                 request: request.to_string(),
             });
         }
+        if let (Pagination::Span(Span::Report { property, .. }), Some((lo, hi))) =
+            (self.endpoint.pagination, self.span)
+        {
+            let report = span::report_body(property, lo, hi, &self.metrics);
+            let spool = client.post_kept(&request, &report, self.tag).await?;
+            self.pages += 1;
+            crate::tally::page(self.tag);
+            self.keep(spool);
+            return Ok(None);
+        }
         let envelope = Envelope::List(self.endpoint.records_at);
-        let body = match (self.endpoint.pagination, self.span) {
-            (Pagination::Span(Span::Report { property, key }), Some((lo, hi))) => {
-                let report = span::report_body(property, lo, hi, &self.metrics);
-                let body = client.post(&request, &report, self.tag, envelope).await?;
-                span::report_records(body, key, &self.metrics)
-            }
-            _ => client.get(&request, self.tag, envelope).await?,
-        };
+        let body = client.get(&request, self.tag, envelope).await?;
         self.pages += 1;
         crate::tally::page(self.tag);
         let count = body.get("count").and_then(Value::as_u64);
@@ -346,6 +359,53 @@ impl<'a> Pages<'a> {
             })?;
         self.next.clone_from(&page.next);
         Ok(self.check_span(page, count))
+    }
+
+    /// A report's answer for the current span: a full one is split (and dropped), a whole one kept to
+    /// be handed out page by page.
+    fn keep(&mut self, spool: Spool) {
+        let (Pagination::Span(span), Some(current)) = (self.endpoint.pagination, self.span) else {
+            return;
+        };
+        if span::full(span, spool.rows as usize, spool.count) {
+            if let Some([early, late]) = span::halves(current) {
+                self.spans.extend([late, early]);
+                self.next_span();
+                return;
+            }
+        }
+        self.spool = Some(spool);
+        self.next_span();
+    }
+
+    /// The next page of a report's answer kept on disk, if one is being handed out.
+    fn kept_page(&mut self) -> Result<Option<Page>> {
+        let (Some(spool), Pagination::Span(Span::Report { key, .. })) =
+            (self.spool.as_mut(), self.endpoint.pagination)
+        else {
+            return Ok(None);
+        };
+        let rows = spool
+            .next_rows(SPOOL_PAGE)
+            .map_err(|e| Error::Disk(format!("{}: {e}", spool::folder())))?;
+        if rows.is_empty() {
+            self.spool = None;
+            return Ok(None);
+        }
+        let records = rows
+            .into_iter()
+            .map(|row| span::report_record(row, key, &self.metrics))
+            .collect();
+        let records = records_with_key(records, self.key).map_err(|reason| Error::Decode {
+            endpoint: self.path.clone(),
+            reason: format!("{} report: {reason}", self.tag),
+        })?;
+        Ok(Some(Page {
+            records,
+            next: None,
+            links_style: false,
+            total: None,
+        }))
     }
 
     /// Drops the records this walk already returned, and says whether the page can be part of a

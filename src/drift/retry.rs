@@ -20,6 +20,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::drift::request::Envelope;
+use crate::drift::spool::{Fault, Spool};
 use crate::error::Error;
 
 /// What one attempt came to.
@@ -33,6 +34,13 @@ pub enum Outcome {
         status: StatusCode,
         /// The body, or why it could not be read whole.
         body: std::result::Result<Vec<u8>, String>,
+    },
+    /// A success status, its body kept on disk (or why it could not be).
+    Kept {
+        /// The status.
+        status: StatusCode,
+        /// The answer's rows, or what went wrong.
+        spool: std::result::Result<Spool, Fault>,
     },
     /// An error status.
     Failure {
@@ -50,6 +58,8 @@ pub enum Outcome {
 pub enum Decision {
     /// The response is good.
     Done(Value),
+    /// The response is good, and kept on disk.
+    Kept(Spool),
     /// Try again, after at least `after` if the server said so; `reason` is for the logs.
     Retry {
         /// The server's requested wait, if any.
@@ -77,6 +87,20 @@ pub fn decide(outcome: Outcome, envelope: Envelope, endpoint: &str, can_refresh:
             reason,
         },
         Outcome::Success { status, body } => success(status, body, envelope),
+        Outcome::Kept {
+            spool: Ok(spool), ..
+        } => Decision::Kept(spool),
+        Outcome::Kept {
+            spool: Err(Fault::Disk(why)),
+            ..
+        } => Decision::Fail(Error::Disk(why)),
+        Outcome::Kept {
+            status,
+            spool: Err(Fault::Body(why)),
+        } => Decision::Retry {
+            after: None,
+            reason: format!("{status} with {why}"),
+        },
         Outcome::Failure { status, .. } if status == StatusCode::UNAUTHORIZED && can_refresh => {
             Decision::Refresh
         }

@@ -1,8 +1,9 @@
 //! Lists read by spans of time instead of pages: a GET whose query names the span's bounds (booked
 //! meetings, at most so many a response), or a POST of a report filtered on a property between
 //! them (the Conversation Reporting API, whose answer counts the matches). A span whose answer is
-//! full is split in two and each half read instead, until every answer is whole. Pure: builds
-//! requests and bodies and reads answers; the page walker sends.
+//! full is split in two and each half read instead, until every answer is whole (a report's answer,
+//! which may hold every matching row at once, is kept on disk by the client). Pure: builds requests
+//! and bodies and turns answers into records; the page walker sends.
 
 use serde_json::{json, Map, Value};
 
@@ -47,32 +48,21 @@ pub fn report_body(property: &str, lo: i64, hi: i64, metrics: &[String]) -> Valu
         "metrics": metrics})
 }
 
-/// A report's answer as a list: `{"data": [records], "count": n}`, each record its key and one field
-/// per metric (a metric Drift has no value for, "NaN", is null).
-pub fn report_records(mut body: Value, key: &str, metrics: &[String]) -> Value {
-    let count = body.get("count").cloned().unwrap_or(Value::Null);
-    let rows = match body.get_mut("data").map(Value::take) {
-        Some(Value::Array(rows)) => rows,
-        _ => Vec::new(),
-    };
-    let records: Vec<Value> = rows
-        .into_iter()
-        .map(|row| {
-            let mut record = Map::new();
-            record.insert(key.into(), row.get(key).cloned().unwrap_or(Value::Null));
-            let values = row.get("metrics").and_then(Value::as_array);
-            for (i, metric) in metrics.iter().enumerate() {
-                let v = values
-                    .and_then(|v| v.get(i))
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                let nan = v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("nan"));
-                record.insert(metric.clone(), if nan { Value::Null } else { v });
-            }
-            Value::Object(record)
-        })
-        .collect();
-    json!({"data": records, "count": count})
+/// One row of a report's answer as a record: its key, and one field per metric (a metric Drift has
+/// no value for, "NaN", is null).
+pub fn report_record(row: Value, key: &str, metrics: &[String]) -> Value {
+    let mut record = Map::new();
+    record.insert(key.into(), row.get(key).cloned().unwrap_or(Value::Null));
+    let values = row.get("metrics").and_then(Value::as_array);
+    for (i, metric) in metrics.iter().enumerate() {
+        let v = values
+            .and_then(|v| v.get(i))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let nan = v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("nan"));
+        record.insert(metric.clone(), if nan { Value::Null } else { v });
+    }
+    Value::Object(record)
 }
 
 /// The upper bound of the span a run reads, given its start.
@@ -106,11 +96,10 @@ mod tests {
     #[test]
     fn reports_become_records_with_nan_as_null() {
         let metrics = vec!["updatedAt".to_string(), "timeToCloseMillis".to_string()];
-        let body = json!({"count": 3, "data": [{"conversationId": 5, "metrics": [10, "NaN"]}]});
-        let list = report_records(body, "conversationId", &metrics);
+        let row = json!({"conversationId": 5, "metrics": [10, "NaN"]});
         assert_eq!(
-            list,
-            json!({"data": [{"conversationId": 5, "updatedAt": 10, "timeToCloseMillis": null}], "count": 3})
+            report_record(row, "conversationId", &metrics),
+            json!({"conversationId": 5, "updatedAt": 10, "timeToCloseMillis": null})
         );
         let report = Span::Report {
             property: "updatedAt",

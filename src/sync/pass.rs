@@ -280,7 +280,8 @@ impl<'s> Pass<'s> {
             for m in self.members_mut() {
                 m.taken.retain(|i| *i < 1);
             }
-            stop = true;
+            // one record is the test; a page (or slice of time) without any does not end it
+            stop |= !parents.is_empty();
         }
         self.stopped_early |= stop;
         (parents, stop)
