@@ -516,6 +516,8 @@ impl<'a> Pages<'a> {
     pub fn stop(&mut self) {
         self.next = None;
         self.total = None;
+        self.spans.clear();
+        self.spool = None;
     }
 }
 
