@@ -13,6 +13,7 @@
 //! | 403 | fail at once: the token lacks the scope |
 //! | 404, other 4xx | fail at once |
 
+use std::io::Read;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -20,7 +21,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::drift::request::Envelope;
-use crate::drift::spool::{Fault, Spool};
+use crate::drift::spool::{Fault, NanFree, Spool};
 use crate::error::Error;
 
 /// What one attempt came to.
@@ -160,26 +161,12 @@ fn success(
     }
 }
 
-/// The body with bare `NaN`, `Infinity` and `-Infinity` tokens (not JSON, but what a report may
-/// hold for a metric without a value) outside strings replaced by `null`.
+/// The body with bare `NaN`, `Infinity` and `-Infinity` tokens outside strings replaced by `null`
+/// (the one reader that does so, for answers on disk too).
 fn without_bare_nan(body: &[u8]) -> Vec<u8> {
-    const TOKENS: [&[u8]; 3] = [b"-Infinity", b"Infinity", b"NaN"];
     let mut out = Vec::with_capacity(body.len());
-    let (mut i, mut in_string, mut escaped) = (0, false, false);
-    while i < body.len() {
-        let b = body[i];
-        if in_string {
-            (in_string, escaped) = (b != b'"' || escaped, b == b'\\' && !escaped);
-        } else if b == b'"' {
-            in_string = true;
-        } else if let Some(t) = TOKENS.iter().find(|t| body[i..].starts_with(t)) {
-            out.extend_from_slice(b"null");
-            i += t.len();
-            continue;
-        }
-        out.push(b);
-        i += 1;
-    }
+    // reading from memory cannot fail
+    let _ = NanFree::new(body).read_to_end(&mut out);
     out
 }
 

@@ -180,7 +180,7 @@ impl<'de, W: Write> Visitor<'de> for Rows<'_, '_, W> {
 
 /// A reader that turns bare `NaN`, `Infinity` and `-Infinity` tokens outside strings (not JSON,
 /// but what a report may write for a metric without a value) into `null`, as it reads.
-struct NanFree<R> {
+pub struct NanFree<R> {
     inner: R,
     /// Bytes read ahead, not yet looked at.
     ahead: VecDeque<u8>,
@@ -193,7 +193,8 @@ struct NanFree<R> {
 const TOKENS: [&[u8]; 3] = [b"-Infinity", b"Infinity", b"NaN"];
 
 impl<R: BufRead> NanFree<R> {
-    fn new(inner: R) -> Self {
+    /// Reads `inner`, turning bare tokens into `null`.
+    pub fn new(inner: R) -> Self {
         NanFree {
             inner,
             ahead: VecDeque::new(),
