@@ -7,7 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::config::{SettingKind, SETTINGS};
-use crate::singer::catalog::{Replication, Selected, StreamInfo};
+use crate::singer::catalog::{selected, Replication, Selected, StreamInfo};
 
 /// The connection specification: every setting, typed, with its range and default.
 pub fn connection_specification() -> Value {
@@ -110,20 +110,9 @@ fn configured_stream(entry: &Value, info: &StreamInfo) -> Result<Selected, Strin
     let wanted = entry
         .pointer("/stream/json_schema/properties")
         .and_then(Value::as_object);
-    let mut schema = info.schema.clone();
-    let mut fields = Vec::new();
-    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
-        let automatic = |f: &str| f == info.key || Some(f) == info.replication_key;
-        props.retain(|f, _| automatic(f) || wanted.is_none_or(|w| w.contains_key(f)));
-        fields = props.keys().cloned().collect();
-    }
-    Ok(Selected {
-        name: info.name,
-        key: info.key,
-        schema,
-        fields,
-        replication,
-    })
+    let automatic = |f: &str| f == info.key || Some(f) == info.replication_key;
+    let keep = |f: &str| automatic(f) || wanted.is_none_or(|w| w.contains_key(f));
+    Ok(selected(info, keep, replication))
 }
 
 /// An Airbyte state (a list of STREAM states, a GLOBAL one, a LEGACY one, or one of them alone) →

@@ -54,7 +54,13 @@ impl Selected {
     }
 }
 
-fn select(info: &StreamInfo, keep: impl Fn(&str) -> bool, replication: Replication) -> Selected {
+/// A stream to sync with the fields `keep` accepts (its schema pruned to them), whatever the
+/// protocol that chose them.
+pub fn selected(
+    info: &StreamInfo,
+    keep: impl Fn(&str) -> bool,
+    replication: Replication,
+) -> Selected {
     let mut schema = info.schema.clone();
     let mut fields = Vec::new();
     if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
@@ -81,7 +87,7 @@ fn default_replication(info: &StreamInfo) -> Replication {
 pub fn select_all(known: &[StreamInfo]) -> Vec<Selected> {
     known
         .iter()
-        .map(|info| select(info, |_| true, default_replication(info)))
+        .map(|info| selected(info, |_| true, default_replication(info)))
         .collect()
 }
 
@@ -209,7 +215,7 @@ pub fn select_from(catalog: &Value, known: &[StreamInfo]) -> Result<Vec<Selected
         }
         let replication = entry_replication(entry, info)?;
         warn_unknown_fields(entry, info);
-        chosen.push(select(
+        chosen.push(selected(
             info,
             |f| field_selected(entry, info, f),
             replication,
