@@ -126,10 +126,8 @@ impl<S: Subscriber> Layer<S> for Logger {
         match &self.sink {
             Sink::Airbyte(lines) => {
                 let msg = crate::airbyte::message::log(level, &crate::secret::scrub(&plain(&f)));
-                let mut line = msg.to_string().into_bytes();
-                line.push(b'\n');
                 // a log line that cannot be written has nowhere else to go
-                let _ = lines.line(line);
+                let _ = lines.json(&msg);
             }
             Sink::Terminal(display) => {
                 display.println(&crate::secret::scrub(&format!("{level:<5} {}", plain(&f))));

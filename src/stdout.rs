@@ -2,7 +2,8 @@
 //! and flushes when asked. Senders wait while its queue is full (a target reading slowly slows the
 //! run down), but never once a stop signal came: then sends give up at once and a flush waits at
 //! most half a second, so a run ends even when stdout is blocked. Knows no protocol: the Singer and
-//! Airbyte writers and, in Airbyte mode, the logger hand it whole lines.
+//! Airbyte writers and, in Airbyte mode, the logger hand it whole lines or values to write as JSON
+//! lines.
 
 use std::io::{self, BufWriter, Write};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -97,6 +98,13 @@ impl Lines {
     /// Hands one whole line (with its newline) to the writer thread.
     pub fn line(&self, line: Vec<u8>) -> io::Result<()> {
         self.send(Command::Line(line))
+    }
+
+    /// Hands one value to the writer thread as a JSON line (each protocol's messages are JSON lines).
+    pub fn json(&self, value: &impl serde::Serialize) -> io::Result<()> {
+        let mut line = serde_json::to_vec(value)?;
+        line.push(b'\n');
+        self.line(line)
     }
 
     /// Asks the writer thread to flush, without waiting for it.

@@ -69,34 +69,24 @@ pub struct ReadArgs {
     pub state: Option<PathBuf>,
 }
 
-/// Writes one message through stdout's owner.
-fn emit(lines: &Lines, msg: &Value) -> Result<()> {
-    let mut line = serde_json::to_vec(msg).map_err(std::io::Error::from)?;
-    line.push(b'\n');
-    lines.line(line)?;
-    Ok(())
-}
-
 /// Runs a command, writing its messages to `lines`. An error is returned for the caller to report
 /// as a TRACE ERROR.
 pub async fn run(cli: &Cli, lines: &Lines) -> Result<()> {
     match &cli.command {
-        Command::Spec => emit(lines, &message::spec(catalog::connection_specification())),
+        Command::Spec => Ok(lines.json(&message::spec(catalog::connection_specification()))?),
         Command::Check(c) => {
             let status = match check(c).await {
                 Ok(outcome) => checked(&outcome),
                 // a config Drift refuses is the check's answer, not a failure of the command
                 Err(e) => (false, crate::secret::scrub(&e.to_string())),
             };
-            emit(lines, &message::connection_status(status.0, &status.1))
+            Ok(lines.json(&message::connection_status(status.0, &status.1))?)
         }
         Command::Discover(c) => {
             let (raw, _) = raw_config(c)?;
             let known = discover::known(config::timestamp_format(&raw)?)?;
-            emit(
-                lines,
-                &message::catalog(known.iter().map(catalog::stream).collect()),
-            )
+            let streams = known.iter().map(catalog::stream).collect();
+            Ok(lines.json(&message::catalog(streams))?)
         }
         Command::Read(r) => read(r, lines).await,
     }?;

@@ -38,19 +38,14 @@ impl Writer {
         }
     }
 
-    fn write(&self, msg: &Value) -> io::Result<()> {
-        let mut line = serde_json::to_vec(msg)?;
-        line.push(b'\n');
-        self.lines.line(line)
-    }
-
     /// A stream's STATE, when it differs from the last one written (or `force`).
     fn state_of(&mut self, stream: &str, state: &Value, force: bool) -> io::Result<()> {
         if !force && self.written.get(stream) == Some(state) {
             return Ok(());
         }
         let records = self.counts.get(stream).map_or(0, |c| c.0);
-        self.write(&message::stream_state(stream, state, records))?;
+        self.lines
+            .json(&message::stream_state(stream, state, records))?;
         self.written.insert(stream.to_string(), state.clone());
         if let Some(c) = self.counts.get_mut(stream) {
             c.0 = 0;
@@ -68,7 +63,8 @@ impl Output for Writer {
     fn stream_start(&mut self, start: StreamStart<'_>) -> io::Result<()> {
         self.started.push(start.stream.to_string());
         self.counts.insert(start.stream.to_string(), (0, false));
-        self.write(&message::stream_status(start.stream, "STARTED"))
+        self.lines
+            .json(&message::stream_status(start.stream, "STARTED"))
     }
 
     fn record(
@@ -85,9 +81,10 @@ impl Output for Writer {
             first
         });
         if running {
-            self.write(&message::stream_status(stream, "RUNNING"))?;
+            self.lines
+                .json(&message::stream_status(stream, "RUNNING"))?;
         }
-        self.write(&message::record(stream, record))
+        self.lines.json(&message::record(stream, record))
     }
 
     fn checkpoint(&mut self, state: &Value) -> io::Result<()> {
@@ -124,7 +121,7 @@ impl Writer {
             if status == "COMPLETE" && !self.written.contains_key(&stream) {
                 self.state_of(&stream, &Value::Object(Map::new()), true)?;
             }
-            self.write(&message::stream_status(&stream, status))?;
+            self.lines.json(&message::stream_status(&stream, status))?;
         }
         Ok(())
     }

@@ -28,10 +28,10 @@ fn main() -> ExitCode {
     match runtime.block_on(airbyte::run(&cli, &lines)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let mut line = airbyte::error_message(&e).to_string().into_bytes();
-            line.push(b'\n');
             // the target may be gone: then there is nobody left to tell
-            let _ = lines.line(line).and_then(|()| lines.flush());
+            let _ = lines
+                .json(&airbyte::error_message(&e))
+                .and_then(|()| lines.flush());
             ExitCode::FAILURE
         }
     }

@@ -33,9 +33,7 @@ impl Writer {
     }
 
     fn line(&mut self, msg: &Message<'_>) -> io::Result<()> {
-        let mut line = serde_json::to_vec(msg)?;
-        line.push(b'\n');
-        self.lines.line(line)?;
+        self.lines.json(msg)?;
         self.last_was_state = matches!(msg, Message::State { .. });
         Ok(())
     }
