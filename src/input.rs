@@ -2,7 +2,7 @@
 //! parser's reason into an error that names the file and the fix. The parsers themselves (in
 //! `config.rs` and `singer/`) never see a path; this is the one place that does.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
@@ -15,6 +15,18 @@ pub fn bad_file(kind: &'static str, path: &Path, reason: impl Into<String>) -> E
         path: path.display().to_string(),
         reason: reason.into(),
     }
+}
+
+/// Turns the reason a bookmark cannot be used into the error naming the state file it came from
+/// (`None`: no state file was given).
+pub fn state_error(path: Option<PathBuf>) -> Box<dyn Fn(String) -> Error> {
+    Box::new(move |reason| {
+        bad_file(
+            "state",
+            path.as_deref().unwrap_or(Path::new("(none)")),
+            reason,
+        )
+    })
 }
 
 /// Reads a JSON file; errors name the file and the fix.

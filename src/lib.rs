@@ -36,7 +36,7 @@ use std::path::Path;
 use crate::cli::{Cli, Mode, TestArg};
 use crate::config::Config;
 use crate::error::Result;
-use crate::input::{bad_file, parse_file};
+use crate::input::{parse_file, state_error};
 use crate::session::{How, Session};
 use crate::singer::catalog::{self, Selected};
 use crate::singer::state::State;
@@ -112,13 +112,7 @@ async fn sync(cli: &Cli, out: impl Write + Send + 'static, test: Option<TestArg>
         }),
         had_state: state_path.is_some(),
         refresh_from: persist::source_of(&cli.config, "refresh_token"),
-        state_error: Box::new(move |reason| {
-            bad_file(
-                "state",
-                state_path.as_deref().unwrap_or(Path::new("")),
-                reason,
-            )
-        }),
+        state_error: state_error(state_path),
     };
     let mut writer = Writer::new(out);
     session

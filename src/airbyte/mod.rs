@@ -8,13 +8,13 @@ pub mod catalog;
 pub mod message;
 pub mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::input::{bad_file, parse_json_file};
+use crate::input::{bad_file, parse_json_file, state_error};
 use crate::output::Discard;
 use crate::session::{How, Outcome, Session};
 use crate::singer::state::State;
@@ -126,7 +126,7 @@ async fn check(c: &Config) -> Result<Outcome> {
         test: Some(TestMode::OneRecord),
         had_state: false,
         // no state goes in, so no bookmark can be wrong
-        state_error: Box::new(|reason| bad_file("state", Path::new("(none)"), reason)),
+        state_error: state_error(None),
         refresh_from: persist::source_of(std::slice::from_ref(&c.config), "refresh_token"),
     };
     session
@@ -170,18 +170,11 @@ async fn read(r: &ReadArgs, lines: &Lines) -> Result<()> {
         Some(path) => parse_json_file(path, "state", |v| State::from_value(catalog::state(v)?))?,
         None => State::default(),
     };
-    let state_path = r.state.clone();
     let how = How {
         test: None,
         had_state: false,
         refresh_from: persist::source_of(std::slice::from_ref(&r.config.config), "refresh_token"),
-        state_error: Box::new(move |reason| {
-            bad_file(
-                "state",
-                state_path.as_deref().unwrap_or(Path::new("")),
-                reason,
-            )
-        }),
+        state_error: state_error(r.state.clone()),
     };
     let mut writer = writer::Writer::new(lines.clone());
     session.sync(&selected, state, &mut writer, how).await?;
