@@ -20,12 +20,19 @@ use crate::drift::retry::{backoff, decide, jitter, Decision, Outcome};
 use crate::drift::spool::{self, Fault, Spool};
 use crate::error::{Error, Result};
 
+/// An answer read otherwise than asked: a bug in tap-drift, nothing Drift can cause.
+fn misread(request: &Request) -> Error {
+    Error::Decode {
+        endpoint: request.path.clone(),
+        reason: "the answer was not read as asked (a bug in tap-drift)".into(),
+    }
+}
+
 /// The answer of a request read into memory.
-fn json(answer: Answer) -> Result<Value> {
+fn json(answer: Answer, request: &Request) -> Result<Value> {
     match answer {
         Answer::Json(v) => Ok(v),
-        // only `post_kept` asks for an answer on disk
-        Answer::Kept(_) => Ok(Value::Null),
+        Answer::Kept(_) => Err(misread(request)),
     }
 }
 
@@ -264,6 +271,7 @@ impl DriftClient {
         json(
             self.send(request, Body::Get, Keep::Memory, stream, envelope)
                 .await?,
+            request,
         )
     }
 
@@ -278,6 +286,7 @@ impl DriftClient {
         json(
             self.send(request, Body::Post(body), Keep::Memory, stream, envelope)
                 .await?,
+            request,
         )
     }
 
@@ -289,10 +298,7 @@ impl DriftClient {
             .await?
         {
             Answer::Kept(spool) => Ok(spool),
-            Answer::Json(_) => Err(Error::Decode {
-                endpoint: request.path.clone(),
-                reason: "the answer was read into memory, not kept (a bug in tap-drift)".into(),
-            }),
+            Answer::Json(_) => Err(misread(request)),
         }
     }
 
