@@ -291,14 +291,7 @@ async fn read_twice(name: &str, state_shape: fn(&Value) -> Value) {
 /// The second read asked Drift for the messages of the changed conversations only.
 fn assert_incremental_requests(emu: &Emulator, before: usize, at: i64) {
     let served = emu.requests()[before..].to_vec();
-    let read_for: BTreeSet<String> = served
-        .iter()
-        .filter_map(|r| {
-            r.strip_prefix("/conversations/")?
-                .split_once("/messages")
-                .map(|(id, _)| id.to_string())
-        })
-        .collect();
+    let read_for = messages_read_for(&served);
     let changed: BTreeSet<String> = emu
         .changed_since("conversations", at)
         .iter()

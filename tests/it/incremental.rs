@@ -69,14 +69,7 @@ fn assert_children_of_the_changes(emu: &Emulator, run2: &Synced, served: &[Strin
         .map(|m| m["id"].to_string())
         .collect();
     assert_eq!(keyset(&run2.keys("messages")), expected_messages);
-    let fetched_for: BTreeSet<String> = served
-        .iter()
-        .filter_map(|r| {
-            r.strip_prefix("/conversations/")?
-                .split_once("/messages")
-                .map(|(id, _)| id.to_string())
-        })
-        .collect();
+    let fetched_for = messages_read_for(served);
     assert_eq!(
         fetched_for, changed,
         "messages read only for the changed conversations"

@@ -354,6 +354,18 @@ pub fn check_output(out: &Output) -> Synced {
     synced
 }
 
+/// The conversations whose messages these served requests asked for.
+pub fn messages_read_for(served: &[String]) -> std::collections::BTreeSet<String> {
+    served
+        .iter()
+        .filter_map(|r| {
+            r.strip_prefix("/conversations/")?
+                .split_once("/messages")
+                .map(|(id, _)| id.to_string())
+        })
+        .collect()
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
