@@ -1,122 +1,27 @@
 //! tap-drift: a Singer tap for Drift, and `source-drift`, the same sync as an Airbyte source.
-//! `main` parses the tap's command line and calls [`run`], which dispatches over the [`Mode`] it
-//! asks for; `source-drift` calls [`airbyte::run`]. The rooms: `drift/` (HTTP to Drift), `singer/`
-//! and `airbyte/` (the two protocols), `streams/` (the stream table and its schemas), and `sync/`,
-//! the only room that joins Drift to a protocol (through the `output` seam); around them the
-//! session, the config, the input files, logging and the terminal display, `--about` and
-//! `--discover`.
+//! The module list only. The rooms, from the front doors down:
+//! - `tap/` and `airbyte/`: the two front doors (`tap-drift`'s command line and modes, and
+//!   `source-drift`'s);
+//! - `session/`: one sync from checked inputs, shared by both (sandbox, persisted token);
+//! - `sync/`: the engine, the only room that joins Drift to a protocol, and `--estimate`;
+//! - `streams/`: the stream table and its schemas; `drift/`: HTTP to Drift; `singer/`: the Singer
+//!   protocol and the core model both protocols run on;
+//! - `out/`: what leaves the process (the output seam, stdout's owner, logging, the display, the
+//!   counters);
+//! - the leaves: config, errors, input files, secrets, signals, time, `--discover`.
 
-pub mod about;
 pub mod airbyte;
-pub mod cli;
 pub mod config;
 pub mod discover;
-pub mod display;
 pub mod drift;
 pub mod error;
-pub mod estimate;
 pub mod input;
-pub mod logging;
-pub mod output;
-pub mod persist;
-pub mod sandbox;
+pub mod out;
 pub mod secret;
 pub mod session;
 pub mod signal;
 pub mod singer;
-pub mod stdout;
 pub mod streams;
 pub mod sync;
-pub mod tally;
+pub mod tap;
 pub mod time;
-
-use std::io::Write;
-use std::path::Path;
-
-use crate::cli::{Cli, Mode, TestArg};
-use crate::config::Config;
-use crate::error::Result;
-use crate::input::{parse_file, state_error};
-use crate::session::{How, Session};
-use crate::singer::catalog::{self, Selected};
-use crate::singer::state::State;
-use crate::singer::writer::Writer;
-use crate::sync::TestMode;
-
-/// Runs the tap as the command line asks, writing to `out`.
-pub async fn run(cli: &Cli, mut out: impl Write + Send + 'static) -> Result<()> {
-    match cli.mode() {
-        Mode::About(format) => {
-            out.write_all(about::render(format).as_bytes())?;
-            out.flush()?;
-            Ok(())
-        }
-        Mode::Discover => {
-            // static schemas: no state or network needed; of the config only timestamp_format matters
-            discover::run(
-                config::timestamp_format(&config::read_files(&cli.config)?)?,
-                out,
-            )
-        }
-        Mode::Estimate => {
-            let session = open(cli).await?;
-            let config = &session.config;
-            let selected = selection(cli, config)?;
-            let capped = streams::capped_endpoints();
-            let client = drift::DriftClient::connect(config, None, &capped).await?;
-            let plan = estimate::run(&client, &selected, config, time::now_ms()).await?;
-            out.write_all(plan.as_bytes())?;
-            out.flush()?;
-            Ok(())
-        }
-        Mode::Sync(test) => sync(cli, out, test).await,
-    }
-}
-
-/// The validated config, pointed at the built-in emulator (kept running by the session) with
-/// `--sandbox`.
-async fn open(cli: &Cli) -> Result<Session> {
-    Session::open(config::read_files(&cli.config)?, cli.sandbox).await
-}
-
-/// The streams to sync: the catalog's selection, or every stream.
-fn selection(cli: &Cli, config: &Config) -> Result<Vec<Selected>> {
-    let known = discover::known(config.timestamp_format)?;
-    let Some(path) = cli.catalog_file() else {
-        return Ok(catalog::select_all(&known));
-    };
-    let selected = parse_file(path, "catalog", |v| catalog::select_from(&v, &known))?;
-    if selected.is_empty() {
-        tracing::warn!("the catalog selects no stream, so nothing is synced: set \"selected\": true in the metadata of each wanted stream's [] breadcrumb (the output of --discover selects nothing by design)");
-    }
-    Ok(selected)
-}
-
-fn state(path: Option<&Path>) -> Result<State> {
-    match path {
-        Some(path) => parse_file(path, "state", State::from_value),
-        None => Ok(State::default()),
-    }
-}
-
-/// A sync (or a connection test): config, selection and state are read and checked before the
-/// first request; the session and the engine do the rest.
-async fn sync(cli: &Cli, out: impl Write + Send + 'static, test: Option<TestArg>) -> Result<()> {
-    let session = open(cli).await?;
-    let selected = selection(cli, &session.config)?;
-    let state_path = cli.state.clone();
-    let how = How {
-        test: test.map(|t| match t {
-            TestArg::Schema => TestMode::SchemaOnly,
-            TestArg::All => TestMode::OneRecord,
-        }),
-        had_state: state_path.is_some(),
-        refresh_from: persist::source_of(&cli.config, "refresh_token"),
-        state_error: state_error(state_path),
-    };
-    let mut writer = Writer::new(out);
-    session
-        .sync(&selected, state(cli.state.as_deref())?, &mut writer, how)
-        .await
-        .map(|_| ())
-}

@@ -7,9 +7,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tap_drift::cli::{Cli, Mode};
-use tap_drift::display::{self, Display};
-use tap_drift::logging::{self, Sink};
+use tap_drift::tap::cli::{Cli, Mode};
+use tap_drift::out::display::{self, Display};
+use tap_drift::out::logging::{self, Sink};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -28,7 +28,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(tap_drift::run(&cli, std::io::stdout()));
+    let result = runtime.block_on(tap_drift::tap::run(&cli, std::io::stdout()));
     if let Some(display) = display {
         display.finish();
     }

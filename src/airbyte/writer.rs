@@ -10,8 +10,8 @@ use std::io;
 use serde_json::{Map, Value};
 
 use crate::airbyte::message;
-use crate::output::{Output, StreamEnd, StreamStart};
-use crate::stdout::Lines;
+use crate::out::output::{Output, StreamEnd, StreamStart};
+use crate::out::stdout::Lines;
 
 /// Writes Airbyte messages.
 pub struct Writer {

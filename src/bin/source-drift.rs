@@ -8,13 +8,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tap_drift::airbyte::{self, Cli};
-use tap_drift::logging::{self, Sink};
-use tap_drift::stdout::Lines;
+use tap_drift::out::logging::{self, Sink};
+use tap_drift::out::stdout::Lines;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let lines = Lines::start(std::io::stdout());
-    logging::init(Sink::Airbyte(lines.clone()));
+    logging::init(Sink::Lines(lines.clone(), airbyte::message::log));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -200,7 +200,7 @@ impl DriftClient {
     async fn refresh(&self, failed_generation: u64) -> Result<()> {
         self.limiter.acquire().await;
         self.requests.fetch_add(1, Ordering::Relaxed);
-        crate::tally::request("token refresh");
+        crate::out::tally::request("token refresh");
         let url = format!("{}{TOKEN_PATH}", self.base);
         self.auth.refresh(&self.http, &url, failed_generation).await
     }
@@ -242,7 +242,7 @@ impl DriftClient {
             (generation, token, _) = self.auth.current().await;
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        crate::tally::request(stream);
+        crate::out::tally::request(stream);
         let started = Instant::now();
         let request = match body {
             Body::Get => self.http.get(url.clone()),
@@ -250,7 +250,7 @@ impl DriftClient {
         };
         let sent = request.bearer_auth(token.expose()).send().await;
         let status = sent.as_ref().ok().map(|r| r.status());
-        crate::logging::http_request_duration(
+        crate::out::logging::http_request_duration(
             self.metrics_at_info,
             stream,
             &template(endpoint),

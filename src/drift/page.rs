@@ -343,14 +343,14 @@ impl<'a> Pages<'a> {
             let report = span::report_body(property, lo, hi, &self.metrics);
             let spool = client.post_kept(&request, &report, self.tag).await?;
             self.pages += 1;
-            crate::tally::page(self.tag);
+            crate::out::tally::page(self.tag);
             self.keep(spool);
             return Ok(None);
         }
         let envelope = Envelope::List(self.endpoint.records_at);
         let body = client.get(&request, self.tag, envelope).await?;
         self.pages += 1;
-        crate::tally::page(self.tag);
+        crate::out::tally::page(self.tag);
         let count = body.get("count").and_then(Value::as_u64);
         let page =
             decode(self.endpoint, body, &request, self.key).map_err(|reason| Error::Decode {
@@ -449,7 +449,7 @@ impl<'a> Pages<'a> {
         }
         self.total = page.total.or(self.total);
         if let Some(total) = self.total {
-            crate::tally::total(self.tag, total);
+            crate::out::tally::total(self.tag, total);
         }
         let (keys, key) = (&mut self.keys, self.key);
         page.records.retain(|r| keys.insert(record_key(r, key)));

@@ -32,7 +32,7 @@ pub fn skip_404<T>(result: Result<T>, stream: &str, id: &str, instead: &str) -> 
     match result {
         Err(Error::Api { status: 404, .. }) => {
             tracing::debug!(stream, id, "not found (404): {instead}");
-            crate::tally::note(stream, &format!("not found (404): {instead}"), id);
+            crate::out::tally::note(stream, &format!("not found (404): {instead}"), id);
             Ok(None)
         }
         other => other.map(Some),

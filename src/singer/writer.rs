@@ -6,9 +6,9 @@ use std::io::{self, Write};
 
 use serde_json::{Map, Value};
 
-use crate::output::{Output, StreamEnd, StreamStart};
+use crate::out::output::{Output, StreamEnd, StreamStart};
 use crate::singer::message::Message;
-use crate::stdout::Lines;
+use crate::out::stdout::Lines;
 
 /// Writes Singer messages.
 pub struct Writer {

@@ -5,6 +5,7 @@
 //! before any request is sent. A stream the token may not read (its scope missing, or a 403 mid-run)
 //! is skipped with one warning, keeping its bookmark, unless `on_missing_scope` is `fail`.
 
+pub mod estimate;
 mod pass;
 pub mod progress;
 pub mod window;
@@ -15,7 +16,7 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::drift::DriftClient;
 use crate::error::{Error, Result};
-use crate::output::{Output, StreamEnd};
+use crate::out::output::{Output, StreamEnd};
 use crate::signal;
 use crate::singer::catalog::{Replication, Selected};
 use crate::singer::state::State;
@@ -203,7 +204,7 @@ impl<O: Output> Run<'_, O> {
             pace_per_minute = pace.round() as u64,
             throttled,
             skipped = skipped.join(","),
-            peak_rss_kb = crate::logging::peak_rss_kb(),
+            peak_rss_kb = crate::out::logging::peak_rss_kb(),
             "sync finished"
         );
         if self.test == Some(TestMode::OneRecord) {
@@ -256,7 +257,7 @@ impl<O: Output> Run<'_, O> {
 
     /// Skips the rest of a stream (its bookmark stays): the closing line lists it.
     fn skip(&mut self, def: &'static StreamDef, why: String) -> Result<()> {
-        crate::tally::end(def.name, crate::tally::Ended::Skipped(why.clone()));
+        crate::out::tally::end(def.name, crate::out::tally::Ended::Skipped(why.clone()));
         self.skipped.push((def.name, why));
         self.out.stream_end(def.name, StreamEnd::Incomplete)?;
         Ok(())

@@ -17,7 +17,7 @@ use crate::drift::page::{Order, Pages, Pagination};
 use crate::drift::read::{complete, key_text, referenced, skip_404};
 use crate::drift::span;
 use crate::error::{Error, Result};
-use crate::output::{Output, StreamEnd, StreamStart};
+use crate::out::output::{Output, StreamEnd, StreamStart};
 use crate::singer::catalog::Selected;
 use crate::singer::conform::conform;
 use crate::streams::schema::stream_schema;
@@ -25,7 +25,7 @@ use crate::streams::{Child, StreamDef};
 use crate::sync::progress::Progress;
 use crate::sync::window::BookmarkWindow;
 use crate::sync::{Run, TestMode};
-use crate::tally;
+use crate::out::tally;
 use crate::time::now_rfc3339;
 
 /// One selected stream of a pass, with its window and what it has written.

@@ -73,12 +73,12 @@ impl Progress {
             throttled,
             "stream progress"
         );
-        crate::logging::record_count(stream, records);
+        crate::out::logging::record_count(stream, records);
     }
 
     /// Logs one stream's end, and the warnings counted for it.
     pub fn finished(&self, stream: &str, records: u64) {
-        crate::logging::record_count(stream, records);
+        crate::out::logging::record_count(stream, records);
         tracing::info!(target: "tap_drift::progress", stream, records, pages = self.pages, "stream finished");
         warn_notes(stream);
     }
@@ -86,7 +86,7 @@ impl Progress {
 
 /// Logs the warnings counted for a stream and not logged yet: one line per kind.
 pub fn warn_notes(stream: &str) {
-    for line in crate::tally::take_notes(stream) {
+    for line in crate::out::tally::take_notes(stream) {
         tracing::warn!(stream, "{line}");
     }
 }
@@ -94,7 +94,7 @@ pub fn warn_notes(stream: &str) {
 /// Logs what is left of each stream's counted warnings, then one summary line per stream of the
 /// run: how it ended, its records, pages, requests and pace.
 pub fn summary() {
-    let rows = crate::tally::rows();
+    let rows = crate::out::tally::rows();
     for row in &rows {
         warn_notes(&row.stream);
     }

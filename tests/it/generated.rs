@@ -53,7 +53,7 @@ fn readme_settings_table_matches_the_settings() {
     let expected = format!(
         "{}{}{}",
         &readme[..a],
-        tap_drift::about::settings_table(),
+        tap_drift::tap::about::settings_table(),
         &readme[b..]
     );
     check(&path, &expected);

@@ -1,7 +1,8 @@
 //! The logger: the only code that installs a tracing subscriber, writing each line to its [`Sink`]:
 //! stderr (plain `INFO message key=value` lines by default; the Meltano SDK's JSON lines when
-//! `TAP_DRIFT_LOG_FORMAT=json`, which Meltano parses), the live display on a terminal, or Airbyte
-//! LOG messages. Level from `TAP_DRIFT_LOGLEVEL` or `LOGLEVEL` (default `info`). Also the
+//! `TAP_DRIFT_LOG_FORMAT=json`, which Meltano parses), the live display on a terminal, or a
+//! protocol's log messages on stdout, shaped by a function the protocol's binary hands in (it never
+//! imports a protocol). Level from `TAP_DRIFT_LOGLEVEL` or `LOGLEVEL` (default `info`). Also the
 //! `METRIC:` helpers, so metric and tag names stay SDK-compatible in one place. Every line is
 //! scrubbed of secrets on its way out.
 
@@ -54,9 +55,10 @@ pub enum Sink {
     /// Plain lines on stderr (JSON lines with `TAP_DRIFT_LOG_FORMAT=json`).
     Stderr,
     /// Above the live display on a terminal, which shows progress and the summary itself.
-    Terminal(crate::display::Display),
-    /// Airbyte LOG messages on stdout, through its one owner (Airbyte reads stdout only).
-    Airbyte(crate::stdout::Lines),
+    Terminal(crate::out::display::Display),
+    /// One JSON message per log line on stdout, through its one owner, in the shape the protocol's
+    /// function gives it from the level and the message (Airbyte's LOG: Airbyte reads stdout only).
+    Lines(crate::out::stdout::Lines, fn(&str, &str) -> Value),
 }
 
 /// Events of these targets are progress and summary lines: a live display shows them itself.
@@ -124,8 +126,8 @@ impl<S: Subscriber> Layer<S> for Logger {
         let level = meta.level().as_str();
         // whatever a server echoed into a message, no secret leaves
         match &self.sink {
-            Sink::Airbyte(lines) => {
-                let msg = crate::airbyte::message::log(level, &crate::secret::scrub(&plain(&f)));
+            Sink::Lines(lines, message) => {
+                let msg = message(level, &crate::secret::scrub(&plain(&f)));
                 // a log line that cannot be written has nowhere else to go
                 let _ = lines.json(&msg);
             }

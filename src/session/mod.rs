@@ -3,15 +3,19 @@
 //! client and the engine, writing to the protocol's [`Output`]. The Singer CLI (`lib.rs`) and the
 //! Airbyte source (`airbyte/`) both come through here; it reads no files itself.
 
+
+pub mod persist;
+pub mod sandbox;
+
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::output::Output;
-use crate::persist::{self, Source};
-use crate::sandbox::{self, Guard};
+use crate::out::output::Output;
+use persist::Source;
+use sandbox::Guard;
 use crate::singer::catalog::Selected;
 use crate::singer::state::State;
 use crate::sync::{self, Run, TestMode};

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use indicatif::{HumanCount, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::human;
-use crate::tally::{self, Ended, Row};
+use crate::out::tally::{self, Ended, Row};
 
 /// How often the lines are redrawn from the counters.
 const REDRAW: Duration = Duration::from_millis(100);

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::cli::AboutFormat;
+use crate::tap::cli::AboutFormat;
 use crate::config::{Setting, SettingKind, SETTINGS};
 
 /// Capabilities actually implemented.
