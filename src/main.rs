@@ -7,9 +7,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tap_drift::tap::cli::{Cli, Mode};
 use tap_drift::out::display::{self, Display};
 use tap_drift::out::logging::{self, Sink};
+use tap_drift::tap::cli::{Cli, Mode};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

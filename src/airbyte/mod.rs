@@ -16,11 +16,11 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::input::{bad_file, parse_json_file, state_error};
 use crate::out::output::Discard;
+use crate::out::stdout::Lines;
+use crate::session::persist;
 use crate::session::{How, Outcome, Session};
 use crate::singer::state::State;
-use crate::out::stdout::Lines;
 use crate::sync::TestMode;
-use crate::session::persist;
 use crate::{config, discover};
 
 /// Airbyte source for Drift: the tap-drift sync engine speaking the Airbyte protocol on stdout.

@@ -3,7 +3,6 @@
 //! client and the engine, writing to the protocol's [`Output`]. The Singer CLI (`lib.rs`) and the
 //! Airbyte source (`airbyte/`) both come through here; it reads no files itself.
 
-
 pub mod persist;
 pub mod sandbox;
 
@@ -14,12 +13,12 @@ use serde_json::{Map, Value};
 use crate::config::Config;
 use crate::error::Result;
 use crate::out::output::Output;
-use persist::Source;
-use sandbox::Guard;
 use crate::singer::catalog::Selected;
 use crate::singer::state::State;
 use crate::sync::{self, Run, TestMode};
 use crate::{drift, streams, time};
+use persist::Source;
+use sandbox::Guard;
 
 /// A sync's inputs, checked.
 pub struct Session {

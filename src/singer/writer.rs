@@ -7,8 +7,8 @@ use std::io::{self, Write};
 use serde_json::{Map, Value};
 
 use crate::out::output::{Output, StreamEnd, StreamStart};
-use crate::singer::message::Message;
 use crate::out::stdout::Lines;
+use crate::singer::message::Message;
 
 /// Writes Singer messages.
 pub struct Writer {

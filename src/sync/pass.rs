@@ -18,6 +18,7 @@ use crate::drift::read::{complete, key_text, referenced, skip_404};
 use crate::drift::span;
 use crate::error::{Error, Result};
 use crate::out::output::{Output, StreamEnd, StreamStart};
+use crate::out::tally;
 use crate::singer::catalog::Selected;
 use crate::singer::conform::conform;
 use crate::streams::schema::stream_schema;
@@ -25,7 +26,6 @@ use crate::streams::{Child, StreamDef};
 use crate::sync::progress::Progress;
 use crate::sync::window::BookmarkWindow;
 use crate::sync::{Run, TestMode};
-use crate::out::tally;
 use crate::time::now_rfc3339;
 
 /// One selected stream of a pass, with its window and what it has written.

@@ -4,8 +4,8 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::tap::cli::AboutFormat;
 use crate::config::{Setting, SettingKind, SETTINGS};
+use crate::tap::cli::AboutFormat;
 
 /// Capabilities actually implemented.
 /// (JSON log lines are offered through `TAP_DRIFT_LOG_FORMAT=json`, but the SDK's

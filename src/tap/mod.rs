@@ -6,20 +6,19 @@
 pub mod about;
 pub mod cli;
 
-
 use std::io::Write;
 use std::path::Path;
 
-use crate::tap::cli::{Cli, Mode, TestArg};
 use crate::config::Config;
 use crate::error::Result;
 use crate::input::{parse_file, state_error};
+use crate::session::persist;
 use crate::session::{How, Session};
 use crate::singer::catalog::{self, Selected};
 use crate::singer::state::State;
 use crate::singer::writer::Writer;
-use crate::session::persist;
 use crate::sync::{estimate, TestMode};
+use crate::tap::cli::{Cli, Mode, TestArg};
 use crate::{config, discover, drift, streams, time};
 
 /// Runs the tap as the command line asks, writing to `out`.
