@@ -18,7 +18,7 @@ use crate::input::{bad_file, parse_json_file, state_error};
 use crate::out::output::Discard;
 use crate::out::stdout::Lines;
 use crate::session::persist;
-use crate::session::{How, Outcome, Session};
+use crate::session::{How, Session, Synced};
 use crate::singer::state::State;
 use crate::sync::TestMode;
 use crate::{config, discover};
@@ -38,16 +38,16 @@ pub enum Command {
     /// Print the connection specification (SPEC).
     Spec,
     /// Check the config: can Drift be reached, and which streams may the token read (CONNECTION_STATUS).
-    Check(Config),
+    Check(ConfigArgs),
     /// Print the streams, their schemas and sync modes (CATALOG).
-    Discover(Config),
+    Discover(ConfigArgs),
     /// Read the configured catalog's streams (RECORD, STATE, TRACE and LOG messages).
     Read(ReadArgs),
 }
 
 /// `--config`, and the sandbox.
 #[derive(Debug, Args)]
-pub struct Config {
+pub struct ConfigArgs {
     /// Config JSON file (the connection specification's keys).
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
@@ -61,7 +61,7 @@ pub struct Config {
 pub struct ReadArgs {
     /// Config and sandbox.
     #[command(flatten)]
-    pub config: Config,
+    pub config: ConfigArgs,
     /// Configured catalog JSON file: the streams to read, their sync modes and fields.
     #[arg(long, value_name = "FILE")]
     pub catalog: PathBuf,
@@ -96,7 +96,7 @@ pub async fn run(cli: &Cli, lines: &Lines) -> Result<()> {
 }
 
 /// The raw config, without the `sandbox` key, and whether it asks for the sandbox.
-fn raw_config(c: &Config) -> Result<(Map<String, Value>, bool)> {
+fn raw_config(c: &ConfigArgs) -> Result<(Map<String, Value>, bool)> {
     let mut raw = config::read_files(std::slice::from_ref(&c.config))?;
     let sandbox = match raw.remove("sandbox") {
         None | Some(Value::Null) => false,
@@ -112,14 +112,14 @@ fn raw_config(c: &Config) -> Result<(Map<String, Value>, bool)> {
     Ok((raw, sandbox || c.sandbox))
 }
 
-async fn open(c: &Config) -> Result<Session> {
+async fn open(c: &ConfigArgs) -> Result<Session> {
     let (raw, sandbox) = raw_config(c)?;
     Session::open(raw, sandbox).await
 }
 
 /// A connection check: one record of every stream (a connection test), so that a bad token, an
 /// unreachable API and every missing scope show.
-async fn check(c: &Config) -> Result<Outcome> {
+async fn check(c: &ConfigArgs) -> Result<Synced> {
     let session = open(c).await?;
     let all =
         crate::singer::catalog::select_all(&discover::known(session.config.timestamp_format)?);
@@ -136,7 +136,7 @@ async fn check(c: &Config) -> Result<Outcome> {
 }
 
 /// The check's status and message.
-fn checked(outcome: &Outcome) -> (bool, String) {
+fn checked(outcome: &Synced) -> (bool, String) {
     let skipped: Vec<String> = outcome
         .skipped
         .iter()

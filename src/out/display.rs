@@ -29,7 +29,7 @@ pub fn wanted() -> bool {
         && !std::env::var("TAP_DRIFT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"))
 }
 
-struct Lines {
+struct Bars {
     multi: MultiProgress,
     streams: Vec<(String, ProgressBar)>,
     total: ProgressBar,
@@ -38,7 +38,7 @@ struct Lines {
 /// The display: cheap to clone; every clone draws on the same lines.
 #[derive(Clone)]
 pub struct Display {
-    lines: Arc<Mutex<Lines>>,
+    lines: Arc<Mutex<Bars>>,
     stop: Arc<AtomicBool>,
     redrawer: Arc<Mutex<Option<JoinHandle<()>>>>,
     started: Instant,
@@ -54,7 +54,7 @@ impl Display {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
         let total = multi.add(ProgressBar::new_spinner().with_style(style("  {msg}")));
         let display = Display {
-            lines: Arc::new(Mutex::new(Lines {
+            lines: Arc::new(Mutex::new(Bars {
                 multi,
                 streams: Vec::new(),
                 total,
@@ -74,7 +74,7 @@ impl Display {
         display
     }
 
-    fn lines(&self) -> std::sync::MutexGuard<'_, Lines> {
+    fn lines(&self) -> std::sync::MutexGuard<'_, Bars> {
         self.lines.lock().unwrap_or_else(|p| p.into_inner())
     }
 

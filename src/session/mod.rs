@@ -49,7 +49,7 @@ impl Session {
         mut state: State,
         out: &mut O,
         how: How,
-    ) -> Result<Outcome> {
+    ) -> Result<Synced> {
         let started_ms = time::now_ms();
         let planned = sync::plan(selected, &mut state, &self.config, started_ms, how.test)
             .map_err(how.state_error)?;
@@ -68,7 +68,7 @@ impl Session {
             read: Vec::new(),
         };
         run.sync(planned, how.had_state).await?;
-        Ok(Outcome {
+        Ok(Synced {
             read: run.read,
             skipped: run.skipped,
         })
@@ -77,7 +77,7 @@ impl Session {
 
 /// What a sync that did not fail did with its streams.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct Synced {
     /// Streams read to their end.
     pub read: Vec<&'static str>,
     /// Streams skipped, with the reason.

@@ -22,14 +22,16 @@ use crate::singer::catalog::{Replication, Selected};
 use crate::singer::state::State;
 use crate::streams::{self, Child, StreamDef, STREAMS};
 use pass::{Member, Pass};
-use window::{BookmarkWindow, Progress};
+use window::{BookmarkWindow, ResumePoint};
 
-/// What `--test` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a connection test (`--test` and its values) asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TestMode {
     /// One record per stream.
+    #[value(name = "all")]
     OneRecord,
     /// SCHEMA messages only.
+    #[value(name = "schema")]
     SchemaOnly,
 }
 
@@ -119,7 +121,7 @@ pub fn plan<'s>(
                 config.lookback_ms,
                 started_ms,
             )
-            .resuming(state.progress(sel.name).and_then(Progress::from_value)),
+            .resuming(state.progress(sel.name).and_then(ResumePoint::from_value)),
             Replication::FullTable => BookmarkWindow::everything(),
         };
         let version = read_whole(sel, def, test).then_some(started_ms);

@@ -100,7 +100,7 @@ impl<'s> Member<'s> {
 }
 
 /// A parent record of the current page that at least one member takes.
-struct Parent {
+struct TakenParent {
     record: Map<String, Value>,
     /// Its replication key value.
     value: Option<i64>,
@@ -242,7 +242,7 @@ impl<'s> Pass<'s> {
         &mut self,
         records: Vec<Map<String, Value>>,
         test: Option<TestMode>,
-    ) -> (Vec<Parent>, bool) {
+    ) -> (Vec<TakenParent>, bool) {
         let (rk, lower) = (self.def.replication_key, self.lower());
         let mut below = false;
         let mut parents = Vec::new();
@@ -271,7 +271,7 @@ impl<'s> Pass<'s> {
                 }
             }
             if taken {
-                parents.push(Parent { record, value });
+                parents.push(TakenParent { record, value });
             }
         }
         let mut stop = below && self.def.list.order == Order::Descending && !self.order_broken;
@@ -519,7 +519,7 @@ impl<O: Output> Run<'_, O> {
     async fn write_own(
         &mut self,
         pass: &mut Pass<'_>,
-        parents: &[Parent],
+        parents: &[TakenParent],
         extracted: &str,
     ) -> Result<()> {
         let Some(m) = pass.own.as_mut().filter(|m| !m.skipped) else {
@@ -562,7 +562,7 @@ impl<O: Output> Run<'_, O> {
     async fn write_lists(
         &mut self,
         pass: &mut Pass<'_>,
-        parents: &[Parent],
+        parents: &[TakenParent],
         extracted: &str,
     ) -> Result<()> {
         let parent_def = pass.def;
@@ -640,7 +640,7 @@ impl<O: Output> Run<'_, O> {
     async fn write_referenced(
         &mut self,
         pass: &mut Pass<'_>,
-        parents: &[Parent],
+        parents: &[TakenParent],
         extracted: &str,
     ) -> Result<()> {
         for (m, field) in pass.refs.iter_mut().filter(|(m, _)| !m.skipped) {

@@ -3,7 +3,7 @@
 //! list late is still read), and skips every record the state remembers sending: the same key with
 //! the same replication value. Afterwards the bookmark is the highest value taken, capped at the
 //! sync's start, and the state remembers the records sent within the lookback of it. A pass that
-//! did not finish left its [`Progress`] in the state: the window it worked on and how far down its
+//! did not finish left its [`ResumePoint`] in the state: the window it worked on and how far down its
 //! newest-first list it had written everything; a window resumed from it skips those records
 //! (unchanged since: same key, a value below that run's start) and ends as the whole pass would
 //! have. Pure: no I/O, no clock; the caller supplies the cap (the sync's start).
@@ -21,7 +21,7 @@ pub type Sent = (Value, i64);
 
 /// How far an unfinished pass got, as the state keeps it under the stream's bookmark (`pass`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Progress {
+pub struct ResumePoint {
     /// The window's lower bound.
     pub lower: Option<i64>,
     /// That run's start: records changed since have a higher value.
@@ -47,7 +47,7 @@ fn pairs(value: Option<&Value>) -> Vec<Sent> {
         .unwrap_or_default()
 }
 
-impl Progress {
+impl ResumePoint {
     /// As the state keeps it.
     pub fn to_value(&self) -> Value {
         let sent: Vec<Value> = self.sent.iter().map(|(k, v)| json!([k, v])).collect();
@@ -56,8 +56,8 @@ impl Progress {
     }
 
     /// From the state (`None` when it is not one).
-    pub fn from_value(v: &Value) -> Option<Progress> {
-        Some(Progress {
+    pub fn from_value(v: &Value) -> Option<ResumePoint> {
+        Some(ResumePoint {
             lower: v.get("lower").and_then(Value::as_i64),
             cap: v.get("cap")?.as_i64()?,
             down_to: v.get("down_to")?.as_i64()?,
@@ -97,7 +97,7 @@ pub struct BookmarkWindow {
     taken: BTreeMap<i64, Vec<Value>>,
     taken_count: usize,
     /// The unfinished pass this window resumes, if any.
-    resumed: Option<Progress>,
+    resumed: Option<ResumePoint>,
 }
 
 impl BookmarkWindow {
@@ -121,7 +121,7 @@ impl BookmarkWindow {
     }
 
     /// The same window, resuming an unfinished pass: its lower bound, and the records it wrote.
-    pub fn resuming(mut self, progress: Option<Progress>) -> Self {
+    pub fn resuming(mut self, progress: Option<ResumePoint>) -> Self {
         if let Some(p) = &progress {
             self.lower = p.lower;
         }
@@ -131,10 +131,10 @@ impl BookmarkWindow {
 
     /// How far this pass has got, for the state, once it has written everything down to
     /// `down_to` (the keys at exactly that value in `at`).
-    pub fn progress(&self, down_to: i64, at: &[Value]) -> Progress {
+    pub fn progress(&self, down_to: i64, at: &[Value]) -> ResumePoint {
         let max = self.max_seen.max(self.resumed.as_ref().and_then(|p| p.max));
         let sent = self.recent(max.unwrap_or(i64::MIN));
-        Progress {
+        ResumePoint {
             lower: self.lower,
             cap: self.cap,
             down_to,
@@ -312,7 +312,7 @@ mod tests {
 
     #[test]
     fn a_resumed_window_skips_what_the_unfinished_pass_wrote_and_ends_as_it_would_have() {
-        let progress = Progress {
+        let progress = ResumePoint {
             lower: Some(100),
             cap: 1_000,
             down_to: 500,
@@ -320,7 +320,7 @@ mod tests {
             max: Some(900),
             sent: vec![(json!(1), 900)],
         };
-        let back = Progress::from_value(&progress.to_value()).unwrap();
+        let back = ResumePoint::from_value(&progress.to_value()).unwrap();
         assert_eq!(back, progress);
         let w = BookmarkWindow::new(Some(400), None, vec![], 300, 2_000).resuming(Some(progress));
         assert_eq!(w.lower(), Some(100), "the unfinished pass's window");

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
+use crate::sync::TestMode;
+
 /// Singer tap for Drift: reads Drift's REST API (streams: see --discover) and writes SCHEMA, RECORD
 /// and STATE messages to stdout.
 #[derive(Debug, Parser)]
@@ -40,7 +42,7 @@ pub struct Cli {
     pub format: AboutFormat,
     /// Connection test: `--test` syncs one record per stream, `--test=schema` writes only SCHEMA messages.
     #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "all", value_enum)]
-    pub test: Option<TestArg>,
+    pub test: Option<TestMode>,
 }
 
 /// The formats of `--about`.
@@ -54,15 +56,6 @@ pub enum AboutFormat {
     Markdown,
 }
 
-/// The values of `--test`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TestArg {
-    /// One record per stream.
-    All,
-    /// SCHEMA messages only.
-    Schema,
-}
-
 /// What a command line asks the tap to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -73,7 +66,7 @@ pub enum Mode {
     /// `--estimate`.
     Estimate,
     /// A sync, or a connection test (`--test`).
-    Sync(Option<TestArg>),
+    Sync(Option<TestMode>),
 }
 
 impl Cli {

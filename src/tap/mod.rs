@@ -18,7 +18,7 @@ use crate::singer::catalog::{self, Selected};
 use crate::singer::state::State;
 use crate::singer::writer::Writer;
 use crate::sync::{estimate, TestMode};
-use crate::tap::cli::{Cli, Mode, TestArg};
+use crate::tap::cli::{Cli, Mode};
 use crate::{config, discover, drift, streams, time};
 
 /// Runs the tap as the command line asks, writing to `out`.
@@ -79,15 +79,12 @@ fn state(path: Option<&Path>) -> Result<State> {
 
 /// A sync (or a connection test): config, selection and state are read and checked before the
 /// first request; the session and the engine do the rest.
-async fn sync(cli: &Cli, out: impl Write + Send + 'static, test: Option<TestArg>) -> Result<()> {
+async fn sync(cli: &Cli, out: impl Write + Send + 'static, test: Option<TestMode>) -> Result<()> {
     let session = open(cli).await?;
     let selected = selection(cli, &session.config)?;
     let state_path = cli.state.clone();
     let how = How {
-        test: test.map(|t| match t {
-            TestArg::Schema => TestMode::SchemaOnly,
-            TestArg::All => TestMode::OneRecord,
-        }),
+        test,
         had_state: state_path.is_some(),
         refresh_from: persist::source_of(&cli.config, "refresh_token"),
         state_error: state_error(state_path),
