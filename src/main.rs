@@ -9,12 +9,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use tap_drift::out::display::{self, Display};
 use tap_drift::out::logging::{self, Sink};
+use tap_drift::out::tally::Tally;
 use tap_drift::tap::cli::{Cli, Mode};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let tally = Tally::new();
     let display = match cli.mode() {
-        Mode::Sync(_) if display::wanted() => Some(Display::start()),
+        Mode::Sync(_) if display::wanted() => Some(Display::start(tally.clone())),
         _ => None,
     };
     logging::init(display.clone().map_or(Sink::Stderr, Sink::Terminal));
@@ -28,7 +30,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(tap_drift::tap::run(&cli, std::io::stdout()));
+    let result = runtime.block_on(tap_drift::tap::run(&cli, std::io::stdout(), tally));
     if let Some(display) = display {
         display.finish();
     }

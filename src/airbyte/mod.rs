@@ -17,10 +17,11 @@ use crate::error::{Error, Result};
 use crate::input::{bad_file, parse_json_file, state_error};
 use crate::out::output::Discard;
 use crate::out::stdout::Lines;
+use crate::out::tally::Tally;
 use crate::session::persist;
-use crate::session::{How, Session, Synced};
+use crate::session::{How, Session};
 use crate::singer::state::State;
-use crate::sync::TestMode;
+use crate::sync::{Synced, TestMode};
 use crate::{config, discover};
 
 /// Airbyte source for Drift: the tap-drift sync engine speaking the Airbyte protocol on stdout.
@@ -124,6 +125,7 @@ async fn check(c: &ConfigArgs) -> Result<Synced> {
     let all =
         crate::singer::catalog::select_all(&discover::known(session.config.timestamp_format)?);
     let how = How {
+        tally: Tally::new(),
         test: Some(TestMode::OneRecord),
         had_state: false,
         // no state goes in, so no bookmark can be wrong
@@ -172,6 +174,7 @@ async fn read(r: &ReadArgs, lines: &Lines) -> Result<()> {
         None => State::default(),
     };
     let how = How {
+        tally: Tally::new(),
         test: None,
         had_state: false,
         refresh_from: persist::source_of(std::slice::from_ref(&r.config.config), "refresh_token"),

@@ -19,6 +19,7 @@ use crate::drift::request::{Envelope, Request};
 use crate::drift::retry::{backoff, decide, jitter, Decision, Outcome};
 use crate::drift::spool::{self, Fault, Spool};
 use crate::error::{Error, Result};
+use crate::out::tally::Tally;
 
 /// An answer read otherwise than asked: a bug in tap-drift, nothing Drift can cause.
 fn misread(request: &Request) -> Error {
@@ -85,6 +86,8 @@ pub struct DriftClient {
     requests: AtomicU64,
     /// Whether the per-request METRIC lines are logged at info (else at debug).
     metrics_at_info: bool,
+    /// The run's counters: requests are counted per stream as they are sent.
+    tally: Tally,
 }
 
 fn http_client(config: &Config) -> Result<reqwest::Client> {
@@ -163,6 +166,7 @@ impl DriftClient {
         config: &Config,
         on_rotate: Option<OnRotate>,
         capped: &[(&'static str, u32)],
+        tally: Tally,
     ) -> Result<Self> {
         let patience = config.max_throttle_wait;
         let client = DriftClient {
@@ -180,6 +184,7 @@ impl DriftClient {
             backoff_cap: Duration::from_secs(config.backoff_max_seconds),
             requests: AtomicU64::new(0),
             metrics_at_info: config.request_metrics_at_info,
+            tally,
         };
         if config.access_token.is_none() {
             client.refresh(0).await?;
@@ -192,6 +197,11 @@ impl DriftClient {
         self.requests.load(Ordering::Relaxed)
     }
 
+    /// The run's counters.
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
     /// The effective pace (requests a minute) and the 429s seen so far.
     pub fn pace(&self) -> (f64, u64) {
         self.limiter.stats()
@@ -200,7 +210,7 @@ impl DriftClient {
     async fn refresh(&self, failed_generation: u64) -> Result<()> {
         self.limiter.acquire().await;
         self.requests.fetch_add(1, Ordering::Relaxed);
-        crate::out::tally::request("token refresh");
+        self.tally.request("token refresh");
         let url = format!("{}{TOKEN_PATH}", self.base);
         self.auth.refresh(&self.http, &url, failed_generation).await
     }
@@ -242,7 +252,7 @@ impl DriftClient {
             (generation, token, _) = self.auth.current().await;
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        crate::out::tally::request(stream);
+        self.tally.request(stream);
         let started = Instant::now();
         let request = match body {
             Body::Get => self.http.get(url.clone()),

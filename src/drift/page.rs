@@ -13,6 +13,7 @@ pub use crate::drift::request::{Envelope, Request};
 use crate::drift::span::{self, Span};
 use crate::drift::spool::{self, Spool};
 use crate::error::{Error, Result};
+use crate::out::tally::Tally;
 
 /// How an endpoint pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -322,7 +323,7 @@ impl<'a> Pages<'a> {
             if !self.plausible(&mut page) {
                 self.stop();
             }
-            if let Some(page) = self.check_total(page) {
+            if let Some(page) = self.check_total(page, client.tally()) {
                 return Ok(Some(page));
             }
         }
@@ -343,14 +344,14 @@ impl<'a> Pages<'a> {
             let report = span::report_body(property, lo, hi, &self.metrics);
             let spool = client.post_kept(&request, &report, self.tag).await?;
             self.pages += 1;
-            crate::out::tally::page(self.tag);
+            client.tally().page(self.tag);
             self.keep(spool);
             return Ok(None);
         }
         let envelope = Envelope::List(self.endpoint.records_at);
         let body = client.get(&request, self.tag, envelope).await?;
         self.pages += 1;
-        crate::out::tally::page(self.tag);
+        client.tally().page(self.tag);
         let count = body.get("count").and_then(Value::as_u64);
         let page =
             decode(self.endpoint, body, &request, self.key).map_err(|reason| Error::Decode {
@@ -443,13 +444,13 @@ impl<'a> Pages<'a> {
 
     /// For a list with a total: notes its keys and, in a re-read, keeps only the records not seen
     /// in the first read (`None` when none is left on this page but more may follow).
-    fn check_total(&mut self, mut page: Page) -> Option<Page> {
+    fn check_total(&mut self, mut page: Page, tally: &Tally) -> Option<Page> {
         if self.endpoint.total_at.is_none() {
             return Some(page);
         }
         self.total = page.total.or(self.total);
         if let Some(total) = self.total {
-            crate::out::tally::total(self.tag, total);
+            tally.total(self.tag, total);
         }
         let (keys, key) = (&mut self.keys, self.key);
         page.records.retain(|r| keys.insert(record_key(r, key)));

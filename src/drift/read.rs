@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use crate::drift::client::DriftClient;
 use crate::drift::page::{records_with_key, Endpoint, Envelope, Request};
 use crate::error::{Error, Result};
+use crate::out::tally::Tally;
 
 /// A detail endpoint that completes list records.
 #[derive(Debug, Clone, Copy)]
@@ -28,11 +29,17 @@ pub fn key_text(v: &Value) -> String {
 
 /// The one 404 policy: a record that vanished between two reads is skipped (`None`), counted
 /// (the stream's end names how many, and the first ids) with what is done instead.
-pub fn skip_404<T>(result: Result<T>, stream: &str, id: &str, instead: &str) -> Result<Option<T>> {
+pub fn skip_404<T>(
+    result: Result<T>,
+    tally: &Tally,
+    stream: &str,
+    id: &str,
+    instead: &str,
+) -> Result<Option<T>> {
     match result {
         Err(Error::Api { status: 404, .. }) => {
             tracing::debug!(stream, id, "not found (404): {instead}");
-            crate::out::tally::note(stream, &format!("not found (404): {instead}"), id);
+            tally.note(stream, &format!("not found (404): {instead}"), id);
             Ok(None)
         }
         other => other.map(Some),
@@ -64,7 +71,7 @@ pub async fn complete(
     let request = Request::new(detail.path.replace("{id}", &id));
     let body = client.get(&request, stream, Envelope::Object).await;
     let instead = "the record vanished before it could be completed; emitting the list version";
-    match skip_404(body, stream, &id, instead)?.and_then(data_object) {
+    match skip_404(body, client.tally(), stream, &id, instead)?.and_then(data_object) {
         Some(full) => {
             let mut merged = record;
             merged.extend(full);
@@ -84,7 +91,14 @@ pub async fn referenced(
 ) -> Result<Option<Map<String, Value>>> {
     let request = Request::new(endpoint.path_for(id));
     let body = client.get(&request, stream, Envelope::Object).await;
-    let Some(body) = skip_404(body, stream, id, "referenced record skipped")? else {
+    let Some(body) = skip_404(
+        body,
+        client.tally(),
+        stream,
+        id,
+        "referenced record skipped",
+    )?
+    else {
         return Ok(None);
     };
     let record = data_object(body)

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use indicatif::{HumanCount, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::human;
-use crate::out::tally::{self, Ended, Row};
+use crate::out::tally::{Ended, Row, Tally};
 
 /// How often the lines are redrawn from the counters.
 const REDRAW: Duration = Duration::from_millis(100);
@@ -42,6 +42,7 @@ pub struct Display {
     stop: Arc<AtomicBool>,
     redrawer: Arc<Mutex<Option<JoinHandle<()>>>>,
     started: Instant,
+    tally: Tally,
 }
 
 fn style(template: &str) -> ProgressStyle {
@@ -50,7 +51,7 @@ fn style(template: &str) -> ProgressStyle {
 
 impl Display {
     /// Starts drawing on stderr.
-    pub fn start() -> Display {
+    pub fn start(tally: Tally) -> Display {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
         let total = multi.add(ProgressBar::new_spinner().with_style(style("  {msg}")));
         let display = Display {
@@ -62,6 +63,7 @@ impl Display {
             stop: Arc::new(AtomicBool::new(false)),
             redrawer: Arc::new(Mutex::new(None)),
             started: Instant::now(),
+            tally,
         };
         let d = display.clone();
         let handle = std::thread::spawn(move || {
@@ -86,7 +88,7 @@ impl Display {
 
     /// Redraws every line from the counters, adding a line for each stream that started.
     fn redraw(&self) {
-        let rows = tally::rows();
+        let rows = self.tally.rows();
         let mut lines = self.lines();
         for row in rows.iter().filter(|r| r.is_stream) {
             let i = match lines.streams.iter().position(|(s, _)| *s == row.stream) {
@@ -143,7 +145,7 @@ impl Display {
         }
         lines.total.finish_and_clear();
         let _ = lines.multi.clear();
-        let rows = tally::rows();
+        let rows = self.tally.rows();
         if rows.iter().any(|r| r.is_stream) {
             let table = table(&rows, self.started.elapsed());
             let _ = std::io::stderr().lock().write_all(table.as_bytes());

@@ -1,12 +1,13 @@
 //! The run's counters per stream: records, pages, requests, a known total, how the stream ended,
 //! and warnings of one kind counted with their first ids instead of printed one by one. Fed by the
 //! client (requests), the page walker (pages, totals) and the engine (records, ends, warnings); read
-//! by whoever shows the run: the terminal display, and the summary lines at the end. Process-wide
-//! like the logger (one sync per process); writes nothing itself.
+//! by whoever shows the run: the terminal display, and the summary lines at the end. One [`Tally`]
+//! per run, made by the front door and carried by the client (so by the run); its clones share the
+//! counters. Writes nothing itself.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// How many ids a summarised warning names.
@@ -111,85 +112,102 @@ impl Row {
     }
 }
 
-static TALLY: Mutex<Vec<Row>> = Mutex::new(Vec::new());
-
-fn tally() -> MutexGuard<'static, Vec<Row>> {
-    TALLY.lock().unwrap_or_else(|p| p.into_inner())
+/// The run's counters, per stream in the order they started. Cheap to clone: clones share them.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    rows: Arc<Mutex<Vec<Row>>>,
 }
 
-/// Runs `f` on a stream's row, made when it is first counted.
-fn with(stream: &str, f: impl FnOnce(&mut Row)) {
-    let mut rows = tally();
-    let i = match rows.iter().position(|r| r.stream == stream) {
-        Some(i) => i,
-        None => {
-            rows.push(Row::new(stream));
-            rows.len() - 1
-        }
-    };
-    f(&mut rows[i]);
-}
+impl Tally {
+    /// Empty counters.
+    pub fn new() -> Tally {
+        Tally::default()
+    }
 
-/// A stream starts (its clock starts now, if nothing counted it yet).
-pub fn start(stream: &str) {
-    with(stream, |r| r.is_stream = true);
-}
+    fn lock(&self) -> MutexGuard<'_, Vec<Row>> {
+        self.rows.lock().unwrap_or_else(|p| p.into_inner())
+    }
 
-/// One request on a stream's behalf.
-pub fn request(stream: &str) {
-    with(stream, |r| r.requests += 1);
-}
-
-/// One list page of a stream.
-pub fn page(stream: &str) {
-    with(stream, |r| r.pages += 1);
-}
-
-/// The number of records a stream's list says it holds.
-pub fn total(stream: &str, total: u64) {
-    with(stream, |r| r.total = Some(total));
-}
-
-/// One record written.
-pub fn record(stream: &str) {
-    with(stream, |r| r.records += 1);
-}
-
-/// A stream's part of the run ended.
-pub fn end(stream: &str, how: Ended) {
-    with(stream, |r| r.ended = Some((Instant::now(), how)));
-}
-
-/// One more warning of a kind (`what`: its text, the same for every one of the kind) about `id`.
-pub fn note(stream: &str, what: &str, id: &str) {
-    with(stream, |r| {
-        let n = r.notes.entry(what.to_string()).or_default();
-        n.count += 1;
-        if n.ids.len() < FIRST_IDS {
-            n.ids.push(id.to_string());
-        }
-    });
-}
-
-/// Takes a stream's counted warnings, each as one line: what, how many, the first ids.
-pub fn take_notes(stream: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    with(stream, |r| {
-        for (what, n) in std::mem::take(&mut r.notes) {
-            let mut line = format!(
-                "{what} ({} time{}: {}",
-                n.count,
-                plural(n.count),
-                n.ids.join(", ")
-            );
-            if n.count > n.ids.len() as u64 {
-                let _ = write!(line, " and {} more", n.count - n.ids.len() as u64);
+    /// Runs `f` on a stream's row, made when it is first counted.
+    fn with(&self, stream: &str, f: impl FnOnce(&mut Row)) {
+        let mut rows = self.lock();
+        let i = match rows.iter().position(|r| r.stream == stream) {
+            Some(i) => i,
+            None => {
+                rows.push(Row::new(stream));
+                rows.len() - 1
             }
-            line.push(')');
-            lines.push(line);
-        }
-    });
-    lines
+        };
+        f(&mut rows[i]);
+    }
+
+    /// A stream starts (its clock starts now, if nothing counted it yet).
+    pub fn start(&self, stream: &str) {
+        self.with(stream, |r| r.is_stream = true);
+    }
+
+    /// One request on a stream's behalf.
+    pub fn request(&self, stream: &str) {
+        self.with(stream, |r| r.requests += 1);
+    }
+
+    /// One list page of a stream.
+    pub fn page(&self, stream: &str) {
+        self.with(stream, |r| r.pages += 1);
+    }
+
+    /// The number of records a stream's list says it holds.
+    pub fn total(&self, stream: &str, total: u64) {
+        self.with(stream, |r| r.total = Some(total));
+    }
+
+    /// One record written.
+    pub fn record(&self, stream: &str) {
+        self.with(stream, |r| r.records += 1);
+    }
+
+    /// A stream's part of the run ended.
+    pub fn end(&self, stream: &str, how: Ended) {
+        self.with(stream, |r| r.ended = Some((Instant::now(), how)));
+    }
+
+    /// One more warning of a kind (`what`: its text, the same for every one of the kind) about
+    /// `id`.
+    pub fn note(&self, stream: &str, what: &str, id: &str) {
+        self.with(stream, |r| {
+            let n = r.notes.entry(what.to_string()).or_default();
+            n.count += 1;
+            if n.ids.len() < FIRST_IDS {
+                n.ids.push(id.to_string());
+            }
+        });
+    }
+
+    /// Takes a stream's counted warnings, each as one line: what, how many, the first ids.
+    pub fn take_notes(&self, stream: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        self.with(stream, |r| {
+            for (what, n) in std::mem::take(&mut r.notes) {
+                let mut line = format!(
+                    "{what} ({} time{}: {}",
+                    n.count,
+                    plural(n.count),
+                    n.ids.join(", ")
+                );
+                if n.count > n.ids.len() as u64 {
+                    let _ = write!(line, " and {} more", n.count - n.ids.len() as u64);
+                }
+                line.push(')');
+                lines.push(line);
+            }
+        });
+        lines
+    }
+
+    /// Every stream's counters so far, in the order they started.
+    pub fn rows(&self) -> Vec<Row> {
+        self.lock().clone()
+    }
 }
 
 fn plural(n: u64) -> &'static str {
@@ -200,22 +218,18 @@ fn plural(n: u64) -> &'static str {
     }
 }
 
-/// Every stream's counters so far, in the order they started.
-pub fn rows() -> Vec<Row> {
-    tally().clone()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn warnings_of_a_kind_are_counted_with_their_first_ids() {
+        let tally = Tally::new();
         for id in 0..8 {
-            note("t_notes", "not found (404): skipped", &id.to_string());
+            tally.note("t_notes", "not found (404): skipped", &id.to_string());
         }
-        note("t_notes", "value does not fit the schema", "x");
-        let lines = take_notes("t_notes");
+        tally.note("t_notes", "value does not fit the schema", "x");
+        let lines = tally.take_notes("t_notes");
         assert_eq!(
             lines,
             [
@@ -223,7 +237,7 @@ mod tests {
                 "value does not fit the schema (1 time: x)"
             ]
         );
-        assert!(take_notes("t_notes").is_empty());
+        assert!(tally.take_notes("t_notes").is_empty());
     }
 
     #[test]

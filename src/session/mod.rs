@@ -6,16 +6,15 @@
 pub mod persist;
 pub mod sandbox;
 
-use std::sync::Arc;
-
 use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::error::Result;
 use crate::out::output::Output;
+use crate::out::tally::Tally;
 use crate::singer::catalog::Selected;
 use crate::singer::state::State;
-use crate::sync::{self, Run, TestMode};
+use crate::sync::{self, Run, Synced, TestMode};
 use crate::{drift, streams, time};
 use persist::Source;
 use sandbox::Guard;
@@ -55,33 +54,18 @@ impl Session {
             .map_err(how.state_error)?;
         let rotate = persist::on_rotate(how.refresh_from);
         let capped = streams::capped_endpoints();
-        let client =
-            drift::DriftClient::connect(&self.config, Some(Box::new(rotate)), &capped).await?;
-        let mut run = Run {
-            client: Arc::new(client),
-            config: self.config.clone(),
+        let rotate = Some(Box::new(rotate) as _);
+        let client = drift::DriftClient::connect(&self.config, rotate, &capped, how.tally).await?;
+        let run = Run::new(
+            client,
+            self.config.clone(),
             state,
             out,
             started_ms,
-            test: how.test,
-            skipped: Vec::new(),
-            read: Vec::new(),
-        };
-        run.sync(planned, how.had_state).await?;
-        Ok(Synced {
-            read: run.read,
-            skipped: run.skipped,
-        })
+            how.test,
+        );
+        run.sync(planned, how.had_state).await
     }
-}
-
-/// What a sync that did not fail did with its streams.
-#[derive(Debug)]
-pub struct Synced {
-    /// Streams read to their end.
-    pub read: Vec<&'static str>,
-    /// Streams skipped, with the reason.
-    pub skipped: Vec<(&'static str, String)>,
 }
 
 /// How a sync runs, besides its streams and state.
@@ -94,4 +78,6 @@ pub struct How {
     pub state_error: Box<dyn Fn(String) -> crate::error::Error>,
     /// Where the refresh token came from (a rotated one is saved there).
     pub refresh_from: Option<Source>,
+    /// The run's counters (shared with whoever shows them).
+    pub tally: Tally,
 }

@@ -1,32 +1,22 @@
-//! One pass over a top-level stream's list, serving the stream itself and its selected children:
-//! for every page of parents, decide which streams take each parent, then write the parents' own
-//! records (completed concurrently, written in list order), then each child list of the taken
-//! parents (read concurrently, written in page order), then the records the parents reference
-//! that this run has not written yet. So every RECORD follows its SCHEMA, memory holds one page of
-//! parents with their children, and a child stream's bookmark (its parent's replication key) only
-//! covers parents whose children were written. Every step is one function; the pass alone moves
-//! the bookmarks of its streams, and only after their records went to the output.
+//! What one pass over a top-level stream's list decides, page by page, for the stream itself and
+//! its selected children: which streams take each parent record of a page (their windows), whether
+//! the list is in its documented order, whether the walk may stop, how far down a newest-first list
+//! the pass has got (for resuming), and which referenced ids are already written. Pure: no I/O, no
+//! clock, no output; the run (`run.rs`) fetches, writes and moves bookmarks around these decisions.
 
 use std::collections::HashSet;
 
-use futures_util::{stream, StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
 
 use crate::config::TimestampFormat;
-use crate::drift::page::{Order, Pages, Pagination};
-use crate::drift::read::{complete, key_text, referenced, skip_404};
-use crate::drift::span;
-use crate::error::{Error, Result};
-use crate::out::output::{Output, StreamEnd, StreamStart};
-use crate::out::tally;
+use crate::drift::page::Order;
+use crate::drift::read::key_text;
 use crate::singer::catalog::Selected;
-use crate::singer::conform::conform;
 use crate::streams::schema::stream_schema;
 use crate::streams::{Child, StreamDef};
 use crate::sync::progress::Progress;
 use crate::sync::window::BookmarkWindow;
-use crate::sync::{Run, TestMode};
-use crate::time::now_rfc3339;
+use crate::sync::TestMode;
 
 /// One selected stream of a pass, with its window and what it has written.
 pub struct Member<'s> {
@@ -37,17 +27,17 @@ pub struct Member<'s> {
     /// Which records it takes, and its bookmark-to-be.
     pub window: BookmarkWindow,
     /// The version its records carry when it is read whole.
-    version: Option<i64>,
+    pub(super) version: Option<i64>,
     /// Records written in this pass.
-    records: u64,
+    pub(super) records: u64,
     /// The positions of this page's parents it takes.
-    taken: Vec<usize>,
+    pub(super) taken: Vec<usize>,
     /// Every field its schema has (selected or not).
-    known_fields: HashSet<String>,
+    pub(super) known_fields: HashSet<String>,
     /// Fields its records carried that the schema lacks, already warned about.
-    unknown_fields: HashSet<String>,
-    /// Whether Drift refused it (403) in this pass: the rest of it is skipped.
-    skipped: bool,
+    pub(super) unknown_fields: HashSet<String>,
+    /// Why the rest of it is skipped in this pass (Drift refused it, or does not serve it).
+    pub(super) skipped: Option<String>,
 }
 
 impl<'s> Member<'s> {
@@ -72,13 +62,13 @@ impl<'s> Member<'s> {
             taken: Vec::new(),
             known_fields,
             unknown_fields: HashSet::new(),
-            skipped: false,
+            skipped: None,
         }
     }
 
     /// Warns once per run about each field a record carries that the stream's schema lacks (it
     /// is dropped, as every field outside the schema is).
-    fn note_unknown_fields(&mut self, record: &Map<String, Value>) {
+    pub(super) fn note_unknown_fields(&mut self, record: &Map<String, Value>) {
         for field in record.keys() {
             if !self.known_fields.contains(field) && self.unknown_fields.insert(field.clone()) {
                 tracing::warn!(
@@ -90,46 +80,43 @@ impl<'s> Member<'s> {
         }
     }
 
-    fn full(&self, test: Option<TestMode>) -> bool {
+    pub(super) fn full(&self, test: Option<TestMode>) -> bool {
         test == Some(TestMode::OneRecord) && self.records >= 1
     }
 
-    fn takes(&self, value: Option<i64>, key: &Value, test: Option<TestMode>) -> bool {
-        !self.skipped && self.window.accepts(value, key) && !self.full(test)
+    pub(super) fn takes(&self, value: Option<i64>, key: &Value, test: Option<TestMode>) -> bool {
+        self.skipped.is_none() && self.window.accepts(value, key) && !self.full(test)
     }
 }
 
 /// A parent record of the current page that at least one member takes.
-struct TakenParent {
-    record: Map<String, Value>,
+pub(super) struct TakenParent {
+    pub(super) record: Map<String, Value>,
     /// Its replication key value.
-    value: Option<i64>,
+    pub(super) value: Option<i64>,
 }
-
-/// A record and its replication value.
-type Valued = (Map<String, Value>, Option<i64>);
 
 /// The streams of one pass.
 pub struct Pass<'s> {
-    def: &'static StreamDef,
-    own: Option<Member<'s>>,
+    pub(super) def: &'static StreamDef,
+    pub(super) own: Option<Member<'s>>,
     /// Child streams with a list per parent.
-    lists: Vec<Member<'s>>,
+    pub(super) lists: Vec<Member<'s>>,
     /// Child streams referenced by a parent field.
-    refs: Vec<(Member<'s>, &'static str)>,
+    pub(super) refs: Vec<(Member<'s>, &'static str)>,
     /// Referenced ids written in this run.
-    referenced_seen: HashSet<String>,
-    progress: Progress,
+    pub(super) referenced_seen: HashSet<String>,
+    pub(super) progress: Progress,
     /// The last record of the list seen so far (key, replication value), to check the order.
-    last: Option<(Value, i64)>,
+    pub(super) last: Option<(Value, i64)>,
     /// Whether the list was seen out of its documented order.
-    order_broken: bool,
+    pub(super) order_broken: bool,
     /// Whether the walk stopped before the end of the list.
-    stopped_early: bool,
+    pub(super) stopped_early: bool,
     /// The lowest value on the page being written, with its keys (a newest-first list in order).
-    page_low: Option<(i64, Vec<Value>)>,
+    pub(super) page_low: Option<(i64, Vec<Value>)>,
     /// Everything of the list from the top down to this value (and these keys at it) is written.
-    handled: Option<(i64, Vec<Value>)>,
+    pub(super) handled: Option<(i64, Vec<Value>)>,
 }
 
 impl<'s> Pass<'s> {
@@ -158,7 +145,7 @@ impl<'s> Pass<'s> {
     }
 
     /// Notes a record's place for the pass's progress: the lowest value of the page, with its keys.
-    fn note_low(&mut self, key: &Value, value: Option<i64>) {
+    pub(super) fn note_low(&mut self, key: &Value, value: Option<i64>) {
         let Some(v) = value else { return };
         match &mut self.page_low {
             Some((low, keys)) if *low == v => keys.push(key.clone()),
@@ -169,7 +156,7 @@ impl<'s> Pass<'s> {
 
     /// The page is written: everything down to its lowest value is handled. Returns how far the
     /// pass has got, while its newest-first list is in order (else there is no telling).
-    fn commit_page(&mut self) -> Option<&(i64, Vec<Value>)> {
+    pub(super) fn commit_page(&mut self) -> Option<&(i64, Vec<Value>)> {
         if let Some((v, keys)) = self.page_low.take() {
             match &mut self.handled {
                 Some((h, at)) if *h == v => at.extend(keys),
@@ -180,18 +167,18 @@ impl<'s> Pass<'s> {
         self.handled.as_ref().filter(|_| ordered)
     }
 
-    fn members(&self) -> impl Iterator<Item = &Member<'s>> {
+    pub(super) fn members(&self) -> impl Iterator<Item = &Member<'s>> {
         let refs = self.refs.iter().map(|(m, _)| m);
         self.own.iter().chain(self.lists.iter()).chain(refs)
     }
 
-    fn members_mut(&mut self) -> impl Iterator<Item = &mut Member<'s>> {
+    pub(super) fn members_mut(&mut self) -> impl Iterator<Item = &mut Member<'s>> {
         let refs = self.refs.iter_mut().map(|(m, _)| m);
         self.own.iter_mut().chain(self.lists.iter_mut()).chain(refs)
     }
 
     /// The pass reads down to the lowest bound of the streams that filter by the parent's key.
-    fn lower(&self) -> Option<i64> {
+    pub(super) fn lower(&self) -> Option<i64> {
         let bounded: Vec<Option<i64>> = self
             .own
             .iter()
@@ -207,7 +194,7 @@ impl<'s> Pass<'s> {
 
     /// Checks a descending list's order across pages: the first record newer than the one before
     /// it breaks it (one warning naming both), and from then on the whole list is read.
-    fn check_order(&mut self, key: &Value, value: Option<i64>) {
+    pub(super) fn check_order(&mut self, key: &Value, value: Option<i64>) {
         let Some(v) = value else { return };
         if self.def.list.order != Order::Descending {
             return;
@@ -226,7 +213,7 @@ impl<'s> Pass<'s> {
 
     /// Whether this page of a descending list reaches below every window (so the walk may stop
     /// after it), as far as the order seen so far allows.
-    fn reaches_below(&self, records: &[Map<String, Value>]) -> bool {
+    pub(super) fn reaches_below(&self, records: &[Map<String, Value>]) -> bool {
         let (Some(rk), Some(lower)) = (self.def.replication_key, self.lower()) else {
             return false;
         };
@@ -238,7 +225,7 @@ impl<'s> Pass<'s> {
 
     /// Which members take each record of a page; the parents someone takes, and whether the list
     /// can stop here (a descending list, in order so far, reached records older than every window).
-    fn decide(
+    pub(super) fn decide(
         &mut self,
         records: Vec<Map<String, Value>>,
         test: Option<TestMode>,
@@ -289,7 +276,11 @@ impl<'s> Pass<'s> {
 
     /// A parent the unfinished pass this one resumes already wrote: what it references was written
     /// then too, so it is not fetched again in this run.
-    fn note_written_references(&mut self, record: &Map<String, Value>, value: Option<i64>) {
+    pub(super) fn note_written_references(
+        &mut self,
+        record: &Map<String, Value>,
+        value: Option<i64>,
+    ) {
         let key = &record[self.def.key];
         if !self
             .own
@@ -307,7 +298,7 @@ impl<'s> Pass<'s> {
     }
 
     /// How the list was read, for the stream's closing line.
-    fn how_read(&self) -> String {
+    pub(super) fn how_read(&self) -> String {
         match (self.def.list.order, self.order_broken, self.stopped_early) {
             (_, _, true) => format!("stopped early after {} pages", self.progress.pages),
             (Order::Descending, true, _) => "read the whole list: order not strict".into(),
@@ -315,424 +306,130 @@ impl<'s> Pass<'s> {
         }
     }
 
-    fn written(&self) -> u64 {
+    pub(super) fn written(&self) -> u64 {
         self.members().map(|m| m.records).sum()
     }
 }
 
-/// Projects a record onto the member's selected fields, fits it to the schema, and writes it.
-fn emit(
-    out: &mut impl Output,
-    m: &mut Member<'_>,
-    record: &Map<String, Value>,
-    extracted: &str,
-) -> Result<()> {
-    let mut projected: Map<String, Value> = m
-        .sel
-        .fields
-        .iter()
-        .filter_map(|f| record.get(f).map(|v| (f.clone(), v.clone())))
-        .collect();
-    let empty = Map::new();
-    let properties = m
-        .sel
-        .schema
-        .get("properties")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    m.note_unknown_fields(record);
-    let key = record.get(m.def.key).cloned().unwrap_or_default();
-    let notes = conform(&mut projected, properties, m.def.key).map_err(|reason| Error::Record {
-        stream: m.def.name.into(),
-        key: key.to_string(),
-        reason,
-    })?;
-    for (what, value) in notes {
-        tracing::debug!(stream = m.def.name, key = %key, value, "value does not fit the schema: {what}");
-        let what = format!("value does not fit the schema: {what}");
-        tally::note(m.def.name, &what, &key.to_string());
-    }
-    out.record(m.def.name, &projected, extracted, m.version)?;
-    m.records += 1;
-    tally::record(m.def.name);
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
 
-impl<O: Output> Run<'_, O> {
-    /// Runs one pass: SCHEMA of every member, the pages, then the bookmarks and a STATE.
-    pub(super) async fn pass(&mut self, mut pass: Pass<'_>) -> Result<()> {
-        for m in pass.members() {
-            let rk: Vec<&str> = m.sel.incremental_key().into_iter().collect();
-            self.out.stream_start(StreamStart {
-                stream: m.def.name,
-                schema: &m.sel.schema,
-                key: &[m.def.key],
-                bookmark: &rk,
-            })?;
-            tally::start(m.def.name);
-        }
-        if self.test == Some(TestMode::SchemaOnly) {
-            return Ok(());
-        }
-        let def = pass.def;
-        tracing::info!(target: "tap_drift::progress", stream = def.name, bookmark = pass.lower(), "stream started");
-        let mut pages = self.walker(&pass);
-        loop {
-            let mut page = match pages.next_page(&self.client).await {
-                Ok(Some(page)) => page,
-                Ok(None) => break,
-                Err(e) => {
-                    // the list itself is refused: every stream of the pass stops here
-                    let members: Vec<&mut Member<'_>> = pass.members_mut().collect();
-                    self.refuse_all(members, e)?;
-                    break;
-                }
-            };
-            if pages.could_grow(&page) && !pass.reaches_below(&page.records) {
-                // a newer-style list allows bigger pages: start again with them, this page unread
-                pages.grow();
-                continue;
-            }
-            pass.progress.pages = pages.pages();
-            if let Some(d) = def.derived {
-                for r in &mut page.records {
-                    let v = (d.make)(r);
-                    r.insert(d.field.into(), v);
-                }
-            }
-            let extracted = now_rfc3339();
-            let (parents, stop) = pass.decide(page.records, self.test);
-            self.write_own(&mut pass, &parents, &extracted).await?;
-            self.write_lists(&mut pass, &parents, &extracted).await?;
-            self.write_referenced(&mut pass, &parents, &extracted)
-                .await?;
-            self.out.flush()?;
-            self.after_page(&mut pass)?;
-            if stop {
-                pages.stop();
-            }
-        }
-        self.finish(&pass)
+    use super::*;
+    use crate::singer::catalog::select_all;
+
+    /// Every stream selected, as a catalog-less run selects them.
+    fn all() -> &'static [Selected] {
+        let known = crate::discover::known(TimestampFormat::EpochMs).unwrap();
+        Box::leak(select_all(&known).into_boxed_slice())
     }
 
-    /// A request of a member failed: a 403 skips the rest of that stream (its bookmark stays), with
-    /// one warning, unless `on_missing_scope` is `fail`; any other error ends the run.
-    fn refused(&mut self, m: &mut Member<'_>, e: Error) -> Result<()> {
-        if m.skipped {
-            return matches!(e, Error::Auth { status: 403, .. })
-                .then_some(())
-                .ok_or(e);
-        }
-        match e {
-            Error::Auth {
-                status: 403,
-                endpoint,
-            } => {
-                m.skipped = true;
-                self.refuse(m.def, format!("drift refused it (403 on {endpoint})"))
-            }
-            // an endpoint Drift does not serve for every account
-            Error::Api {
-                status: 400 | 404 | 405,
-                endpoint,
-                body,
-            } if m.def.optional => {
-                m.skipped = true;
-                tracing::warn!(
-                    stream = m.def.name,
-                    "stream skipped: drift does not serve {endpoint} for this account ({body})"
-                );
-                self.skip(m.def, format!("{endpoint} not served"))
-            }
-            other => Err(other),
-        }
+    fn member(name: &str, bookmark: Option<i64>) -> Member<'static> {
+        let sel = all().iter().find(|s| s.name == name).unwrap();
+        let def = crate::streams::find(name).unwrap();
+        let window = BookmarkWindow::new(bookmark, None, Vec::new(), 0, i64::MAX);
+        Member::new(sel, def, window, None)
     }
 
-    fn refuse_all(&mut self, members: Vec<&mut Member<'_>>, e: Error) -> Result<()> {
-        let again = |e: &Error| match e {
-            Error::Auth { status, endpoint } => Error::Auth {
-                status: *status,
-                endpoint: endpoint.clone(),
-            },
-            Error::Api {
-                status,
-                endpoint,
-                body,
-            } => Error::Api {
-                status: *status,
-                endpoint: endpoint.clone(),
-                body: body.clone(),
-            },
-            other => Error::Decode {
-                endpoint: String::new(),
-                reason: other.to_string(),
-            },
-        };
-        if !matches!(e, Error::Auth { .. } | Error::Api { .. }) {
-            return Err(e);
-        }
-        for m in members {
-            self.refused(m, again(&e))?;
-        }
-        Ok(())
+    /// A pass over conversations (a newest-first list) with messages and contacts.
+    fn conversations(own: Option<i64>, messages: Option<i64>) -> Pass<'static> {
+        let def = crate::streams::find("conversations").unwrap();
+        let kids = vec![member("messages", messages), member("contacts", None)];
+        Pass::new(def, Some(member("conversations", own)), kids)
     }
 
-    /// The walk over a pass's list: by pages, or, for a list read by spans of time, over the
-    /// window from the pass's lower bound to now (or past it), warning when Drift no longer keeps
-    /// the start of it.
-    fn walker(&self, pass: &Pass<'_>) -> Pages<'static> {
-        let def = pass.def;
-        let pages = Pages::new(
-            &def.list,
-            def.list.path,
-            def.list_key(),
-            def.name,
-            self.config.page_size,
-        );
-        let Pagination::Span(span) = def.list.pagination else {
-            return pages;
-        };
-        let lower = pass.lower().unwrap_or(0);
-        if let Some(days) = def.history_days {
-            let kept_from = self.started_ms - i64::from(days) * 86_400_000;
-            if lower < kept_from {
-                let from = crate::time::ms_to_rfc3339(kept_from).unwrap_or_default();
-                tracing::warn!(stream = def.name, "drift keeps only the last {days} days: records before {from} are gone for good; run at least weekly so none are lost");
-            }
-        }
-        let metrics = pass
-            .own
-            .as_ref()
-            .map(|m| {
-                m.sel
-                    .fields
-                    .iter()
-                    .filter(|f| *f != def.key)
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
-        pages.within(lower, span::upper(span, self.started_ms), metrics)
-    }
-
-    /// The parents' own records, completed concurrently, written in list order.
-    async fn write_own(
-        &mut self,
-        pass: &mut Pass<'_>,
-        parents: &[TakenParent],
-        extracted: &str,
-    ) -> Result<()> {
-        let Some(m) = pass.own.as_mut().filter(|m| !m.skipped) else {
-            return Ok(());
-        };
-        let def = pass.def;
-        // the detail endpoint costs a request a record: only when a field it adds is selected
-        let detail = def
-            .detail
-            .filter(|d| d.fields.iter().any(|f| m.sel.fields.iter().any(|s| s == f)));
-        let taken = m
-            .taken
+    fn page(updated: &[(i64, i64)]) -> Vec<Map<String, Value>> {
+        updated
             .iter()
-            .map(|&i| (parents[i].record.clone(), parents[i].value));
-        let client = &self.client;
-        let completed: Result<Vec<Valued>> = stream::iter(taken)
-            .map(|(record, value)| async move {
-                let record = match &detail {
-                    Some(detail) => complete(client, detail, def.key, def.name, record).await?,
-                    None => record,
-                };
-                Ok::<_, Error>((record, value))
-            })
-            .buffered(self.config.max_concurrency)
-            .try_collect()
-            .await;
-        let completed = match completed {
-            Ok(c) => c,
-            Err(e) => return self.refused(m, e),
-        };
-        for (record, value) in completed {
-            emit(self.out, m, &record, extracted)?;
-            m.window.saw(value, &record[def.key]);
-        }
-        Ok(())
+            .map(
+                |(id, at)| match json!({"id": id, "updatedAt": at, "contactId": id + 100}) {
+                    Value::Object(m) => m,
+                    _ => unreachable!(),
+                },
+            )
+            .collect()
     }
 
-    /// Each child list, for the parents it takes: the first pages read concurrently, the rest
-    /// page by page, written in parent order as they come (memory: a page per parent in flight).
-    async fn write_lists(
-        &mut self,
-        pass: &mut Pass<'_>,
-        parents: &[TakenParent],
-        extracted: &str,
-    ) -> Result<()> {
-        let parent_def = pass.def;
-        for m in pass.lists.iter_mut().filter(|m| !m.skipped) {
-            let parent_key_field = match m.def.parent.map(|p| p.via) {
-                Some(Child::PerParent { parent_key_field }) => parent_key_field,
-                _ => parent_def.key,
-            };
-            let taken: Vec<(Value, Option<i64>)> = m
-                .taken
-                .iter()
-                .map(|&i| (parents[i].record[parent_def.key].clone(), parents[i].value))
-                .collect();
-            if let Err(e) = self
-                .write_children(m, taken, parent_key_field, extracted)
-                .await
-            {
-                self.refused(m, e)?;
-            }
-        }
-        Ok(())
+    #[test]
+    fn a_pass_reads_down_to_the_lowest_window_of_the_streams_that_filter_by_the_parent() {
+        assert_eq!(conversations(Some(500), Some(300)).lower(), Some(300));
+        // a child without a bookmark needs the whole list
+        assert_eq!(conversations(Some(500), None).lower(), None);
     }
 
-    /// One child stream's records for the parents it takes.
-    async fn write_children(
-        &mut self,
-        m: &mut Member<'_>,
-        taken: Vec<(Value, Option<i64>)>,
-        parent_key_field: &'static str,
-        extracted: &str,
-    ) -> Result<()> {
-        let (child, bound, client) = (m.def, self.config.page_size, &self.client);
-        let firsts = stream::iter(taken)
-            .map(|(parent_key, value)| async move {
-                let id = key_text(&parent_key);
-                let mut pages = Pages::new(
-                    &child.list,
-                    &child.list.path_for(&id),
-                    child.key,
-                    child.name,
-                    bound,
-                );
-                let instead = "the parent vanished before its list could be read; skipped";
-                let first = skip_404(pages.next_page(client).await, child.name, &id, instead)?;
-                Ok::<_, Error>((parent_key, value, pages, first.flatten()))
-            })
-            .buffered(self.config.max_concurrency);
-        futures_util::pin_mut!(firsts);
-        while let Some(next) = firsts.next().await {
-            let (parent_key, value, mut pages, mut page) = next?;
-            while let Some(p) = page {
-                for mut record in p.records {
-                    if m.full(self.test) {
-                        break;
-                    }
-                    record.insert(parent_key_field.into(), parent_key.clone());
-                    if let (Some(crk), Some(v)) = (child.replication_key, value) {
-                        record.insert(crk.into(), Value::from(v));
-                    }
-                    emit(self.out, m, &record, extracted)?;
-                }
-                if m.full(self.test) {
-                    break;
-                }
-                let id = key_text(&parent_key);
-                let instead = "the parent vanished while its list was read; the rest skipped";
-                page = skip_404(pages.next_page(client).await, child.name, &id, instead)?.flatten();
-            }
-            m.window.saw(value, &parent_key);
-        }
-        Ok(())
+    #[test]
+    fn records_below_every_window_are_not_taken_and_end_an_ordered_list() {
+        let mut pass = conversations(Some(350), Some(350));
+        let (parents, stop) = pass.decide(page(&[(1, 500), (2, 400), (3, 300)]), None);
+        let ids: Vec<&Value> = parents.iter().map(|p| &p.record["id"]).collect();
+        assert_eq!(ids, [&json!(1), &json!(2)]);
+        assert!(stop);
+        assert_eq!(pass.own.as_ref().unwrap().taken, [0, 1]);
+        assert_eq!(pass.lists[0].taken, [0, 1]);
+        assert!(pass.how_read().starts_with("stopped early"));
     }
 
-    /// The records the page's parents reference, each once per run.
-    async fn write_referenced(
-        &mut self,
-        pass: &mut Pass<'_>,
-        parents: &[TakenParent],
-        extracted: &str,
-    ) -> Result<()> {
-        for (m, field) in pass.refs.iter_mut().filter(|(m, _)| !m.skipped) {
-            let child = m.def;
-            let seen = &mut pass.referenced_seen;
-            let ids: Vec<String> = parents
-                .iter()
-                .filter_map(|p| p.record.get(*field).filter(|v| !v.is_null()).map(key_text))
-                .filter(|id| seen.insert(format!("{}:{id}", child.name)))
-                .collect();
-            let client = &self.client;
-            let fetched: Result<Vec<Option<Map<String, Value>>>> = stream::iter(ids)
-                .map(|id| async move {
-                    referenced(client, &child.list, child.key, child.name, &id).await
-                })
-                .buffered(self.config.max_concurrency)
-                .try_collect()
-                .await;
-            let fetched = match fetched {
-                Ok(f) => f,
-                Err(e) => {
-                    self.refused(m, e)?;
-                    continue;
-                }
-            };
-            for record in fetched.into_iter().flatten() {
-                if m.full(self.test) {
-                    break;
-                }
-                emit(self.out, m, &record, extracted)?;
-            }
-        }
-        Ok(())
+    #[test]
+    fn each_member_takes_only_what_its_own_window_holds() {
+        let mut pass = conversations(Some(450), Some(350));
+        let (parents, stop) = pass.decide(page(&[(1, 500), (2, 400)]), None);
+        assert_eq!(parents.len(), 2);
+        assert!(!stop);
+        assert_eq!(pass.own.as_ref().unwrap().taken, [0]);
+        assert_eq!(pass.lists[0].taken, [0, 1]);
     }
 
-    /// A checkpoint and a progress report, when due. Bookmarks themselves move only when the pass
-    /// ends: no list is ascending by its key.
-    fn after_page(&mut self, pass: &mut Pass<'_>) -> Result<()> {
-        let written = pass.written();
-        let resumable = self.record_progress(pass);
-        if pass.progress.checkpoint_due(written) || resumable {
-            self.out.checkpoint(&self.state.to_value())?;
-        }
-        if pass.progress.report_due() {
-            let (pace, throttled) = self.client.pace();
-            for m in pass.members() {
-                pass.progress.report(m.def.name, m.records, pace, throttled);
-            }
-        }
-        Ok(())
+    #[test]
+    fn a_record_newer_than_the_one_before_breaks_the_order_and_the_walk_goes_on() {
+        let mut pass = conversations(Some(350), Some(350));
+        let (_, stop) = pass.decide(page(&[(1, 500), (2, 400)]), None);
+        assert!(!stop);
+        assert!(pass.commit_page().is_some());
+        // the next page starts newer than the last record: the list is not in order
+        let (parents, stop) = pass.decide(page(&[(3, 450), (4, 300)]), None);
+        assert_eq!(parents.len(), 1);
+        assert!(!stop, "an unordered list is read to its end");
+        assert!(
+            pass.commit_page().is_none(),
+            "no resume point without order"
+        );
+        assert_eq!(pass.how_read(), "read the whole list: order not strict");
     }
 
-    /// After a page of a newest-first list in order: notes in the state how far each incremental
-    /// stream of the pass has got, so a run that is stopped can resume from there (whether it did).
-    fn record_progress(&mut self, pass: &mut Pass<'_>) -> bool {
-        let Some((down_to, at)) = pass.commit_page().cloned() else {
-            return false;
-        };
-        if self.test.is_some() {
-            return false;
-        }
-        let mut recorded = false;
-        for m in pass.members().filter(|m| !m.skipped) {
-            if let Some(k) = m.sel.incremental_key() {
-                let progress = m.window.progress(down_to, &at).to_value();
-                self.state.record_progress(m.def.name, k, progress);
-                recorded = true;
-            }
-        }
-        recorded
+    #[test]
+    fn a_committed_page_says_how_far_down_the_list_the_pass_has_got() {
+        let mut pass = conversations(None, None);
+        pass.decide(page(&[(1, 500), (2, 400), (3, 400)]), None);
+        assert_eq!(pass.commit_page(), Some(&(400, vec![json!(2), json!(3)])));
+        pass.decide(page(&[(4, 400), (5, 200)]), None);
+        assert_eq!(pass.commit_page(), Some(&(200, vec![json!(5)])));
     }
 
-    /// Logs each stream's end (and how the list was read), moves the incremental bookmarks of the
-    /// streams read to their end, ends each stream on the output, and writes a STATE.
-    fn finish(&mut self, pass: &Pass<'_>) -> Result<()> {
-        tracing::info!(target: "tap_drift::progress", stream = pass.def.name, "{}", pass.how_read());
-        for m in pass.members().filter(|m| !m.skipped) {
-            pass.progress.finished(m.def.name, m.records);
-            if let (Some(k), None) = (m.sel.incremental_key(), self.test) {
-                match m.window.bookmark() {
-                    Some((value, recent)) => self.state.advance(m.def.name, k, value, recent),
-                    None => self.state.clear_progress(m.def.name),
-                }
-            }
-            let end = StreamEnd::Complete {
-                activate_version: m.version,
-            };
-            self.out.stream_end(m.def.name, end)?;
-            tally::end(m.def.name, tally::Ended::Complete);
-            self.read.push(m.def.name);
-        }
-        self.out.checkpoint(&self.state.to_value())?;
-        Ok(())
+    #[test]
+    fn a_page_reaches_below_only_an_ordered_list_with_every_window_bounded() {
+        let pass = conversations(Some(350), Some(300));
+        assert!(pass.reaches_below(&page(&[(1, 500), (2, 299)])));
+        assert!(!pass.reaches_below(&page(&[(1, 500), (2, 300)])));
+        assert!(!conversations(Some(350), None).reaches_below(&page(&[(2, 1)])));
+    }
+
+    #[test]
+    fn a_connection_test_takes_one_parent_and_stops() {
+        let mut pass = conversations(None, None);
+        let (parents, stop) = pass.decide(page(&[(1, 500), (2, 400)]), Some(TestMode::OneRecord));
+        assert_eq!(parents.len(), 1);
+        assert!(stop);
+        assert!(pass.lists.iter().all(|m| m.taken == [0]));
+    }
+
+    #[test]
+    fn a_parent_taken_only_for_its_references_is_still_a_parent() {
+        // contacts alone: a pass without its own stream or per-parent lists takes every parent
+        let def = crate::streams::find("conversations").unwrap();
+        let mut pass = Pass::new(def, None, vec![member("contacts", None)]);
+        let (parents, _) = pass.decide(page(&[(1, 500), (2, 400)]), None);
+        assert_eq!(parents.len(), 2);
+        assert_eq!(pass.refs.len(), 1);
+        assert_eq!(pass.refs[0].1, "contactId");
     }
 }

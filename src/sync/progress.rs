@@ -2,6 +2,7 @@
 //! when a progress line is due (every 15 s), and the progress and closing log lines with their
 //! Meltano SDK `record_count` metrics. Owns no output: it says when, the pass writes.
 
+use crate::out::tally::Tally;
 use std::time::{Duration, Instant};
 
 /// How often a stream logs its progress.
@@ -77,26 +78,26 @@ impl Progress {
     }
 
     /// Logs one stream's end, and the warnings counted for it.
-    pub fn finished(&self, stream: &str, records: u64) {
+    pub fn finished(&self, tally: &Tally, stream: &str, records: u64) {
         crate::out::logging::record_count(stream, records);
         tracing::info!(target: "tap_drift::progress", stream, records, pages = self.pages, "stream finished");
-        warn_notes(stream);
+        warn_notes(tally, stream);
     }
 }
 
 /// Logs the warnings counted for a stream and not logged yet: one line per kind.
-pub fn warn_notes(stream: &str) {
-    for line in crate::out::tally::take_notes(stream) {
+pub fn warn_notes(tally: &Tally, stream: &str) {
+    for line in tally.take_notes(stream) {
         tracing::warn!(stream, "{line}");
     }
 }
 
 /// Logs what is left of each stream's counted warnings, then one summary line per stream of the
 /// run: how it ended, its records, pages, requests and pace.
-pub fn summary() {
-    let rows = crate::out::tally::rows();
+pub fn summary(tally: &Tally) {
+    let rows = tally.rows();
     for row in &rows {
-        warn_notes(&row.stream);
+        warn_notes(tally, &row.stream);
     }
     for row in rows.iter().filter(|r| r.is_stream) {
         tracing::info!(

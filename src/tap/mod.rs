@@ -12,6 +12,7 @@ use std::path::Path;
 use crate::config::Config;
 use crate::error::Result;
 use crate::input::{parse_file, state_error};
+use crate::out::tally::Tally;
 use crate::session::persist;
 use crate::session::{How, Session};
 use crate::singer::catalog::{self, Selected};
@@ -21,8 +22,8 @@ use crate::sync::{estimate, TestMode};
 use crate::tap::cli::{Cli, Mode};
 use crate::{config, discover, drift, streams, time};
 
-/// Runs the tap as the command line asks, writing to `out`.
-pub async fn run(cli: &Cli, mut out: impl Write + Send + 'static) -> Result<()> {
+/// Runs the tap as the command line asks, writing to `out` and counting in `tally`.
+pub async fn run(cli: &Cli, mut out: impl Write + Send + 'static, tally: Tally) -> Result<()> {
     match cli.mode() {
         Mode::About(format) => {
             out.write_all(about::render(format).as_bytes())?;
@@ -41,13 +42,13 @@ pub async fn run(cli: &Cli, mut out: impl Write + Send + 'static) -> Result<()> 
             let config = &session.config;
             let selected = selection(cli, config)?;
             let capped = streams::capped_endpoints();
-            let client = drift::DriftClient::connect(config, None, &capped).await?;
+            let client = drift::DriftClient::connect(config, None, &capped, tally).await?;
             let plan = estimate::run(&client, &selected, config, time::now_ms()).await?;
             out.write_all(plan.as_bytes())?;
             out.flush()?;
             Ok(())
         }
-        Mode::Sync(test) => sync(cli, out, test).await,
+        Mode::Sync(test) => sync(cli, out, test, tally).await,
     }
 }
 
@@ -79,11 +80,17 @@ fn state(path: Option<&Path>) -> Result<State> {
 
 /// A sync (or a connection test): config, selection and state are read and checked before the
 /// first request; the session and the engine do the rest.
-async fn sync(cli: &Cli, out: impl Write + Send + 'static, test: Option<TestMode>) -> Result<()> {
+async fn sync(
+    cli: &Cli,
+    out: impl Write + Send + 'static,
+    test: Option<TestMode>,
+    tally: Tally,
+) -> Result<()> {
     let session = open(cli).await?;
     let selected = selection(cli, &session.config)?;
     let state_path = cli.state.clone();
     let how = How {
+        tally,
         test,
         had_state: state_path.is_some(),
         refresh_from: persist::source_of(&cli.config, "refresh_token"),

@@ -1,0 +1,645 @@
+//! The run: one sync's engine object, made by [`Run::new`] from its client, config, state and
+//! output, and all of its steps. [`Run::sync`] checks which streams the token may read, runs one
+//! pass per top-level stream (reading the list page by page, writing each page's records, then its
+//! children's and the records it references), moves bookmarks only after their records went out,
+//! and returns which streams were read and which were skipped. It is the one writer of the last good
+//! STATE when a run fails or is stopped by a signal. What a pass decides page by page is pure and
+//! lives in `pass.rs`; this file does the I/O around it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::{stream, StreamExt, TryStreamExt};
+use serde_json::{Map, Value};
+
+use crate::config::Config;
+use crate::drift::page::{Pages, Pagination};
+use crate::drift::read::{complete, key_text, referenced, skip_404};
+use crate::drift::span;
+use crate::drift::DriftClient;
+use crate::error::{Error, Result};
+use crate::out::output::{Output, StreamEnd, StreamStart};
+use crate::out::tally::{Ended, Tally};
+use crate::signal;
+use crate::singer::conform::conform;
+use crate::singer::state::State;
+use crate::streams::{Child, StreamDef, STREAMS};
+use crate::sync::pass::{Member, Pass, TakenParent};
+use crate::sync::{progress, take, Planned, Synced, TestMode};
+use crate::time::now_rfc3339;
+
+/// One sync: the client, the config, the state whose bookmarks it moves, and where its events go.
+pub struct Run<'o, O: Output> {
+    client: Arc<DriftClient>,
+    config: Config,
+    state: State,
+    out: &'o mut O,
+    /// The sync's start time in epoch ms; no bookmark goes past it.
+    started_ms: i64,
+    /// Connection-test mode (`--test`): no bookmark moves.
+    test: Option<TestMode>,
+}
+
+impl<'o, O: Output> Run<'o, O> {
+    /// A run of `client` and `config` from `state` (already planned at `started_ms`) to `out`.
+    pub fn new(
+        client: DriftClient,
+        config: Config,
+        state: State,
+        out: &'o mut O,
+        started_ms: i64,
+        test: Option<TestMode>,
+    ) -> Self {
+        Run {
+            client: Arc::new(client),
+            config,
+            state,
+            out,
+            started_ms,
+            test,
+        }
+    }
+
+    fn tally(&self) -> &Tally {
+        self.client.tally()
+    }
+}
+
+/// A record and its replication value.
+type Valued = (Map<String, Value>, Option<i64>);
+
+/// Projects a record onto the member's selected fields, fits it to the schema, and writes it.
+fn emit(
+    out: &mut impl Output,
+    tally: &Tally,
+    m: &mut Member<'_>,
+    record: &Map<String, Value>,
+    extracted: &str,
+) -> Result<()> {
+    let mut projected: Map<String, Value> = m
+        .sel
+        .fields
+        .iter()
+        .filter_map(|f| record.get(f).map(|v| (f.clone(), v.clone())))
+        .collect();
+    let empty = Map::new();
+    let properties = m
+        .sel
+        .schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    m.note_unknown_fields(record);
+    let key = record.get(m.def.key).cloned().unwrap_or_default();
+    let notes = conform(&mut projected, properties, m.def.key).map_err(|reason| Error::Record {
+        stream: m.def.name.into(),
+        key: key.to_string(),
+        reason,
+    })?;
+    for (what, value) in notes {
+        tracing::debug!(stream = m.def.name, key = %key, value, "value does not fit the schema: {what}");
+        let what = format!("value does not fit the schema: {what}");
+        tally.note(m.def.name, &what, &key.to_string());
+    }
+    out.record(m.def.name, &projected, extracted, m.version)?;
+    m.records += 1;
+    tally.record(m.def.name);
+    Ok(())
+}
+
+impl<O: Output> Run<'_, O> {
+    /// Syncs the planned streams, pass by pass, then writes the final STATE; returns which streams
+    /// were read to their end and which were skipped. On failure or on a signal, the last good
+    /// STATE is written before the error is returned.
+    pub async fn sync(mut self, planned: Vec<Planned<'_>>, had_state: bool) -> Result<Synced> {
+        signal::watch();
+        let started = Instant::now();
+        let result = tokio::select! {
+            r = self.passes(planned, had_state) => r,
+            s = signal::stopped() => Err(Error::Interrupted(s)),
+        };
+        // a signal may also have surfaced as an output that gave up waiting
+        let result = match (result, signal::stopping()) {
+            (Err(_), Some(s)) => Err(Error::Interrupted(s)),
+            (other, _) => other,
+        };
+        match &result {
+            // the target is gone: there is nobody to write to
+            Err(Error::Output(_)) => {}
+            Err(e) => {
+                if let Error::Interrupted(s) = e {
+                    // the sync stopped at an await point: every line handed over is whole
+                    tracing::warn!("{s} received: writing the last STATE and stopping");
+                }
+                // best effort: the run already failed, and the error is what gets reported
+                let _ = self.out.checkpoint(&self.state.to_value());
+                let _ = self.out.flush();
+            }
+            Ok(_) => self.out.flush()?,
+        }
+        self.closing_lines(started, result.as_ref().ok());
+        result
+    }
+
+    async fn passes(&mut self, planned: Vec<Planned<'_>>, had_state: bool) -> Result<Synced> {
+        if had_state {
+            self.out.checkpoint(&self.state.to_value())?;
+        }
+        let (mut planned, mut synced) = self.readable(planned).await?;
+        for def in STREAMS.iter().filter(|d| d.parent.is_none()) {
+            let own = take(&mut planned, |p| p.def.name == def.name);
+            let mut kids = Vec::new();
+            while let Some(kid) = take(&mut planned, |p| {
+                p.def.parent.is_some_and(|parent| parent.stream == def.name)
+            }) {
+                kids.push(kid);
+            }
+            if own.is_none() && kids.is_empty() {
+                continue;
+            }
+            synced.extend(self.pass(Pass::new(def, own, kids)).await?);
+        }
+        self.out.checkpoint(&self.state.to_value())?;
+        Ok(synced)
+    }
+
+    /// The run's last log lines: warnings still counted, a summary line per stream and one for the
+    /// run (the terminal display shows these as its table), and what a connection test found.
+    fn closing_lines(&self, started: Instant, finished: Option<&Synced>) {
+        progress::summary(self.tally());
+        let Some(synced) = finished else {
+            return;
+        };
+        let (pace, throttled) = self.client.pace();
+        let skipped: Vec<&str> = synced.skipped.iter().map(|(s, _)| *s).collect();
+        tracing::info!(
+            target: "tap_drift::summary",
+            requests = self.client.request_count(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            pace_per_minute = pace.round() as u64,
+            throttled,
+            skipped = skipped.join(","),
+            peak_rss_kb = crate::out::logging::peak_rss_kb(),
+            "sync finished"
+        );
+        if self.test == Some(TestMode::OneRecord) {
+            for (stream, why) in &synced.skipped {
+                tracing::warn!(stream, "connection test: cannot be read: {why}");
+            }
+            for stream in &synced.read {
+                tracing::info!(stream, "connection test: can be read");
+            }
+        }
+    }
+
+    /// The planned streams the token may read, as far as Drift says (`POST /app/token_info`);
+    /// the others are skipped now (or fail the run), and returned as skipped.
+    async fn readable<'s>(
+        &mut self,
+        planned: Vec<Planned<'s>>,
+    ) -> Result<(Vec<Planned<'s>>, Synced)> {
+        let mut synced = Synced::default();
+        if planned.is_empty() || self.test == Some(TestMode::SchemaOnly) {
+            return Ok((planned, synced));
+        }
+        let Some(scopes) = self.client.scopes().await else {
+            return Ok((planned, synced));
+        };
+        let mut readable = Vec::new();
+        for p in planned {
+            if scopes.iter().any(|s| s == p.def.scope) {
+                readable.push(p);
+            } else {
+                let why = format!("the token lacks the {} scope", p.def.scope);
+                self.refuse(p.def, &why)?;
+                synced.skipped.push((p.def.name, why));
+            }
+        }
+        Ok((readable, synced))
+    }
+
+    /// Skips a stream the token may not read, with one warning saying how to fix it (or fails the
+    /// run, with `on_missing_scope: fail`).
+    fn refuse(&mut self, def: &'static StreamDef, why: &str) -> Result<()> {
+        if self.config.fail_on_missing_scope {
+            return Err(Error::Scope {
+                stream: def.name.into(),
+                scope: def.scope.into(),
+                why: why.into(),
+            });
+        }
+        tracing::warn!(
+            stream = def.name,
+            "stream skipped: {why}; to read it, give the Drift app the {} scope (developer settings, OAuth & Scopes), reinstall it and use the new token",
+            def.scope
+        );
+        self.skip(def, why)
+    }
+
+    /// Skips the rest of a stream (its bookmark stays): the closing line lists it.
+    fn skip(&mut self, def: &'static StreamDef, why: &str) -> Result<()> {
+        self.tally().end(def.name, Ended::Skipped(why.into()));
+        self.out.stream_end(def.name, StreamEnd::Incomplete)?;
+        Ok(())
+    }
+
+    /// Runs one pass: SCHEMA of every member, the pages, then the bookmarks and a STATE; returns
+    /// which of its streams were read and which skipped.
+    async fn pass(&mut self, mut pass: Pass<'_>) -> Result<Synced> {
+        for m in pass.members() {
+            let rk: Vec<&str> = m.sel.incremental_key().into_iter().collect();
+            self.out.stream_start(StreamStart {
+                stream: m.def.name,
+                schema: &m.sel.schema,
+                key: &[m.def.key],
+                bookmark: &rk,
+            })?;
+            self.tally().start(m.def.name);
+        }
+        if self.test == Some(TestMode::SchemaOnly) {
+            return Ok(Synced::default());
+        }
+        let def = pass.def;
+        tracing::info!(target: "tap_drift::progress", stream = def.name, bookmark = pass.lower(), "stream started");
+        let mut pages = self.walker(&pass);
+        loop {
+            let mut page = match pages.next_page(&self.client).await {
+                Ok(Some(page)) => page,
+                Ok(None) => break,
+                Err(e) => {
+                    // the list itself is refused: every stream of the pass stops here
+                    let members: Vec<&mut Member<'_>> = pass.members_mut().collect();
+                    self.refuse_all(members, e)?;
+                    break;
+                }
+            };
+            if pages.could_grow(&page) && !pass.reaches_below(&page.records) {
+                // a newer-style list allows bigger pages: start again with them, this page unread
+                pages.grow();
+                continue;
+            }
+            pass.progress.pages = pages.pages();
+            if let Some(d) = def.derived {
+                for r in &mut page.records {
+                    let v = (d.make)(r);
+                    r.insert(d.field.into(), v);
+                }
+            }
+            let extracted = now_rfc3339();
+            let (parents, stop) = pass.decide(page.records, self.test);
+            self.write_own(&mut pass, &parents, &extracted).await?;
+            self.write_lists(&mut pass, &parents, &extracted).await?;
+            self.write_referenced(&mut pass, &parents, &extracted)
+                .await?;
+            self.out.flush()?;
+            self.after_page(&mut pass)?;
+            if stop {
+                pages.stop();
+            }
+        }
+        self.finish(&pass)
+    }
+
+    /// A request of a member failed: a 403 skips the rest of that stream (its bookmark stays), with
+    /// one warning, unless `on_missing_scope` is `fail`; any other error ends the run.
+    fn refused(&mut self, m: &mut Member<'_>, e: Error) -> Result<()> {
+        if m.skipped.is_some() {
+            return matches!(e, Error::Auth { status: 403, .. })
+                .then_some(())
+                .ok_or(e);
+        }
+        match e {
+            Error::Auth {
+                status: 403,
+                endpoint,
+            } => {
+                let why = format!("drift refused it (403 on {endpoint})");
+                self.refuse(m.def, &why)?;
+                m.skipped = Some(why);
+                Ok(())
+            }
+            // an endpoint Drift does not serve for every account
+            Error::Api {
+                status: 400 | 404 | 405,
+                endpoint,
+                body,
+            } if m.def.optional => {
+                tracing::warn!(
+                    stream = m.def.name,
+                    "stream skipped: drift does not serve {endpoint} for this account ({body})"
+                );
+                let why = format!("{endpoint} not served");
+                self.skip(m.def, &why)?;
+                m.skipped = Some(why);
+                Ok(())
+            }
+            other => Err(other),
+        }
+    }
+
+    fn refuse_all(&mut self, members: Vec<&mut Member<'_>>, e: Error) -> Result<()> {
+        let again = |e: &Error| match e {
+            Error::Auth { status, endpoint } => Error::Auth {
+                status: *status,
+                endpoint: endpoint.clone(),
+            },
+            Error::Api {
+                status,
+                endpoint,
+                body,
+            } => Error::Api {
+                status: *status,
+                endpoint: endpoint.clone(),
+                body: body.clone(),
+            },
+            other => Error::Decode {
+                endpoint: String::new(),
+                reason: other.to_string(),
+            },
+        };
+        if !matches!(e, Error::Auth { .. } | Error::Api { .. }) {
+            return Err(e);
+        }
+        for m in members {
+            self.refused(m, again(&e))?;
+        }
+        Ok(())
+    }
+
+    /// The walk over a pass's list: by pages, or, for a list read by spans of time, over the
+    /// window from the pass's lower bound to now (or past it), warning when Drift no longer keeps
+    /// the start of it.
+    fn walker(&self, pass: &Pass<'_>) -> Pages<'static> {
+        let def = pass.def;
+        let pages = Pages::new(
+            &def.list,
+            def.list.path,
+            def.list_key(),
+            def.name,
+            self.config.page_size,
+        );
+        let Pagination::Span(span) = def.list.pagination else {
+            return pages;
+        };
+        let lower = pass.lower().unwrap_or(0);
+        if let Some(days) = def.history_days {
+            let kept_from = self.started_ms - i64::from(days) * 86_400_000;
+            if lower < kept_from {
+                let from = crate::time::ms_to_rfc3339(kept_from).unwrap_or_default();
+                tracing::warn!(stream = def.name, "drift keeps only the last {days} days: records before {from} are gone for good; run at least weekly so none are lost");
+            }
+        }
+        let metrics = pass
+            .own
+            .as_ref()
+            .map(|m| {
+                m.sel
+                    .fields
+                    .iter()
+                    .filter(|f| *f != def.key)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        pages.within(lower, span::upper(span, self.started_ms), metrics)
+    }
+
+    /// The parents' own records, completed concurrently, written in list order.
+    async fn write_own(
+        &mut self,
+        pass: &mut Pass<'_>,
+        parents: &[TakenParent],
+        extracted: &str,
+    ) -> Result<()> {
+        let Some(m) = pass.own.as_mut().filter(|m| m.skipped.is_none()) else {
+            return Ok(());
+        };
+        let def = pass.def;
+        // the detail endpoint costs a request a record: only when a field it adds is selected
+        let detail = def
+            .detail
+            .filter(|d| d.fields.iter().any(|f| m.sel.fields.iter().any(|s| s == f)));
+        let taken = m
+            .taken
+            .iter()
+            .map(|&i| (parents[i].record.clone(), parents[i].value));
+        let client = &self.client;
+        let completed: Result<Vec<Valued>> = stream::iter(taken)
+            .map(|(record, value)| async move {
+                let record = match &detail {
+                    Some(detail) => complete(client, detail, def.key, def.name, record).await?,
+                    None => record,
+                };
+                Ok::<_, Error>((record, value))
+            })
+            .buffered(self.config.max_concurrency)
+            .try_collect()
+            .await;
+        let completed = match completed {
+            Ok(c) => c,
+            Err(e) => return self.refused(m, e),
+        };
+        for (record, value) in completed {
+            emit(self.out, self.client.tally(), m, &record, extracted)?;
+            m.window.saw(value, &record[def.key]);
+        }
+        Ok(())
+    }
+
+    /// Each child list, for the parents it takes: the first pages read concurrently, the rest
+    /// page by page, written in parent order as they come (memory: a page per parent in flight).
+    async fn write_lists(
+        &mut self,
+        pass: &mut Pass<'_>,
+        parents: &[TakenParent],
+        extracted: &str,
+    ) -> Result<()> {
+        let parent_def = pass.def;
+        for m in pass.lists.iter_mut().filter(|m| m.skipped.is_none()) {
+            let parent_key_field = match m.def.parent.map(|p| p.via) {
+                Some(Child::PerParent { parent_key_field }) => parent_key_field,
+                _ => parent_def.key,
+            };
+            let taken: Vec<(Value, Option<i64>)> = m
+                .taken
+                .iter()
+                .map(|&i| (parents[i].record[parent_def.key].clone(), parents[i].value))
+                .collect();
+            if let Err(e) = self
+                .write_children(m, taken, parent_key_field, extracted)
+                .await
+            {
+                self.refused(m, e)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One child stream's records for the parents it takes.
+    async fn write_children(
+        &mut self,
+        m: &mut Member<'_>,
+        taken: Vec<(Value, Option<i64>)>,
+        parent_key_field: &'static str,
+        extracted: &str,
+    ) -> Result<()> {
+        let (child, bound, client) = (m.def, self.config.page_size, &self.client);
+        let firsts = stream::iter(taken)
+            .map(|(parent_key, value)| async move {
+                let id = key_text(&parent_key);
+                let mut pages = Pages::new(
+                    &child.list,
+                    &child.list.path_for(&id),
+                    child.key,
+                    child.name,
+                    bound,
+                );
+                let instead = "the parent vanished before its list could be read; skipped";
+                let first = skip_404(
+                    pages.next_page(client).await,
+                    client.tally(),
+                    child.name,
+                    &id,
+                    instead,
+                )?;
+                Ok::<_, Error>((parent_key, value, pages, first.flatten()))
+            })
+            .buffered(self.config.max_concurrency);
+        futures_util::pin_mut!(firsts);
+        while let Some(next) = firsts.next().await {
+            let (parent_key, value, mut pages, mut page) = next?;
+            while let Some(p) = page {
+                for mut record in p.records {
+                    if m.full(self.test) {
+                        break;
+                    }
+                    record.insert(parent_key_field.into(), parent_key.clone());
+                    if let (Some(crk), Some(v)) = (child.replication_key, value) {
+                        record.insert(crk.into(), Value::from(v));
+                    }
+                    emit(self.out, self.client.tally(), m, &record, extracted)?;
+                }
+                if m.full(self.test) {
+                    break;
+                }
+                let id = key_text(&parent_key);
+                let instead = "the parent vanished while its list was read; the rest skipped";
+                page = skip_404(
+                    pages.next_page(client).await,
+                    client.tally(),
+                    child.name,
+                    &id,
+                    instead,
+                )?
+                .flatten();
+            }
+            m.window.saw(value, &parent_key);
+        }
+        Ok(())
+    }
+
+    /// The records the page's parents reference, each once per run.
+    async fn write_referenced(
+        &mut self,
+        pass: &mut Pass<'_>,
+        parents: &[TakenParent],
+        extracted: &str,
+    ) -> Result<()> {
+        for (m, field) in pass.refs.iter_mut().filter(|(m, _)| m.skipped.is_none()) {
+            let child = m.def;
+            let seen = &mut pass.referenced_seen;
+            let ids: Vec<String> = parents
+                .iter()
+                .filter_map(|p| p.record.get(*field).filter(|v| !v.is_null()).map(key_text))
+                .filter(|id| seen.insert(format!("{}:{id}", child.name)))
+                .collect();
+            let client = &self.client;
+            let fetched: Result<Vec<Option<Map<String, Value>>>> = stream::iter(ids)
+                .map(|id| async move {
+                    referenced(client, &child.list, child.key, child.name, &id).await
+                })
+                .buffered(self.config.max_concurrency)
+                .try_collect()
+                .await;
+            let fetched = match fetched {
+                Ok(f) => f,
+                Err(e) => {
+                    self.refused(m, e)?;
+                    continue;
+                }
+            };
+            for record in fetched.into_iter().flatten() {
+                if m.full(self.test) {
+                    break;
+                }
+                emit(self.out, self.client.tally(), m, &record, extracted)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A checkpoint and a progress report, when due. Bookmarks themselves move only when the pass
+    /// ends: no list is ascending by its key.
+    fn after_page(&mut self, pass: &mut Pass<'_>) -> Result<()> {
+        let written = pass.written();
+        let resumable = self.record_progress(pass);
+        if pass.progress.checkpoint_due(written) || resumable {
+            self.out.checkpoint(&self.state.to_value())?;
+        }
+        if pass.progress.report_due() {
+            let (pace, throttled) = self.client.pace();
+            for m in pass.members() {
+                pass.progress.report(m.def.name, m.records, pace, throttled);
+            }
+        }
+        Ok(())
+    }
+
+    /// After a page of a newest-first list in order: notes in the state how far each incremental
+    /// stream of the pass has got, so a run that is stopped can resume from there (whether it did).
+    fn record_progress(&mut self, pass: &mut Pass<'_>) -> bool {
+        let Some((down_to, at)) = pass.commit_page().cloned() else {
+            return false;
+        };
+        if self.test.is_some() {
+            return false;
+        }
+        let mut recorded = false;
+        for m in pass.members().filter(|m| m.skipped.is_none()) {
+            if let Some(k) = m.sel.incremental_key() {
+                let progress = m.window.progress(down_to, &at).to_value();
+                self.state.record_progress(m.def.name, k, progress);
+                recorded = true;
+            }
+        }
+        recorded
+    }
+
+    /// Logs each stream's end (and how the list was read), moves the incremental bookmarks of the
+    /// streams read to their end, ends each stream on the output, and writes a STATE.
+    fn finish(&mut self, pass: &Pass<'_>) -> Result<Synced> {
+        tracing::info!(target: "tap_drift::progress", stream = pass.def.name, "{}", pass.how_read());
+        let mut synced = Synced::default();
+        for m in pass.members() {
+            if let Some(why) = &m.skipped {
+                synced.skipped.push((m.def.name, why.clone()));
+                continue;
+            }
+            pass.progress.finished(self.tally(), m.def.name, m.records);
+            if let (Some(k), None) = (m.sel.incremental_key(), self.test) {
+                match m.window.bookmark() {
+                    Some((value, recent)) => self.state.advance(m.def.name, k, value, recent),
+                    None => self.state.clear_progress(m.def.name),
+                }
+            }
+            let end = StreamEnd::Complete {
+                activate_version: m.version,
+            };
+            self.out.stream_end(m.def.name, end)?;
+            self.tally().end(m.def.name, Ended::Complete);
+            synced.read.push(m.def.name);
+        }
+        self.out.checkpoint(&self.state.to_value())?;
+        Ok(synced)
+    }
+}
