@@ -111,6 +111,18 @@ pub enum Error {
         /// The repeated request (path and query).
         request: String,
     },
+    /// Every selected stream was skipped: the run read nothing of what was asked.
+    #[error("no selected stream could be read: {skipped}; give the Drift app the scopes these streams need (developer settings, OAuth & Scopes) and use the new token, or select streams the token can read")]
+    NothingRead {
+        /// Each stream and why it was skipped.
+        skipped: String,
+    },
+    /// A list ended before its end (a loop, a shortfall against its total): records may be unread.
+    #[error("{streams}: the list ended early, so records may be unread; everything read was written and these streams' bookmarks did not move, so the next run reads them again")]
+    CutShort {
+        /// Each stream and why its list ended early.
+        streams: String,
+    },
     /// A built-in schema could not be generated: a bug, caught by the tests before release.
     #[error("the built-in schema of {stream} is broken (a bug in tap-drift): {reason}")]
     BuiltIn {

@@ -193,6 +193,7 @@ pub fn failure_type(e: &Error) -> &'static str {
         | Error::InputFile { .. }
         | Error::Auth { .. }
         | Error::Scope { .. }
+        | Error::NothingRead { .. }
         | Error::Refresh { .. }
         | Error::NoSandbox => "config_error",
         Error::Interrupted(_)
@@ -203,6 +204,7 @@ pub fn failure_type(e: &Error) -> &'static str {
         | Error::Decode { .. }
         | Error::Record { .. }
         | Error::PaginationLoop { .. }
+        | Error::CutShort { .. }
         | Error::BuiltIn { .. }
         | Error::Disk(_)
         | Error::Emulator(_) => "system_error",

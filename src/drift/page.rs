@@ -223,6 +223,8 @@ pub struct Pages<'a> {
     seen: HashSet<u64>,
     /// Pages read in this walk (re-read and restarts included).
     pages: u64,
+    /// Why the walk ended before the list did (a loop, a shortfall against the total), if it did.
+    cut_short: Option<String>,
 }
 
 /// How many rows of a report's answer kept on disk make a page.
@@ -255,12 +257,19 @@ impl<'a> Pages<'a> {
             keys: HashSet::new(),
             seen: HashSet::new(),
             pages: 0,
+            cut_short: None,
         }
     }
 
     /// Pages read so far.
     pub fn pages(&self) -> u64 {
         self.pages
+    }
+
+    /// Why the walk ended before the end of the list, when it did: records may be unread, so the
+    /// window it served is not finished.
+    pub fn cut_short(&self) -> Option<&str> {
+        self.cut_short.as_deref()
     }
 
     /// For a list read by spans of time: reads the span from `lo` to `hi` (epoch ms, inclusive),
@@ -439,6 +448,7 @@ impl<'a> Pages<'a> {
             pages = self.pages,
             "{why}: stopping this list here"
         );
+        self.cut_short = Some(format!("{why} (page {})", self.pages));
         false
     }
 
@@ -480,6 +490,9 @@ impl<'a> Pages<'a> {
             }
             Walk::Reread => {
                 tracing::warn!(stream = self.tag, received, total, "the list is still short of its total after a second read: Drift lists fewer records than it counts");
+                self.cut_short = Some(format!(
+                    "{received} of the {total} records its total counts, after a second read"
+                ));
                 false
             }
         }

@@ -20,6 +20,8 @@ pub enum Ended {
     Complete,
     /// Skipped, and why.
     Skipped(String),
+    /// Read in part: the list ended early, and why (its bookmark did not move).
+    CutShort(String),
 }
 
 /// Warnings of one kind in one stream.
@@ -107,6 +109,7 @@ impl Row {
         match &self.ended {
             Some((_, Ended::Complete)) => "complete".into(),
             Some((_, Ended::Skipped(why))) => format!("skipped: {why}"),
+            Some((_, Ended::CutShort(why))) => format!("incomplete: {why}"),
             None => "stopped".into(),
         }
     }

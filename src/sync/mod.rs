@@ -14,6 +14,7 @@ mod run;
 pub mod window;
 
 use crate::config::Config;
+use crate::error::{Error, Result};
 use crate::singer::catalog::{Replication, Selected};
 use crate::singer::state::State;
 use crate::streams::{self, Child, StreamDef};
@@ -28,6 +29,9 @@ pub struct Synced {
     pub read: Vec<&'static str>,
     /// Streams skipped, with the reason.
     pub skipped: Vec<(&'static str, String)>,
+    /// Streams whose list ended early, with the reason: what was read was written, but their
+    /// bookmarks did not move.
+    pub cut_short: Vec<(&'static str, String)>,
 }
 
 impl Synced {
@@ -35,6 +39,28 @@ impl Synced {
     fn extend(&mut self, other: Synced) {
         self.read.extend(other.read);
         self.skipped.extend(other.skipped);
+        self.cut_short.extend(other.cut_short);
+    }
+
+    /// The run's verdict once every pass is done: an error when any list ended early, or when
+    /// streams were asked for and none was read (each was skipped). A stream read to its end is
+    /// read, even when Drift answered it with no records: an empty account is not an error.
+    fn verdict(self, test: Option<TestMode>) -> Result<Synced> {
+        let list = |l: &[(&str, String)]| {
+            let each: Vec<String> = l.iter().map(|(s, why)| format!("{s} ({why})")).collect();
+            each.join("; ")
+        };
+        if !self.cut_short.is_empty() {
+            return Err(Error::CutShort {
+                streams: list(&self.cut_short),
+            });
+        }
+        if self.read.is_empty() && !self.skipped.is_empty() && test != Some(TestMode::SchemaOnly) {
+            return Err(Error::NothingRead {
+                skipped: list(&self.skipped),
+            });
+        }
+        Ok(self)
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Member<'s> {
     pub(super) unknown_fields: HashSet<String>,
     /// Why the rest of it is skipped in this pass (Drift refused it, or does not serve it).
     pub(super) skipped: Option<String>,
+    /// Why a list it reads ended early in this pass, if one did: its bookmark does not move.
+    pub(super) cut_short: Option<String>,
 }
 
 impl<'s> Member<'s> {
@@ -63,6 +65,7 @@ impl<'s> Member<'s> {
             known_fields,
             unknown_fields: HashSet::new(),
             skipped: None,
+            cut_short: None,
         }
     }
 

@@ -65,6 +65,14 @@ impl<'o, O: Output> Run<'o, O> {
     }
 }
 
+/// Whether a scope name is in Drift's vocabulary (`<object>_read`, `<object>_write`).
+fn is_drift_scope(scope: &str) -> bool {
+    let object = scope
+        .strip_suffix("_read")
+        .or_else(|| scope.strip_suffix("_write"));
+    object.is_some_and(|o| !o.is_empty() && o.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+}
+
 /// A record and its replication value.
 type Valued = (Map<String, Value>, Option<i64>);
 
@@ -138,7 +146,7 @@ impl<O: Output> Run<'_, O> {
             Ok(_) => self.out.flush()?,
         }
         self.closing_lines(started, result.as_ref().ok());
-        result
+        result.and_then(|synced| synced.verdict(self.test))
     }
 
     async fn passes(&mut self, planned: Vec<Planned<'_>>, had_state: bool) -> Result<Synced> {
@@ -205,6 +213,14 @@ impl<O: Output> Run<'_, O> {
         let Some(scopes) = self.client.scopes().await else {
             return Ok((planned, synced));
         };
+        if !scopes.iter().any(|s| is_drift_scope(s)) {
+            // "scopes unknown", not "no scopes": never skip every stream on that evidence alone
+            tracing::warn!(
+                scope = scopes.join(" "),
+                "the token's scopes name none of Drift's (such as conversation_read): reading every selected stream, and skipping any Drift refuses (403)"
+            );
+            return Ok((planned, synced));
+        }
         let mut readable = Vec::new();
         for p in planned {
             if scopes.iter().any(|s| s == p.def.scope) {
@@ -295,6 +311,11 @@ impl<O: Output> Run<'_, O> {
             self.after_page(&mut pass)?;
             if stop {
                 pages.stop();
+            }
+        }
+        if let Some(why) = pages.cut_short() {
+            for m in pass.members_mut() {
+                m.cut_short.get_or_insert_with(|| why.to_string());
             }
         }
         self.finish(&pass)
@@ -533,6 +554,11 @@ impl<O: Output> Run<'_, O> {
                 )?
                 .flatten();
             }
+            if let Some(why) = pages.cut_short() {
+                let id = key_text(&parent_key);
+                m.cut_short
+                    .get_or_insert_with(|| format!("the list of parent {id}: {why}"));
+            }
             m.window.saw(value, &parent_key);
         }
         Ok(())
@@ -605,7 +631,10 @@ impl<O: Output> Run<'_, O> {
             return false;
         }
         let mut recorded = false;
-        for m in pass.members().filter(|m| m.skipped.is_none()) {
+        let going = pass
+            .members()
+            .filter(|m| m.skipped.is_none() && m.cut_short.is_none());
+        for m in going {
             if let Some(k) = m.sel.incremental_key() {
                 let progress = m.window.progress(down_to, &at).to_value();
                 self.state.record_progress(m.def.name, k, progress);
@@ -625,6 +654,13 @@ impl<O: Output> Run<'_, O> {
                 synced.skipped.push((m.def.name, why.clone()));
                 continue;
             }
+            if let Some(why) = &m.cut_short {
+                // what was read is written; the window stays, so the next run reads it again
+                self.out.stream_end(m.def.name, StreamEnd::Incomplete)?;
+                self.tally().end(m.def.name, Ended::CutShort(why.clone()));
+                synced.cut_short.push((m.def.name, why.clone()));
+                continue;
+            }
             pass.progress.finished(self.tally(), m.def.name, m.records);
             if let (Some(k), None) = (m.sel.incremental_key(), self.test) {
                 match m.window.bookmark() {
@@ -641,5 +677,20 @@ impl<O: Output> Run<'_, O> {
         }
         self.out.checkpoint(&self.state.to_value())?;
         Ok(synced)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drift_scopes_are_object_read_or_write() {
+        for s in ["conversation_read", "all_contact_read", "user_write"] {
+            assert!(is_drift_scope(s), "{s}");
+        }
+        for s in ["read", "write", "_read", "openid", "Conversation_Read", ""] {
+            assert!(!is_drift_scope(s), "{s}");
+        }
     }
 }

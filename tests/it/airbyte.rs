@@ -386,3 +386,41 @@ async fn failures_end_in_a_trace_error_with_their_failure_type() {
         .clone();
     assert!(error.to_string().contains("stream_descriptor"), "{error}");
 }
+
+#[tokio::test]
+async fn scopes_unknown_read_everything_and_no_readable_stream_fails_the_read() {
+    // token_info names its scopes in words Drift does not use: every stream is read
+    let options = Options {
+        token_info_scope: Some("read write".into()),
+        ..Options::new(TOKEN)
+    };
+    let emu = emulator_with(small(), options).await;
+    let dir = TempDir::new("airbyte-scopes-unknown");
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let catalog = dir.json("catalog.json", &configured(&discover(&cfg).await));
+    let run = read(&cfg, &catalog, None).await;
+    assert!(run.ok);
+    for stream in all_streams() {
+        let key = key_of(stream);
+        let got = key_set(run.records(stream), key);
+        assert_eq!(got, key_set(&truth(&emu, stream), key), "{stream}");
+    }
+
+    // a token that may read none of them: the read fails, as a config error, and check says so
+    let options = Options {
+        scopes: Some(vec!["conversation_write".into()]),
+        ..Options::new(TOKEN)
+    };
+    let emu = emulator_with(small(), options).await;
+    let cfg = dir.json("config2.json", &config_for(&emu, json!({})));
+    let run = read(&cfg, &catalog, None).await;
+    assert!(!run.ok);
+    assert!(run.of("RECORD").is_empty());
+    let error = &run.of("TRACE").last().expect("a TRACE ERROR")["trace"]["error"];
+    assert_eq!(error["failure_type"], "config_error", "{error}");
+    let says = error["message"].as_str().unwrap_or_default();
+    assert!(says.contains("no selected stream could be read"), "{says}");
+    let run = source(args(&[&"check", &"--config", &cfg])).await;
+    let status = &run.of("CONNECTION_STATUS")[0]["connectionStatus"];
+    assert_eq!(status["status"], "FAILED", "{status}");
+}

@@ -244,34 +244,6 @@ async fn an_echoing_server_leaks_no_secret_at_any_log_level() {
 }
 
 #[tokio::test]
-async fn a_list_that_goes_round_in_circles_stops_with_a_warning() {
-    let faults = Faults {
-        cursor_loop: true,
-        ..Faults::default()
-    };
-    let (emu, out) = sync_through("circles", small(), faults, json!({"page_size": 20})).await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let synced = check_output(&out); // no record twice
-    assert!(
-        stderr(&out).contains("goes round in circles"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(
-        synced.keys("conversations").len(),
-        20,
-        "the first page, once"
-    );
-    assert!(
-        emu.requests()
-            .iter()
-            .filter(|r| r.starts_with("/conversations/list"))
-            .count()
-            <= 3
-    );
-}
-
-#[tokio::test]
 async fn a_silent_server_is_given_up_on_within_the_request_timeout() {
     let faults = Faults {
         hang_every: Some(40),

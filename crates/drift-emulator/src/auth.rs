@@ -270,7 +270,7 @@ pub async fn token_info(State(s): State<Arc<Shared>>, Json(body): Json<Value>) -
     Json(
         json!({"access_token": token, "authenticated_userid": format!("orgId:{ORG_ID}"),
         "credential_id": "", "token_type": "bearer", "expires_in": 0,
-        "scope": scopes(&s).join(" ")}),
+        "scope": s.options.token_info_scope.clone().unwrap_or_else(|| scopes(&s).join(" "))}),
     )
     .into_response()
 }

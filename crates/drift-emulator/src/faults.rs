@@ -50,6 +50,8 @@ pub struct Faults {
     pub echo_authorization: bool,
     /// Lists answer their first page again and again, each time with a fresh cursor.
     pub cursor_loop: bool,
+    /// Only conversations' message lists go round in circles (the conversation list pages well).
+    pub messages_loop: bool,
     /// Seed of the random choices.
     pub seed: u64,
     /// Percentage of requests answered 500, 502 (an HTML proxy page) or 503.

@@ -51,6 +51,9 @@ pub struct Options {
     pub scopes: Option<Vec<String>>,
     /// Whether `POST /app/token_info` exists (else it answers 404).
     pub token_info: bool,
+    /// The `scope` string `POST /app/token_info` reports, when it is not the token's scopes (a
+    /// client library's fixture has `"read write"`); `None`: the scopes the token has.
+    pub token_info_scope: Option<String>,
 }
 
 impl Options {
@@ -64,6 +67,7 @@ impl Options {
             oauth: None,
             scopes: None,
             token_info: true,
+            token_info_scope: None,
         }
     }
 }
@@ -284,6 +288,17 @@ fn cursor_loop(options: &Options) -> bool {
 
 #[cfg(not(feature = "faults"))]
 fn cursor_loop(_: &Options) -> bool {
+    false
+}
+
+/// Whether message lists go round in circles (a fault).
+#[cfg(feature = "faults")]
+fn messages_loop(options: &Options) -> bool {
+    options.faults.cursor_loop || options.faults.messages_loop
+}
+
+#[cfg(not(feature = "faults"))]
+fn messages_loop(_: &Options) -> bool {
     false
 }
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::world::{Spec, World};
-use crate::{collection, cursor_loop, lock, Shared};
+use crate::{collection, cursor_loop, lock, messages_loop, Shared};
 
 /// An error response in Drift's shapes: `{"error": {...}}` for 401 (or always, with the
 /// `error_object_bodies` switch), else `{"errors": [...]}`.
@@ -125,7 +125,8 @@ pub async fn accounts_list(
     // with the switch, a list ending exactly at a page boundary says there is more
     let full_last = !page.is_empty() && end == total && end - index == served;
     let more = next < total || (v.last_page_without_array && full_last);
-    let mut data = json!({"total": total});
+    let counted = total.saturating_add(v.accounts_total_extra.unwrap_or(0));
+    let mut data = json!({"total": counted});
     if !(page.is_empty() && v.last_page_without_array) {
         data["accounts"] = json!(page);
     }
@@ -251,7 +252,7 @@ pub async fn messages_list(
     let all = w.messages(i);
     let total = all.len() as u32;
     let position = match at {
-        Some(_) if cursor_loop(&s.options) => 0,
+        Some(_) if messages_loop(&s.options) => 0,
         at => at.map_or(0, |(_, p)| p),
     };
     if position > total {
@@ -268,7 +269,7 @@ pub async fn messages_list(
     } else {
         body["data"] = json!({});
     }
-    if more || (cursor_loop(&s.options) && !page.is_empty()) {
+    if more || (messages_loop(&s.options) && !page.is_empty()) {
         let fresh = lock(&s.log).len() as u64;
         body["pagination"] = json!({"more": true, "next": cursor(fresh, end)});
     }

@@ -19,6 +19,9 @@ pub struct Variants {
     /// Accounts' `size` is silently clamped at this many, while `next` is built from the size asked
     /// for (so records are skipped).
     pub accounts_size_cap: Option<u32>,
+    /// The accounts list's `total` counts this many more accounts than it ever lists (as an API
+    /// that counts records it will not show would).
+    pub accounts_total_extra: Option<u32>,
     /// Messages come in fixed pages of this many, whatever `limit` says.
     pub messages_page: Option<u32>,
     /// A list whose records end exactly at a page boundary says there is more, and its last page
@@ -46,13 +49,15 @@ pub struct Variants {
 
 impl Variants {
     /// Every switch on at once (the accounts cap at 40, messages in pages of 50, report rows capped
-    /// at 25), except `no_landing_pages` and the meetings cap (Drift documents its 1000 a request;
+    /// at 25), except `no_landing_pages`, the accounts' overcounted total (it makes a run fail, as
+    /// it should) and the meetings cap (Drift documents its 1000 a request;
     /// a test with more meetings than that makes the tap split), which stay off.
     pub fn all() -> Variants {
         Variants {
             links_style: true,
             loose_order: true,
             accounts_size_cap: Some(40),
+            accounts_total_extra: None,
             messages_page: Some(50),
             last_page_without_array: true,
             sparse_records: true,
