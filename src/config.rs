@@ -45,6 +45,11 @@ pub enum SettingKind {
         /// The largest value accepted.
         max: f64,
     },
+    /// True or false.
+    Boolean {
+        /// The value when the setting is absent.
+        default: bool,
+    },
     /// One of a fixed set of strings.
     Choice {
         /// The value when the setting is absent.
@@ -61,6 +66,7 @@ impl SettingKind {
             SettingKind::Integer { .. } => "integer",
             SettingKind::Number { .. } => "number",
             SettingKind::DateTime => "date-time",
+            SettingKind::Boolean { .. } => "boolean",
             _ => "string",
         }
     }
@@ -72,6 +78,7 @@ impl SettingKind {
             SettingKind::Integer { default, .. } => Some(default.to_string()),
             SettingKind::Number { default, .. } => Some(default.to_string()),
             SettingKind::Choice { default, .. } => Some((*default).to_string()),
+            SettingKind::Boolean { default } => Some(default.to_string()),
             SettingKind::Secret | SettingKind::DateTime => None,
         }
     }
@@ -141,6 +148,12 @@ pub static SETTINGS: &[Setting] = &[
         description: "Upper bound on the attempts of one request through transient failures (the time budget, max_retry_minutes, usually ends them first)." },
     Setting { name: "on_missing_scope", kind: SettingKind::Choice { default: "skip", options: &["skip", "fail"] },
         description: "What a stream the token may not read does: skip (one warning; the run goes on and exits 0) or fail (the run stops with one line)." },
+    Setting { name: "new_fields", kind: SettingKind::Choice { default: "add", options: &["add", "drop"] },
+        description: "What a field Drift sends that the stream's schema lacks becomes: add (the default: a new nullable column, its type inferred from the values and only ever widened; the stream's SCHEMA is sent again before the first record carrying it, with one info line) or drop (one warning per stream and field). A catalog that deselects any field of a stream has chosen its fields: new ones are then dropped." },
+    Setting { name: "flattening_enabled", kind: SettingKind::Boolean { default: false },
+        description: "Flatten objects into columns named parent__child (in SCHEMA and RECORD alike), down to flattening_max_depth, as the Meltano SDK does; arrays stay JSON. For warehouses without JSON functions." },
+    Setting { name: "flattening_max_depth", kind: int(1, 1, 10),
+        description: "How many levels of objects flattening_enabled turns into columns (1: author becomes author__id, author__type, …; deeper objects stay JSON)." },
     Setting { name: "metrics_log_level", kind: SettingKind::Choice { default: "debug", options: &["debug", "info"] },
         description: "The level of the per-request METRIC lines (http_request_duration, as the Meltano SDK names them): debug (the default: shown only when the log level is debug) or info (always). The per-stream record_count METRIC lines are always at info." },
     Setting { name: "backoff_base_ms", kind: int(1000, 0, 600_000),
@@ -212,6 +225,10 @@ pub struct Config {
     pub fail_on_missing_scope: bool,
     /// Whether the per-request METRIC lines are logged at info (else at debug).
     pub request_metrics_at_info: bool,
+    /// Whether a field a record carries that its stream's schema lacks is added (else dropped).
+    pub add_new_fields: bool,
+    /// How many levels of objects become `parent__child` columns (`None`: no flattening).
+    pub flattening: Option<u32>,
     /// First retry wait.
     pub backoff_base_ms: u64,
     /// Cap of one backoff wait.
@@ -346,6 +363,20 @@ fn string<'a>(raw: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>
     }
 }
 
+/// A boolean setting (`true`/`false`, also as strings, as Meltano and env-style configs write them).
+fn boolean(raw: &Map<String, Value>, name: &str) -> Result<bool> {
+    let Some(SettingKind::Boolean { default }) = setting(name).map(|s| s.kind) else {
+        return Err(bad(name, "is not a boolean setting (a bug in tap-drift)"));
+    };
+    match raw.get(name) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Ok(true),
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Ok(false),
+        Some(other) => Err(bad(name, format!("must be true or false, got {other}"))),
+    }
+}
+
 /// A choice setting: one of the options its [`Setting`] declares.
 fn choice(raw: &Map<String, Value>, name: &str) -> Result<&'static str> {
     let Some(SettingKind::Choice { default, options }) = setting(name).map(|s| s.kind) else {
@@ -468,6 +499,10 @@ impl Config {
             max_throttle_wait: minutes(raw, "max_throttle_wait_minutes")?,
             fail_on_missing_scope: choice(raw, "on_missing_scope")? == "fail",
             request_metrics_at_info: choice(raw, "metrics_log_level")? == "info",
+            add_new_fields: choice(raw, "new_fields")? == "add",
+            flattening: boolean(raw, "flattening_enabled")?
+                .then(|| unsigned(raw, "flattening_max_depth"))
+                .transpose()?,
             backoff_base_ms: unsigned(raw, "backoff_base_ms")?,
             backoff_max_seconds: unsigned(raw, "backoff_max_seconds")?,
         })

@@ -179,13 +179,45 @@ check "MeltanoLabs target-postgres: loads the date-time sync" mlpg mldt --config
 check "MeltanoLabs target-postgres: date-time columns are timestamps" dt_types
 
 # 8. pipelinewise-target-postgres.
-pwpg() {
-    echo "{\"host\": \"127.0.0.1\", \"port\": $PGPORT, \"user\": \"postgres\", \"password\": \"x\", \"dbname\": \"drift\", \"default_target_schema\": \"pw\"}" > pwpg.json
-    "$TAP" --sandbox 2> /dev/null | venv-pwpg/bin/target-postgres --config pwpg.json > pwpg.state 2> pwpg.log \
-        || { tail -20 pwpg.log; return 1; }
+pwpg() { # pwpg SCHEMA [TAP ARGS]: loads one sandbox sync into SCHEMA
+    local schema=$1
+    shift
+    echo "{\"host\": \"127.0.0.1\", \"port\": $PGPORT, \"user\": \"postgres\", \"password\": \"x\", \"dbname\": \"drift\", \"default_target_schema\": \"$schema\"}" > "pwpg-$schema.json"
+    "$TAP" --sandbox "$@" 2> /dev/null | venv-pwpg/bin/target-postgres --config "pwpg-$schema.json" > "pwpg-$schema.state" 2> "pwpg-$schema.log" \
+        || { tail -20 "pwpg-$schema.log"; return 1; }
 }
-check "pipelinewise target-postgres: loads the sandbox sync" pwpg
+check "pipelinewise target-postgres: loads the sandbox sync" pwpg pw
 check "pipelinewise target-postgres: row counts equal the tap's records" table_counts pw
+
+# 8b. Every field reaches the warehouse, in both targets: a field no column table declares (the
+#     sandbox's TAP_DRIFT_SANDBOX_NEW_FIELDS switch gives every record one) becomes a column of a
+#     table that already exists, with the emulator's values; flattening makes objects columns.
+echo '{"flattening_enabled": true, "flattening_max_depth": 1}' > flat.json
+new_column() { # new_column LOADER SCHEMA: a plain sync, then one whose records carry new fields
+    local ok=0
+    "$1" "$2" || return 1
+    TAP_DRIFT_SANDBOX_NEW_FIELDS=1 "$1" "$2" || return 1
+    equal "$2.conversations rows with the new priority column" "$(truth conversations)" \
+        "$(psql -c "select count(*) from $2.conversations where priority = 'high'")" || ok=1
+    equal "$2.accounts rows with the new segment column" "$(truth accounts)" \
+        "$(psql -c "select count(*) from $2.accounts where segment = 'enterprise'")" || ok=1
+    return $ok
+}
+flattened() { # flattened LOADER SCHEMA: messages.author as author__id, author__type, author__bot
+    local ok=0
+    "$1" "$2" --config flat.json || return 1
+    equal "$2.messages.author__id type" "bigint" "$(coltype "$2" messages author__id)" || ok=1
+    equal "$2.messages rows with author__id" "$(truth messages)" \
+        "$(psql -c "select count(author__id) from $2.messages")" || ok=1
+    equal "$2.messages user authors" \
+        "$(python3 -c 'import json; print(sum(1 for l in open("out1.jsonl") if (m:=json.loads(l))["type"]=="RECORD" and m["stream"]=="messages" and m["record"]["author"]["type"]=="user"))')" \
+        "$(psql -c "select count(*) from $2.messages where author__type = 'user'")" || ok=1
+    return $ok
+}
+check "MeltanoLabs target-postgres: a field no column table declares becomes a column with its values" new_column mlpg mlnew
+check "pipelinewise target-postgres: a field no column table declares becomes a column with its values" new_column pwpg pwnew
+check "MeltanoLabs target-postgres: a flattened sync" flattened mlpg mlflat
+check "pipelinewise target-postgres: a flattened sync" flattened pwpg pwflat
 
 # 9. Meltano, twice: the second run is incremental, from Meltano's own state.
 echo "== meltano"

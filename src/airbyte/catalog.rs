@@ -23,6 +23,7 @@ pub fn connection_specification() -> Value {
             SettingKind::Choice { default, options } => {
                 json!({"type": "string", "default": default, "enum": options})
             }
+            SettingKind::Boolean { default } => json!({"type": "boolean", "default": default}),
             SettingKind::DateTime => json!({"type": "string", "format": "date-time"}),
             SettingKind::Secret => json!({"type": "string", "airbyte_secret": true}),
             SettingKind::Text { .. } => json!({"type": "string"}),

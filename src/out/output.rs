@@ -38,6 +38,9 @@ pub enum StreamEnd {
 pub trait Output {
     /// A stream is about to emit records (its schema comes first).
     fn stream_start(&mut self, start: StreamStart<'_>) -> io::Result<()>;
+    /// A stream's schema grew (a field Drift sent that it lacked): the records after this carry
+    /// the new field.
+    fn schema_changed(&mut self, start: StreamStart<'_>) -> io::Result<()>;
     /// One record of a stream, read at `time_extracted` (RFC 3339, UTC); `version` when the stream
     /// is read whole in this run (see [`StreamEnd::Complete`]).
     fn record(
@@ -62,6 +65,9 @@ pub struct Discard;
 
 impl Output for Discard {
     fn stream_start(&mut self, _: StreamStart<'_>) -> io::Result<()> {
+        Ok(())
+    }
+    fn schema_changed(&mut self, _: StreamStart<'_>) -> io::Result<()> {
         Ok(())
     }
     fn record(

@@ -26,12 +26,20 @@ fn env_count(name: &str) -> Option<u32> {
 /// Starts the emulator and rewrites `raw` to use it: its URL, its token, and no rate limit (unless
 /// the config sets one). So that a second run has something to pick up,
 /// `TAP_DRIFT_SANDBOX_CHANGES=N` changes N conversations first, and
-/// `TAP_DRIFT_SANDBOX_DELETIONS=N` deletes the first N users and accounts from the account.
+/// `TAP_DRIFT_SANDBOX_DELETIONS=N` deletes the first N users and accounts from the account;
+/// `TAP_DRIFT_SANDBOX_NEW_FIELDS=1` gives every record a field no column table declares.
 #[cfg(feature = "sandbox")]
 pub async fn start(raw: &mut Map<String, Value>) -> Result<Guard> {
-    use drift_emulator::{Dataset, Emulator, Options, EPOCH_END_MS};
+    use drift_emulator::{Dataset, Emulator, Options, Variants, EPOCH_END_MS};
     use serde_json::json;
-    let emulator = Emulator::start(Dataset::sandbox(), Options::new(SANDBOX_TOKEN))
+    let options = Options {
+        variants: Variants {
+            unknown_fields: env_count("TAP_DRIFT_SANDBOX_NEW_FIELDS").is_some_and(|n| n > 0),
+            ..Variants::default()
+        },
+        ..Options::new(SANDBOX_TOKEN)
+    };
+    let emulator = Emulator::start(Dataset::sandbox(), options)
         .await
         .map_err(|e| crate::error::Error::Emulator(e.to_string()))?;
     tracing::info!(

@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod conform;
+pub mod flatten;
 pub mod message;
 pub mod state;
 pub mod writer;

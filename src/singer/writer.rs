@@ -96,6 +96,10 @@ impl Output for Writer {
     fn stream_start(&mut self, s: StreamStart<'_>) -> io::Result<()> {
         self.schema(s.stream, s.schema, s.key, s.bookmark)
     }
+    fn schema_changed(&mut self, s: StreamStart<'_>) -> io::Result<()> {
+        // Singer allows a SCHEMA mid-stream: targets add the column before the next record
+        self.schema(s.stream, s.schema, s.key, s.bookmark)
+    }
     fn record(
         &mut self,
         stream: &str,

@@ -4,6 +4,7 @@
 //! knows nothing of Singer.
 
 pub mod columns;
+pub mod infer;
 pub mod schema;
 
 use serde_json::{Map, Value};

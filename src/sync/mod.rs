@@ -11,6 +11,7 @@ pub mod estimate;
 mod pass;
 pub mod progress;
 mod run;
+mod shape;
 pub mod window;
 
 use crate::config::Config;
@@ -155,12 +156,14 @@ pub fn plan<'s>(
     Ok(planned)
 }
 
-/// Removes the first planned stream matching `pick`, as a pass member.
+/// Removes the first planned stream matching `pick`, as a pass member shaped by `config`.
 fn take<'s>(
     planned: &mut Vec<Planned<'s>>,
+    config: &Config,
     pick: impl Fn(&Planned<'s>) -> bool,
 ) -> Option<Member<'s>> {
     let i = planned.iter().position(pick)?;
     let p = planned.remove(i);
-    Some(Member::new(p.sel, p.def, p.window, p.version))
+    let shape = shape::Shape::new(p.sel, p.def, config);
+    Some(Member::new(p.sel, p.def, p.window, p.version, shape))
 }

@@ -8,13 +8,12 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use crate::config::TimestampFormat;
 use crate::drift::page::Order;
 use crate::drift::read::key_text;
 use crate::singer::catalog::Selected;
-use crate::streams::schema::stream_schema;
 use crate::streams::{Child, StreamDef};
 use crate::sync::progress::Progress;
+use crate::sync::shape::Shape;
 use crate::sync::window::BookmarkWindow;
 use crate::sync::TestMode;
 
@@ -32,10 +31,8 @@ pub struct Member<'s> {
     pub(super) records: u64,
     /// The positions of this page's parents it takes.
     pub(super) taken: Vec<usize>,
-    /// Every field its schema has (selected or not).
-    pub(super) known_fields: HashSet<String>,
-    /// Fields its records carried that the schema lacks, already warned about.
-    pub(super) unknown_fields: HashSet<String>,
+    /// The shape its records leave in.
+    pub(super) shape: Shape,
     /// Why the rest of it is skipped in this pass (Drift refused it, or does not serve it).
     pub(super) skipped: Option<String>,
     /// Why a list it reads ended early in this pass, if one did: its bookmark does not move.
@@ -49,12 +46,8 @@ impl<'s> Member<'s> {
         def: &'static StreamDef,
         window: BookmarkWindow,
         version: Option<i64>,
+        shape: Shape,
     ) -> Member<'s> {
-        let known_fields = stream_schema(def, TimestampFormat::EpochMs)
-            .ok()
-            .and_then(|s| s.get("properties").and_then(Value::as_object).cloned())
-            .map(|p| p.keys().cloned().collect())
-            .unwrap_or_default();
         Member {
             sel,
             def,
@@ -62,24 +55,9 @@ impl<'s> Member<'s> {
             version,
             records: 0,
             taken: Vec::new(),
-            known_fields,
-            unknown_fields: HashSet::new(),
+            shape,
             skipped: None,
             cut_short: None,
-        }
-    }
-
-    /// Warns once per run about each field a record carries that the stream's schema lacks (it
-    /// is dropped, as every field outside the schema is).
-    pub(super) fn note_unknown_fields(&mut self, record: &Map<String, Value>) {
-        for field in record.keys() {
-            if !self.known_fields.contains(field) && self.unknown_fields.insert(field.clone()) {
-                tracing::warn!(
-                    stream = self.def.name,
-                    field = field.as_str(),
-                    "drift sent a field the stream's schema does not have; it is dropped (a newer tap-drift may know it)"
-                );
-            }
         }
     }
 
@@ -319,6 +297,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::config::{Config, TimestampFormat};
     use crate::singer::catalog::select_all;
 
     /// Every stream selected, as a catalog-less run selects them.
@@ -331,7 +310,13 @@ mod tests {
         let sel = all().iter().find(|s| s.name == name).unwrap();
         let def = crate::streams::find(name).unwrap();
         let window = BookmarkWindow::new(bookmark, None, Vec::new(), 0, i64::MAX);
-        Member::new(sel, def, window, None)
+        let config = Config::from_raw(
+            serde_json::json!({"access_token": "t"})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
+        Member::new(sel, def, window, None, Shape::new(sel, def, &config))
     }
 
     /// A pass over conversations (a newest-first list) with messages and contacts.

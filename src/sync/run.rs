@@ -76,7 +76,25 @@ fn is_drift_scope(scope: &str) -> bool {
 /// A record and its replication value.
 type Valued = (Map<String, Value>, Option<i64>);
 
-/// Projects a record onto the member's selected fields, fits it to the schema, and writes it.
+/// A member's SCHEMA: at its start, and again whenever a record grew it.
+fn describe(out: &mut impl Output, m: &Member<'_>, again: bool) -> Result<()> {
+    let rk: Vec<&str> = m.sel.incremental_key().into_iter().collect();
+    let schema = m.shape.schema();
+    let start = StreamStart {
+        stream: m.def.name,
+        schema: &schema,
+        key: &[m.def.key],
+        bookmark: &rk,
+    };
+    match again {
+        false => out.stream_start(start)?,
+        true => out.schema_changed(start)?,
+    }
+    Ok(())
+}
+
+/// Projects a record onto the member's fields (first taking in the fields its schema lacks, and
+/// sending the grown schema), fits it to the schema, and writes it.
 fn emit(
     out: &mut impl Output,
     tally: &Tally,
@@ -84,32 +102,28 @@ fn emit(
     record: &Map<String, Value>,
     extracted: &str,
 ) -> Result<()> {
-    let mut projected: Map<String, Value> = m
-        .sel
-        .fields
-        .iter()
-        .filter_map(|f| record.get(f).map(|v| (f.clone(), v.clone())))
-        .collect();
-    let empty = Map::new();
-    let properties = m
-        .sel
-        .schema
-        .get("properties")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    m.note_unknown_fields(record);
+    if m.shape.learn(record) {
+        describe(out, m, true)?;
+    }
+    let mut projected = m.shape.project(record);
     let key = record.get(m.def.key).cloned().unwrap_or_default();
-    let notes = conform(&mut projected, properties, m.def.key).map_err(|reason| Error::Record {
-        stream: m.def.name.into(),
-        key: key.to_string(),
-        reason,
+    let notes = conform(&mut projected, m.shape.properties(), m.def.key).map_err(|reason| {
+        Error::Record {
+            stream: m.def.name.into(),
+            key: key.to_string(),
+            reason,
+        }
     })?;
     for (what, value) in notes {
         tracing::debug!(stream = m.def.name, key = %key, value, "value does not fit the schema: {what}");
         let what = format!("value does not fit the schema: {what}");
         tally.note(m.def.name, &what, &key.to_string());
     }
-    out.record(m.def.name, &projected, extracted, m.version)?;
+    let (record, grew) = m.shape.finish(projected);
+    if grew {
+        describe(out, m, true)?;
+    }
+    out.record(m.def.name, &record, extracted, m.version)?;
     m.records += 1;
     tally.record(m.def.name);
     Ok(())
@@ -155,9 +169,9 @@ impl<O: Output> Run<'_, O> {
         }
         let (mut planned, mut synced) = self.readable(planned).await?;
         for def in STREAMS.iter().filter(|d| d.parent.is_none()) {
-            let own = take(&mut planned, |p| p.def.name == def.name);
+            let own = take(&mut planned, &self.config, |p| p.def.name == def.name);
             let mut kids = Vec::new();
-            while let Some(kid) = take(&mut planned, |p| {
+            while let Some(kid) = take(&mut planned, &self.config, |p| {
                 p.def.parent.is_some_and(|parent| parent.stream == def.name)
             }) {
                 kids.push(kid);
@@ -263,13 +277,7 @@ impl<O: Output> Run<'_, O> {
     /// which of its streams were read and which skipped.
     async fn pass(&mut self, mut pass: Pass<'_>) -> Result<Synced> {
         for m in pass.members() {
-            let rk: Vec<&str> = m.sel.incremental_key().into_iter().collect();
-            self.out.stream_start(StreamStart {
-                stream: m.def.name,
-                schema: &m.sel.schema,
-                key: &[m.def.key],
-                bookmark: &rk,
-            })?;
+            describe(self.out, m, false)?;
             self.tally().start(m.def.name);
         }
         if self.test == Some(TestMode::SchemaOnly) {

@@ -17,6 +17,7 @@ pub const CAPABILITIES: &[&str] = &[
     "about",
     "test",
     "activate-version",
+    "schema-flattening",
 ];
 
 /// One line saying what the tap is, naming every stream.
@@ -39,6 +40,9 @@ fn setting_schema(s: &Setting) -> Value {
         SettingKind::DateTime => json!({"type": ["string", "null"], "format": "date-time"}),
         SettingKind::Choice { default, options } => {
             json!({"type": ["string", "null"], "default": default, "enum": options})
+        }
+        SettingKind::Boolean { default } => {
+            json!({"type": ["boolean", "null"], "default": default})
         }
         SettingKind::Text { default: Some(d) } if !d.contains('<') => {
             json!({"type": ["string", "null"], "default": d})

@@ -424,3 +424,23 @@ async fn scopes_unknown_read_everything_and_no_readable_stream_fails_the_read() 
     let status = &run.of("CONNECTION_STATUS")[0]["connectionStatus"];
     assert_eq!(status["status"], "FAILED", "{status}");
 }
+
+#[tokio::test]
+async fn a_field_the_catalog_lacks_is_carried_by_the_records() {
+    let options = Options {
+        variants: drift_emulator::Variants {
+            unknown_fields: true,
+            ..Default::default()
+        },
+        ..Options::new(TOKEN)
+    };
+    let emu = emulator_with(small(), options).await;
+    let dir = TempDir::new("airbyte-new-fields");
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let catalog = dir.json("catalog.json", &configured(&discover(&cfg).await));
+    let run = read(&cfg, &catalog, None).await;
+    assert!(run.ok);
+    let conversations = run.records("conversations");
+    assert_eq!(conversations.len(), truth(&emu, "conversations").len());
+    assert!(conversations.iter().all(|r| r["priority"] == "high"));
+}

@@ -15,6 +15,7 @@ mod patience;
 mod resilience;
 mod resume;
 mod scopes;
+mod shapes;
 mod support;
 mod sync;
 mod terminal;

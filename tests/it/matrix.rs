@@ -454,18 +454,61 @@ async fn without_lookback_a_record_the_list_showed_late_is_lost() {
     }
 }
 
+/// The value the emulator's `unknown_fields` switch gives a stream's new field.
+fn unknown_value(variants: &Variants, stream: &str, field: &str) -> Value {
+    let mut probe = json!({});
+    variants.shape(stream, &mut probe);
+    probe[field].clone()
+}
+
+const NEW_FIELDS: [(&str, &str); 4] = [
+    ("conversations", "priority"),
+    ("users", "teamIds"),
+    ("messages", "reactions"),
+    ("accounts", "segment"),
+];
+
 #[tokio::test]
-async fn an_unknown_field_is_one_warning_per_stream_and_field_per_run() {
+async fn a_field_the_schema_lacks_becomes_a_column_with_its_values() {
     let variants = Variants {
         unknown_fields: true,
         ..Variants::default()
     };
-    let (_, run1, _, err) = second_run("unknown-log", variants, json!({})).await;
-    for (stream, field) in [
-        ("conversations", "priority"),
-        ("users", "teamIds"),
-        ("messages", "reactions"),
-    ] {
+    let (_, run1, run2, err) = second_run("unknown-add", variants.clone(), json!({})).await;
+    for (stream, field) in NEW_FIELDS {
+        let want = unknown_value(&variants, stream, field);
+        for run in [&run1, &run2] {
+            // check_output has validated every record against its stream's latest SCHEMA, with
+            // no field outside it: the grown SCHEMA came before the first record carrying it
+            assert!(!run.records[stream].is_empty(), "{stream}");
+            assert!(
+                run.records[stream].iter().all(|r| r[field] == want),
+                "{stream}.{field} carries {want}"
+            );
+            let declared = &run.schemas[stream]["schema"]["properties"][field]["type"];
+            assert_eq!(
+                declared[1], "null",
+                "{stream}.{field} is nullable: {declared}"
+            );
+        }
+        let added = err
+            .lines()
+            .filter(|l| l.starts_with("INFO") && l.contains("added as a new column"))
+            .filter(|l| l.contains(&format!("stream={stream} field={field} ")))
+            .count();
+        assert_eq!(added, 1, "{stream}.{field}: one line a run: {err}");
+    }
+}
+
+#[tokio::test]
+async fn with_new_fields_drop_an_unknown_field_is_one_warning_per_stream_and_field_per_run() {
+    let variants = Variants {
+        unknown_fields: true,
+        ..Variants::default()
+    };
+    let extra = json!({"new_fields": "drop"});
+    let (_, run1, _, err) = second_run("unknown-log", variants, extra).await;
+    for (stream, field) in NEW_FIELDS {
         let warnings = err
             .lines()
             .filter(|l| l.starts_with("WARN") && l.contains("does not have"))

@@ -1,0 +1,91 @@
+//! Every field Drift sends reaches the warehouse: a field the column table lacks becomes a column
+//! (unless the catalog chose the stream's fields), and with `flattening_enabled` objects become
+//! `parent__child` columns, in SCHEMA and RECORD alike, with the emulator's values.
+
+use std::collections::HashMap;
+
+use drift_emulator::{Emulator, Options, Variants};
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+async fn with_unknown_fields() -> Emulator {
+    let options = Options {
+        variants: Variants {
+            unknown_fields: true,
+            ..Variants::default()
+        },
+        ..Options::new(TOKEN)
+    };
+    emulator_with(small(), options).await
+}
+
+#[tokio::test]
+async fn a_catalog_that_chose_a_streams_fields_gets_no_new_ones() {
+    let emu = with_unknown_fields().await;
+    let dir = TempDir::new("shapes-chosen");
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let discovered = tap(args(&[&"--config", &cfg, &"--discover"])).await;
+    let mut catalog: Value = serde_json::from_slice(&discovered.stdout).expect("a catalog");
+    for entry in catalog["streams"].as_array_mut().expect("streams") {
+        let chosen = entry["stream"] == "conversations";
+        for md in entry["metadata"].as_array_mut().expect("metadata") {
+            let bc = md["breadcrumb"].clone();
+            if bc == json!([]) {
+                md["metadata"]["selected"] = json!(true);
+            } else if chosen && bc == json!(["properties", "inboxId"]) {
+                md["metadata"]["selected"] = json!(false);
+            }
+        }
+    }
+    let cat = dir.json("catalog.json", &catalog);
+    let out = tap(args(&[&"--config", &cfg, &"--catalog", &cat])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let synced = check_output(&out);
+    assert!(synced.records["conversations"]
+        .iter()
+        .all(|r| r.get("priority").is_none() && r.get("inboxId").is_none()));
+    assert!(synced.records["users"]
+        .iter()
+        .all(|r| r["teamIds"] == json!([17, 23])));
+    let err = stderr(&out);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("WARN") && l.contains("stream=conversations field=priority")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn flattening_turns_objects_into_columns_with_the_emulators_values() {
+    let emu = emulator(small()).await;
+    let dir = TempDir::new("shapes-flat");
+    let extra = json!({"flattening_enabled": true, "flattening_max_depth": 1});
+    let cfg = dir.json("config.json", &config_for(&emu, extra));
+    let out = tap(args(&[&"--config", &cfg])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let synced = check_output(&out);
+    let props = &synced.schemas["messages"]["schema"]["properties"];
+    for column in ["author__id", "author__type", "author__bot"] {
+        assert!(props[column].is_object(), "{column}: {props}");
+    }
+    assert!(props.get("author").is_none());
+    assert!(props["buttons"]["type"]
+        .as_array()
+        .expect("types")
+        .contains(&json!("array")));
+    let truth: HashMap<String, Value> = truth(&emu, "messages")
+        .into_iter()
+        .map(|m| (m["id"].to_string(), m))
+        .collect();
+    let got = &synced.records["messages"];
+    assert_eq!(got.len(), truth.len());
+    for m in got {
+        let want = &truth[&m["id"].to_string()];
+        assert!(m.get("author").is_none());
+        assert_eq!(m["author__id"], want["author"]["id"]);
+        assert_eq!(m["author__type"], want["author"]["type"]);
+        assert_eq!(m.get("author__bot"), want["author"].get("bot"));
+        assert_eq!(m.get("buttons"), want.get("buttons"), "arrays stay JSON");
+    }
+}
