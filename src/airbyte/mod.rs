@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::input::{bad_file, parse_json_file, state_error};
+use crate::input::{bad_file, parse_json_file, state_error, state_exists};
 use crate::out::output::Discard;
 use crate::out::stdout::Lines;
 use crate::session::persist;
@@ -168,8 +168,10 @@ async fn read(r: &ReadArgs, lines: &Lines) -> Result<()> {
     let known = discover::known(session.config.timestamp_format)?;
     let selected = parse_json_file(&r.catalog, "catalog", |v| catalog::select(&v, &known))?;
     let state = match &r.state {
-        Some(path) => parse_json_file(path, "state", |v| State::from_value(catalog::state(v)?))?,
-        None => State::default(),
+        Some(path) if state_exists(path) => {
+            parse_json_file(path, "state", |v| State::from_value(catalog::state(v)?))?
+        }
+        _ => State::default(),
     };
     let how = How {
         test: None,
@@ -191,6 +193,7 @@ pub fn failure_type(e: &Error) -> &'static str {
         | Error::Auth { .. }
         | Error::Scope { .. }
         | Error::Refresh { .. }
+        | Error::Unreachable { .. }
         | Error::NoSandbox => "config_error",
         Error::Interrupted(_)
         | Error::RetriesExhausted { .. }

@@ -225,7 +225,7 @@ impl<O: Output> Run<'_, O> {
         if planned.is_empty() || self.test == Some(TestMode::SchemaOnly) {
             return Ok(planned);
         }
-        let Some(scopes) = self.client.scopes().await else {
+        let Some(scopes) = self.client.scopes().await? else {
             return Ok(planned);
         };
         let mut readable = Vec::new();
