@@ -141,7 +141,7 @@ pub static SETTINGS: &[Setting] = &[
     Setting { name: "connect_timeout_seconds", kind: int(5, 1, 600),
         description: "Timeout for establishing a connection." },
     Setting { name: "max_retry_minutes", kind: number(10.0, 0.0, 1440.0),
-        description: "How long one request is retried through transient failures (5xx, timeouts, resets, bad bodies) before the run fails. During a sustained outage every worker waits, and one request at a time probes." },
+        description: "How long one request is retried through transient failures (5xx, timeouts, resets, bad bodies) before the run fails. During a sustained outage every worker waits, and one request at a time probes. Until Drift has answered once in the run, a connection that cannot be made (refused, DNS, TLS) is retried for 15 seconds only: check api_url and the network." },
     Setting { name: "max_throttle_wait_minutes", kind: number(30.0, 0.0, 1440.0),
         description: "How long the run keeps waiting out Drift's rate limit (429s without a success in between) before it stops; a Retry-After longer than this stops the run at once, saying when to retry." },
     Setting { name: "max_attempts", kind: int(100, 1, 10_000),
@@ -407,13 +407,29 @@ pub fn timestamp_format(raw: &Map<String, Value>) -> Result<TimestampFormat> {
     })
 }
 
+/// A text that goes into a request (a header, a form, a URL) must hold no control character: a
+/// line break or tab inside a pasted value cannot form a request, and would otherwise be retried
+/// as a transient fault. The error names the setting and where, never the value (it may be a
+/// secret).
+fn sendable(name: &str, value: &str) -> Result<()> {
+    match value.chars().position(char::is_control) {
+        None => Ok(()),
+        Some(at) => Err(bad(
+            name,
+            format!("contains a control character (a line break or tab?) at character {}: it cannot go into a request; set it again as one line", at + 1),
+        )),
+    }
+}
+
 /// The credentials: an access token, refresh credentials, or both.
 fn credentials(raw: &Map<String, Value>) -> Result<(Option<Secret>, Option<OAuth>)> {
     let nonempty = |name: &str| -> Result<Option<String>> {
-        Ok(string(raw, name)?
+        let value = string(raw, name)?
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .map(str::to_string))
+            .map(str::to_string);
+        value.as_deref().map(|v| sendable(name, v)).transpose()?;
+        Ok(value)
     };
     let access_token = nonempty("access_token")?.map(Secret::new);
     let oauth = match (
@@ -458,17 +474,33 @@ fn start_date(raw: &Map<String, Value>) -> Result<Option<i64>> {
         .transpose()
 }
 
+/// The base URL: http or https with a host; no control character (the URL parser would drop a
+/// line break silently), no user or password (they would be shown in logs and errors), no query
+/// or fragment (the tap appends paths to it).
 fn api_url(raw: &Map<String, Value>) -> Result<reqwest::Url> {
     let url_text = string(raw, "api_url")?.unwrap_or(DEFAULT_API_URL);
-    reqwest::Url::parse(url_text.trim_end_matches('/'))
+    sendable("api_url", url_text)?;
+    let url = reqwest::Url::parse(url_text.trim_end_matches('/'))
         .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .ok_or_else(|| {
-            bad(
-                "api_url",
-                format!("must be an http or https URL, got {url_text:?}"),
-            )
-        })
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+    let Some(url) = url else {
+        return Err(bad(
+            "api_url",
+            format!("must be an http or https URL, got {url_text:?}"),
+        ));
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("api_url", "must not hold a user name or password: give Drift's (or your proxy's) address alone, and a proxy's credentials in HTTPS_PROXY"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            "api_url",
+            format!(
+                "must not have a query or fragment (the tap appends paths to it), got {url_text:?}"
+            ),
+        ));
+    }
+    Ok(url)
 }
 
 impl Config {
@@ -481,6 +513,7 @@ impl Config {
         let user_agent = string(raw, "user_agent")?
             .map(str::to_string)
             .unwrap_or_else(|| format!("tap-drift/{}", env!("CARGO_PKG_VERSION")));
+        sendable("user_agent", &user_agent)?;
         Ok(Config {
             timestamp_format: timestamp_format(raw)?,
             access_token,
@@ -584,6 +617,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("client_secret"), "{e}");
+    }
+
+    #[test]
+    fn values_that_cannot_form_a_request_fail_naming_the_setting_not_the_value() {
+        let all = json!({"access_token": "t", "client_id": "i", "client_secret": "s", "refresh_token": "r"});
+        for name in [
+            "access_token",
+            "client_id",
+            "client_secret",
+            "refresh_token",
+            "user_agent",
+        ] {
+            let mut raw = all.clone();
+            raw[name] = json!("s3cr3t\nsecond-line");
+            let e = cfg(raw).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("`{name}`")) && e.contains("control character"),
+                "{e}"
+            );
+            assert!(!e.contains("s3cr3t"), "{e}");
+        }
+        // a line break at either end is trimmed, as pasted values often carry one
+        assert!(cfg(json!({"access_token": "t\n"})).is_ok());
+        for url in [
+            "https://drift\napi.com",
+            "https://user:pw@driftapi.com",
+            "https://driftapi.com/?x=1",
+            "https://driftapi.com/#top",
+        ] {
+            let e = cfg(json!({"access_token": "t", "api_url": url}))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("`api_url`"), "{e}");
+            assert!(!e.contains("pw@"), "{e}");
+        }
+        let proxy = cfg(json!({"access_token": "t", "api_url": "http://127.0.0.1:8080/drift/"}));
+        assert_eq!(
+            proxy.unwrap().api_url.as_str(),
+            "http://127.0.0.1:8080/drift"
+        );
     }
 
     #[test]

@@ -77,6 +77,19 @@ pub enum Error {
         /// The last status or transport error.
         last: String,
     },
+    /// Drift was never reached in this run: no connection could be made to `api_url` (refused,
+    /// DNS, TLS) within the first-contact patience.
+    #[error("cannot reach drift at {api_url}: {last} ({attempts} attempts over {}): check `api_url` in the config and the network (DNS, proxy, firewall)", human(*.tried))]
+    Unreachable {
+        /// The configured base URL (without any password).
+        api_url: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// How long it was tried.
+        tried: std::time::Duration,
+        /// The last connection error.
+        last: String,
+    },
     /// Drift throttled the run (429) beyond its patience, or asked for a wait beyond it.
     #[error("{}", throttled(*.waited, *.retry_after))]
     Throttled {

@@ -29,6 +29,22 @@ pub fn state_error(path: Option<PathBuf>) -> Box<dyn Fn(String) -> Error> {
     })
 }
 
+/// Whether a state file given on the command line exists yet. One that does not is a first run,
+/// said in one info line (so `--state state.json` works on day one); a file that exists but
+/// cannot be read (a directory, permissions, bad JSON) stays an error when it is read.
+pub fn state_exists(path: &Path) -> bool {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::info!(
+                "state file {} does not exist yet: a first run, every stream from start_date (save the last STATE of this run there for the next one)",
+                path.display()
+            );
+            false
+        }
+        _ => true,
+    }
+}
+
 /// Reads a JSON file; errors name the file and the fix.
 pub fn read_json(path: &Path, kind: &'static str) -> Result<Value> {
     let text = std::fs::read_to_string(path).map_err(|e| bad_file(kind, path, e.to_string()))?;

@@ -116,12 +116,19 @@ fn configured_stream(entry: &Value, info: &StreamInfo) -> Result<Selected, Strin
     Ok(selected(info, keep, replication))
 }
 
+/// Keys that make an object an Airbyte state (or a message carrying one).
+const AIRBYTE_KEYS: &[&str] = &["type", "stream", "global", "data", "state"];
+
 /// An Airbyte state (a list of STREAM states, a GLOBAL one, a LEGACY one, or one of them alone) →
-/// the tap's Singer-shaped state value.
+/// the tap's Singer-shaped state value. An object that is no Airbyte state is read as a Singer
+/// state (its bookmarks, a Meltano-wrapped one, or keys the state reader names and drops); a
+/// LEGACY state without bookmarks is said in a warning naming what it holds.
 pub fn state(input: Value) -> Result<Value, String> {
     let messages = match input {
         Value::Array(items) => items,
-        Value::Object(m) if m.contains_key("bookmarks") => return Ok(Value::Object(m)),
+        Value::Object(m) if !m.keys().any(|k| AIRBYTE_KEYS.contains(&k.as_str())) => {
+            return Ok(Value::Object(m))
+        }
         other => vec![other],
     };
     let mut bookmarks = Map::new();
@@ -137,8 +144,12 @@ pub fn state(input: Value) -> Result<Value, String> {
             }
             Some("LEGACY") | None => {
                 let data = m.get("data").cloned().unwrap_or(m);
-                if let Some(b) = data.get("bookmarks").and_then(Value::as_object) {
-                    bookmarks.extend(b.clone());
+                match data.get("bookmarks").and_then(Value::as_object) {
+                    Some(b) => bookmarks.extend(b.clone()),
+                    None => tracing::warn!(
+                        "a LEGACY state holds no bookmarks (found: {}): no stream resumes from it",
+                        keys_of(&data)
+                    ),
                 }
             }
             Some(other) => {
@@ -149,6 +160,15 @@ pub fn state(input: Value) -> Result<Value, String> {
         }
     }
     Ok(json!({"bookmarks": bookmarks}))
+}
+
+/// An object's keys for a message ("a, b", or what the value is when it is no object).
+fn keys_of(v: &Value) -> String {
+    match v.as_object() {
+        Some(m) if !m.is_empty() => m.keys().cloned().collect::<Vec<_>>().join(", "),
+        Some(_) => "nothing".into(),
+        None => v.to_string(),
+    }
 }
 
 /// One stream's state (`{stream_descriptor, stream_state}`) into the bookmarks (a stream without
@@ -221,6 +241,12 @@ mod tests {
         assert!(state(json!({"type": "STREAM"}))
             .unwrap_err()
             .contains("stream_descriptor"));
+        let singer = json!({"singer_state": {"bookmarks": {"users": bm}}});
+        assert_eq!(
+            state(singer.clone()).unwrap(),
+            singer,
+            "left to the Singer state reader"
+        );
         let none = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"}, "stream_state": null}}]);
         assert_eq!(state(none).unwrap()["bookmarks"], json!({}));
     }

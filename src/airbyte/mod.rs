@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::input::{bad_file, parse_json_file, state_error};
+use crate::input::{bad_file, parse_json_file, state_error, state_exists};
 use crate::out::output::Discard;
 use crate::out::stdout::Lines;
 use crate::out::tally::Tally;
@@ -170,8 +170,10 @@ async fn read(r: &ReadArgs, lines: &Lines) -> Result<()> {
     let known = discover::known(session.config.timestamp_format)?;
     let selected = parse_json_file(&r.catalog, "catalog", |v| catalog::select(&v, &known))?;
     let state = match &r.state {
-        Some(path) => parse_json_file(path, "state", |v| State::from_value(catalog::state(v)?))?,
-        None => State::default(),
+        Some(path) if state_exists(path) => {
+            parse_json_file(path, "state", |v| State::from_value(catalog::state(v)?))?
+        }
+        _ => State::default(),
     };
     let how = How {
         tally: Tally::new(),
@@ -195,6 +197,7 @@ pub fn failure_type(e: &Error) -> &'static str {
         | Error::Scope { .. }
         | Error::NothingRead { .. }
         | Error::Refresh { .. }
+        | Error::Unreachable { .. }
         | Error::NoSandbox => "config_error",
         Error::Interrupted(_)
         | Error::RetriesExhausted { .. }

@@ -162,12 +162,19 @@ async fn post_refresh(
         ("refresh_token", refresh_token.expose()),
     ];
     let refused = |status: Option<u16>, reason: String| Error::Refresh { status, reason };
-    let resp = http
-        .post(token_url)
-        .form(&form)
-        .send()
-        .await
-        .map_err(|e| refused(None, e.without_url().to_string()))?;
+    let resp = match http.post(token_url).form(&form).send().await {
+        Ok(resp) => resp,
+        // the client decides whether that is a first contact that failed, or a refused refresh
+        Err(e) if e.is_connect() => {
+            return Err(Error::Unreachable {
+                api_url: String::new(),
+                attempts: 1,
+                tried: Duration::ZERO,
+                last: crate::drift::client::describe(e),
+            })
+        }
+        Err(e) => return Err(refused(None, e.without_url().to_string())),
+    };
     let status = resp.status();
     if !status.is_success() {
         tracing::error!(

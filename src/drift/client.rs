@@ -4,7 +4,7 @@
 //! for transient failures, the limiter's patience for 429s, one refresh for a 401, a refresh ahead
 //! of an expiring token. Knows nothing of Singer or of the stream table.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, USER_AGENT};
@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::drift::auth::{Auth, OnRotate, TOKEN_PATH};
 use crate::drift::rate_limit::{RateLimiter, Throttle};
 use crate::drift::request::{Envelope, Request};
-use crate::drift::retry::{backoff, decide, jitter, Decision, Outcome};
+use crate::drift::retry::{backoff, decide, jitter, Context, Decision, Outcome, FIRST_CONTACT};
 use crate::drift::spool::{self, Fault, Spool};
 use crate::error::{Error, Result};
 use crate::out::tally::Tally;
@@ -52,7 +52,7 @@ fn template(path: &str) -> String {
 }
 
 /// A transport error with its causes ("error sending request: … connection reset"), no URL.
-fn describe(e: reqwest::Error) -> String {
+pub fn describe(e: reqwest::Error) -> String {
     let e = e.without_url();
     let mut text = if e.is_timeout() {
         "timed out".to_string()
@@ -70,6 +70,21 @@ fn describe(e: reqwest::Error) -> String {
     text
 }
 
+/// A URL as it may be shown: without a password.
+fn shown_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    // only URLs that cannot hold a password refuse one
+    let _ = shown.set_password(None);
+    shown.as_str().trim_end_matches('/').to_string()
+}
+
+/// The transient failures of one request so far.
+#[derive(Debug, Default)]
+struct Failures {
+    count: u32,
+    since: Option<Instant>,
+}
+
 /// The Drift API client.
 #[derive(Debug)]
 pub struct DriftClient {
@@ -84,6 +99,11 @@ pub struct DriftClient {
     backoff_base: Duration,
     backoff_cap: Duration,
     requests: AtomicU64,
+    /// The configured base URL as it may be shown (without any password).
+    api_url: String,
+    /// Whether Drift has answered once in this run (until then, a request that cannot connect is
+    /// retried for [`FIRST_CONTACT`] only).
+    reached: AtomicBool,
     /// Whether the per-request METRIC lines are logged at info (else at debug).
     metrics_at_info: bool,
     /// The run's counters: requests are counted per stream as they are sent.
@@ -183,6 +203,8 @@ impl DriftClient {
             backoff_base: Duration::from_millis(config.backoff_base_ms),
             backoff_cap: Duration::from_secs(config.backoff_max_seconds),
             requests: AtomicU64::new(0),
+            api_url: shown_url(&config.api_url),
+            reached: AtomicBool::new(false),
             metrics_at_info: config.request_metrics_at_info,
             tally,
         };
@@ -207,12 +229,40 @@ impl DriftClient {
         self.limiter.stats()
     }
 
+    /// Replaces the access token by OAuth2 refresh. A token request that cannot connect before
+    /// Drift has answered once is retried like any first request; once Drift has answered, it
+    /// fails at once, as any refused refresh does.
     async fn refresh(&self, failed_generation: u64) -> Result<()> {
-        self.limiter.acquire().await;
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        self.tally.request("token refresh");
         let url = format!("{}{TOKEN_PATH}", self.base);
-        self.auth.refresh(&self.http, &url, failed_generation).await
+        let mut failures = Failures::default();
+        loop {
+            self.limiter.acquire().await;
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            self.tally.request("token refresh");
+            match self.auth.refresh(&self.http, &url, failed_generation).await {
+                Err(Error::Unreachable { last, .. }) if !self.reached() => {
+                    self.failed(&mut failures, TOKEN_PATH, None, last, true)
+                        .await?;
+                }
+                Err(Error::Unreachable { last, .. }) => {
+                    return Err(Error::Refresh {
+                        status: None,
+                        reason: last,
+                    })
+                }
+                Err(e @ Error::Refresh { status: None, .. }) => return Err(e),
+                other => {
+                    // Drift answered (whether it took the credentials or not)
+                    self.reached.store(true, Ordering::Relaxed);
+                    return other;
+                }
+            }
+        }
+    }
+
+    /// Whether Drift has answered once in this run.
+    fn reached(&self) -> bool {
+        self.reached.load(Ordering::Relaxed)
     }
 
     fn url(&self, request: &Request) -> Result<Url> {
@@ -268,9 +318,11 @@ impl DriftClient {
             started.elapsed().as_secs_f64(),
         );
         let resp = match sent {
+            Err(e) if e.is_connect() => return Ok((generation, Outcome::Unconnected(describe(e)))),
             Err(e) => return Ok((generation, Outcome::Transport(describe(e)))),
             Ok(resp) => resp,
         };
+        self.reached.store(true, Ordering::Relaxed);
         tracing::debug!(endpoint = %endpoint, status = resp.status().as_u16(), "request");
         Ok((generation, read_answer(resp, keep).await))
     }
@@ -314,7 +366,8 @@ impl DriftClient {
 
     /// The one retry loop: transient failures are retried with capped exponential backoff until
     /// `max_retry_minutes` (or `max_attempts`) run out, a sustained outage pausing every worker;
-    /// 429s are left to the limiter's own patience; a 401 refreshes the token once.
+    /// a connection that cannot be made before Drift has answered once, for [`FIRST_CONTACT`]
+    /// only; 429s are left to the limiter's own patience; a 401 refreshes the token once.
     async fn send(
         &self,
         request: &Request,
@@ -325,11 +378,14 @@ impl DriftClient {
     ) -> Result<Answer> {
         let url = self.url(request)?;
         let endpoint = request.path.as_str();
-        let (mut failures, mut refreshed, mut first_failure) = (0u32, false, None::<Instant>);
+        let (mut failures, mut refreshed) = (Failures::default(), false);
         loop {
             let (generation, outcome) = self.attempt(&url, body, keep, stream, endpoint).await?;
-            let can_refresh = self.auth.can_refresh() && !refreshed;
-            let (after, last) = match decide(outcome, envelope, endpoint, can_refresh) {
+            let context = Context {
+                can_refresh: self.auth.can_refresh() && !refreshed,
+                reached: self.reached(),
+            };
+            let (after, last, unreached) = match decide(outcome, envelope, endpoint, context) {
                 Decision::Done(body) => {
                     self.limiter.succeeded();
                     return Ok(Answer::Json(body));
@@ -352,25 +408,66 @@ impl DriftClient {
                     self.throttled(endpoint, after)?;
                     continue;
                 }
-                Decision::Retry { after, reason } => (after, reason),
+                Decision::Retry { after, reason } => (after, reason, false),
+                Decision::Unreachable { reason } => (None, reason, true),
             };
-            failures += 1;
-            let tried = first_failure.get_or_insert_with(Instant::now).elapsed();
-            if failures >= self.max_attempts || tried >= self.max_retry {
-                return Err(Error::RetriesExhausted {
-                    endpoint: endpoint.into(),
-                    attempts: failures,
+            self.failed(&mut failures, endpoint, after, last, unreached)
+                .await?;
+        }
+    }
+
+    /// One more transient failure of a request: waits before its next attempt, or gives up when
+    /// its patience ran out (`max_retry_minutes`, or [`FIRST_CONTACT`] while Drift was never
+    /// reached: the first such failure says so) or `max_attempts` did.
+    async fn failed(
+        &self,
+        failures: &mut Failures,
+        endpoint: &str,
+        after: Option<Duration>,
+        last: String,
+        unreached: bool,
+    ) -> Result<()> {
+        failures.count += 1;
+        let tried = failures.since.get_or_insert_with(Instant::now).elapsed();
+        let patience = match unreached {
+            true => FIRST_CONTACT.min(self.max_retry),
+            false => self.max_retry,
+        };
+        if unreached && failures.count == 1 {
+            tracing::warn!(endpoint = %endpoint, "cannot connect to {} ({last}); drift has not answered yet in this run, so this is retried for {} only", self.api_url, crate::error::human(patience));
+        }
+        if failures.count >= self.max_attempts || tried >= patience {
+            return Err(match unreached {
+                true => Error::Unreachable {
+                    api_url: self.api_url.clone(),
+                    attempts: failures.count,
                     tried,
                     last,
-                });
-            }
-            let delay = after.unwrap_or_else(|| {
-                backoff(failures, self.backoff_base, self.backoff_cap, jitter())
+                },
+                false => Error::RetriesExhausted {
+                    endpoint: endpoint.into(),
+                    attempts: failures.count,
+                    tried,
+                    last,
+                },
             });
-            self.limiter.failed(delay);
-            tracing::warn!(endpoint = %endpoint, attempt = failures, wait_ms = delay.as_millis() as u64, reason = %last, "retrying");
-            tokio::time::sleep(delay).await;
         }
+        let mut delay = after.unwrap_or_else(|| {
+            backoff(
+                failures.count,
+                self.backoff_base,
+                self.backoff_cap,
+                jitter(),
+            )
+        });
+        if unreached {
+            // the next attempt comes no later than the end of the short patience
+            delay = delay.min(patience.saturating_sub(tried));
+        }
+        self.limiter.failed(delay);
+        tracing::warn!(endpoint = %endpoint, attempt = failures.count, wait_ms = delay.as_millis() as u64, reason = %last, "retrying");
+        tokio::time::sleep(delay).await;
+        Ok(())
     }
 
     /// A 429: every worker pauses (the limiter decides how long), or the run stops.
@@ -398,37 +495,48 @@ impl DriftClient {
     }
 
     /// The scopes of the access token, from `POST /app/token_info`; `None` when Drift does not
-    /// say (any error: the streams it may not read are then learnt from their 403s).
-    pub async fn scopes(&self) -> Option<Vec<String>> {
+    /// say (an error answer: the streams it may not read are then learnt from their 403s). Like
+    /// any request, it fails the run when Drift cannot be reached, is out beyond its patience or
+    /// throttles beyond it.
+    pub async fn scopes(&self) -> Result<Option<Vec<String>>> {
         let (_, token, _) = self.auth.current().await;
         let body = serde_json::json!({"access_token": token.expose()});
         let request = Request::new("/app/token_info");
-        match self
+        let info = match self
             .post(&request, &body, "token_info", Envelope::Any)
             .await
         {
-            Ok(info) => {
-                let scope = info.get("scope").or_else(|| info.pointer("/data/scope"))?;
-                let list: Vec<String> = match scope {
-                    Value::String(s) => s
-                        .split([' ', ','])
-                        .filter(|s| !s.is_empty())
-                        .map(String::from)
-                        .collect(),
-                    Value::Array(items) => items
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .map(String::from)
-                        .collect(),
-                    _ => return None,
-                };
-                Some(list)
-            }
+            Ok(info) => info,
+            Err(
+                e @ (Error::Unreachable { .. }
+                | Error::RetriesExhausted { .. }
+                | Error::Throttled { .. }
+                | Error::Disk(_)),
+            ) => return Err(e),
             Err(e) => {
                 tracing::info!("could not learn the token's scopes ({e}); a stream Drift refuses (403) will be skipped then");
-                None
+                return Ok(None);
             }
-        }
+        };
+        let Some(scope) = info.get("scope").or_else(|| info.pointer("/data/scope")) else {
+            return Ok(None);
+        };
+        Ok(match scope {
+            Value::String(s) => Some(
+                s.split([' ', ','])
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
+            ),
+            Value::Array(items) => Some(
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect(),
+            ),
+            _ => None,
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 
 use crate::drift::client::DriftClient;
-pub use crate::drift::request::{Envelope, Request};
+pub use crate::drift::request::{cursor, Envelope, Request};
 use crate::drift::span::{self, Span};
 use crate::drift::spool::{self, Spool};
 use crate::error::{Error, Result};
@@ -100,10 +100,6 @@ pub struct Page {
     pub total: Option<u64>,
 }
 
-fn nonempty(v: Option<&Value>) -> Option<&str> {
-    v.and_then(Value::as_str).filter(|s| !s.is_empty())
-}
-
 /// The request for the first page of a list at `path`, asking for `size` records (`None`: the
 /// API's default).
 pub fn first_request(endpoint: &Endpoint, path: &str, size: Option<u32>) -> Request {
@@ -118,7 +114,8 @@ pub fn first_request(endpoint: &Endpoint, path: &str, size: Option<u32>) -> Requ
     }
 }
 
-/// The next page a response links to, in whichever style it carries (`true`: `links.next`).
+/// The next page a response links to, in whichever style it carries (`true`: `links.next`). Every
+/// cursor field is read by the one [`cursor`] reader: a string or a number.
 fn next_request(
     endpoint: &Endpoint,
     body: &Value,
@@ -129,22 +126,24 @@ fn next_request(
     };
     Ok(match endpoint.pagination {
         Pagination::Single | Pagination::Span(_) => (None, false),
-        Pagination::IndexSize => match body.pointer("/data/next") {
-            None | Some(Value::Null) => (None, false),
-            Some(v) => (
-                Some(link(nonempty(Some(v)).unwrap_or_default(), "data.next")?),
-                false,
-            ),
+        Pagination::IndexSize => match cursor(body, "/data/next")? {
+            None => (None, false),
+            Some(v) => (Some(link(&v, "data.next")?), false),
         },
         Pagination::Cursor => {
             let more = body.pointer("/pagination/more").and_then(Value::as_bool) != Some(false);
-            if let (true, Some(cursor)) = (more, nonempty(body.pointer("/pagination/next"))) {
+            let pagination = if more {
+                cursor(body, "/pagination/next")?
+            } else {
+                None
+            };
+            if let Some(cursor) = pagination {
                 // the same request (path and page size) with the cursor
                 let mut next = current.clone();
                 next.query.retain(|(k, _)| k != "next");
                 (Some(next.with("next", cursor)), false)
-            } else if let Some(next) = nonempty(body.pointer("/links/next")) {
-                (Some(link(next, "links.next")?), true)
+            } else if let Some(next) = cursor(body, "/links/next")? {
+                (Some(link(&next, "links.next")?), true)
             } else {
                 (None, false)
             }
@@ -609,6 +608,50 @@ mod tests {
         );
         let body = json!({"data": [{"id": 1}], "pagination": {"more": false, "next": "q"}});
         assert!(next(&CONVERSATIONS, body, &first, 50).is_none());
+    }
+
+    #[test]
+    fn a_cursor_is_a_string_or_a_number_in_every_field() {
+        let first = first_request(&CONVERSATIONS, CONVERSATIONS.path, Some(50));
+        // Drift's older list page types `next` as an integer
+        let body = json!({"data": [{"id": 1}], "pagination": {"more": true, "next": 123494893}});
+        assert_eq!(
+            next(&CONVERSATIONS, body, &first, 50).as_deref(),
+            Some("/conversations/list?limit=50&next=123494893")
+        );
+        let body = json!({"data": [{"id": 1}], "pagination": {"next": 7.0}});
+        assert_eq!(
+            next(&CONVERSATIONS, body, &first, 50).as_deref(),
+            Some("/conversations/list?limit=50&next=7")
+        );
+        let messages = first_request(&MESSAGES, &MESSAGES.path_for("42"), None);
+        let body =
+            json!({"data": {"messages": [{"id": 1}]}, "pagination": {"more": true, "next": 8}});
+        assert_eq!(
+            next(&MESSAGES, body, &messages, 0).as_deref(),
+            Some("/conversations/42/messages?next=8")
+        );
+        // what is neither is an error naming the field and what it held, never a silent end
+        for odd in [json!({"at": 3}), json!(true), json!(1.5), json!([1])] {
+            let body = json!({"data": [{"id": 1}], "pagination": {"more": true, "next": odd}});
+            let e = decode(&CONVERSATIONS, body, &first, "id").unwrap_err();
+            assert!(
+                e.contains("pagination.next") && e.contains(&odd.to_string()),
+                "{e}"
+            );
+        }
+        let body = json!({"data": [], "links": {"next": {"href": "x"}}});
+        let e = decode(&CONVERSATIONS, body, &first, "id").unwrap_err();
+        assert!(e.contains("links.next"), "{e}");
+        let accounts = first_request(&ACCOUNTS, ACCOUNTS.path, Some(10));
+        let body = json!({"data": {"accounts": [], "next": false}});
+        let e = decode(&ACCOUNTS, body, &accounts, "accountId").unwrap_err();
+        assert!(e.contains("data.next"), "{e}");
+        // a list that links on by a numeric cursor is not an empty last page
+        let list = Envelope::List("/data");
+        assert!(list
+            .check(&json!({"pagination": {"more": true, "next": 5}}))
+            .is_err());
     }
 
     #[test]

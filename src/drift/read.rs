@@ -1,7 +1,9 @@
 //! Reads beyond a list's pages: completing a record from its detail endpoint, and one referenced
 //! record (a child list is a [`crate::drift::page::Pages`] walk). Each goes through the client's one retry policy, and a 404
 //! (the record vanished between two reads) means skip, by the one [`skip_404`] policy, with the
-//! reason logged. Knows nothing of Singer or of the stream table.
+//! reason logged. An answer for another id than the one asked for (a proxy or cache fault) is
+//! never used in its place: one warning names both ids ([`same_record`]). Knows nothing of Singer
+//! or of the stream table.
 
 use serde_json::{Map, Value};
 
@@ -46,6 +48,31 @@ pub fn skip_404<T>(
     }
 }
 
+/// Whether an answer to a request for the record `id` is that record: its `key` says the same id
+/// (as text: `42` and `"42"` are the same). If not, one warning names both ids and what is done
+/// instead.
+fn same_record(
+    answer: &Map<String, Value>,
+    key: &str,
+    id: &str,
+    stream: &str,
+    instead: &str,
+) -> bool {
+    let answered = answer.get(key).filter(|v| !v.is_null()).map(key_text);
+    if answered.as_deref() == Some(id) {
+        return true;
+    }
+    let answered = answered.map_or_else(
+        || format!("a record without `{key}`"),
+        |a| format!("record {a}"),
+    );
+    tracing::warn!(
+        stream,
+        "drift answered {answered} when asked for record {id} (a proxy or cache fault?): {instead}"
+    );
+    false
+}
+
 /// The record at `data` of a single-record response.
 fn data_object(mut body: Value) -> Option<Map<String, Value>> {
     match body.get_mut("data").map(Value::take) {
@@ -71,17 +98,19 @@ pub async fn complete(
     let request = Request::new(detail.path.replace("{id}", &id));
     let body = client.get(&request, stream, Envelope::Object).await;
     let instead = "the record vanished before it could be completed; emitting the list version";
+    let other = "kept the record as the list gave it, without its detail fields";
     match skip_404(body, client.tally(), stream, &id, instead)?.and_then(data_object) {
-        Some(full) => {
+        Some(full) if same_record(&full, key, &id, stream, other) => {
             let mut merged = record;
             merged.extend(full);
             Ok(merged)
         }
-        None => Ok(record),
+        _ => Ok(record),
     }
 }
 
-/// One referenced record; `None` when Drift answers 404.
+/// One referenced record; `None` when Drift answers 404, or answers another record (which is not
+/// emitted in its place: a warning names both ids).
 pub async fn referenced(
     client: &DriftClient,
     endpoint: &Endpoint,
@@ -104,11 +133,54 @@ pub async fn referenced(
     let record = data_object(body)
         .map(|r| vec![Value::Object(r)])
         .unwrap_or_default();
+    let other = "skipped it: the answer is not the record referenced";
     match records_with_key(record, key) {
-        Ok(mut one) if one.len() == 1 => Ok(one.pop()),
+        Ok(mut one) if one.len() == 1 => {
+            Ok(one.pop().filter(|r| same_record(r, key, id, stream, other)))
+        }
         _ => Err(Error::Decode {
             endpoint: request.path,
             reason: format!("no {stream} object with `{key}` at data"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_answer_is_the_record_asked_for_only_when_its_id_says_so() {
+        let answer = |v: Value| v.as_object().cloned().unwrap_or_default();
+        assert!(same_record(&answer(json!({"id": 42})), "id", "42", "s", ""));
+        assert!(same_record(
+            &answer(json!({"id": "42"})),
+            "id",
+            "42",
+            "s",
+            ""
+        ));
+        assert!(!same_record(
+            &answer(json!({"id": 43})),
+            "id",
+            "42",
+            "s",
+            ""
+        ));
+        assert!(!same_record(
+            &answer(json!({"name": "x"})),
+            "id",
+            "42",
+            "s",
+            ""
+        ));
+        assert!(!same_record(
+            &answer(json!({"id": null})),
+            "id",
+            "42",
+            "s",
+            ""
+        ));
     }
 }

@@ -73,14 +73,38 @@ pub enum Envelope {
     Any,
 }
 
+/// The one reader of every cursor field (`pagination.next`, `links.next`, accounts' `data.next`,
+/// a message list's cursor): the value at the JSON pointer `at` as text. A cursor is a string or
+/// an integer (Drift's older list page types `next` as one); absent, null or empty means no next
+/// page. Anything else (an object, a fraction, a number too large to read exactly) is an error
+/// naming the field and what it held.
+pub fn cursor(body: &Value, at: &str) -> std::result::Result<Option<String>, String> {
+    /// The largest integer a JSON number read as a float holds exactly.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    let field = || at.trim_start_matches('/').replace('/', ".");
+    match body.pointer(at) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone()).filter(|s| !s.is_empty())),
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(Some(n.to_string())),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < EXACT => Ok(Some(format!("{f:.0}"))),
+            _ => Err(format!(
+                "{} is a number that is not an integer cursor, or too large to read exactly: {n}",
+                field()
+            )),
+        },
+        Some(other) => Err(format!(
+            "{} is neither a string nor a number: {other}",
+            field()
+        )),
+    }
+}
+
 /// Whether a list response links to a next page, in any of Drift's styles (`data.next`,
-/// `pagination.next` unless `more` is false, `links.next`).
+/// `pagination.next` unless `more` is false, `links.next`); a cursor field that cannot be read
+/// counts as a link (the body is then not an empty last page).
 pub fn links_on(body: &Value) -> bool {
-    let text = |at: &str| {
-        body.pointer(at)
-            .and_then(Value::as_str)
-            .is_some_and(|s| !s.is_empty())
-    };
+    let text = |at: &str| !matches!(cursor(body, at), Ok(None));
     let more = body.pointer("/pagination/more").and_then(Value::as_bool) != Some(false);
     text("/data/next") || (more && text("/pagination/next")) || text("/links/next")
 }

@@ -9,6 +9,7 @@
 //! | 429 | throttled: the limiter pauses every worker (`Retry-After` / `X-RateLimit-Reset`, else 10 s and growing) and lowers the pace |
 //! | 5xx (JSON or an HTML proxy page) | retry, waiting at least `Retry-After` |
 //! | timeout, connection refused or reset | retry |
+//! | no connection (refused, DNS, TLS, connect timeout) before Drift has answered once in the run | unreachable: retry for [`FIRST_CONTACT`] only, then stop naming `api_url` |
 //! | 401 | refresh the OAuth token once if refresh credentials are set, else fail |
 //! | 403 | fail at once: the token lacks the scope |
 //! | 404, other 4xx | fail at once |
@@ -24,11 +25,17 @@ use crate::drift::request::Envelope;
 use crate::drift::spool::{Fault, NanFree, Spool};
 use crate::error::Error;
 
+/// How long a request that cannot connect is retried while Drift has not answered once in the
+/// run (a wrong `api_url`, no network): seconds, not the patience kept for an outage.
+pub const FIRST_CONTACT: Duration = Duration::from_secs(15);
+
 /// What one attempt came to.
 #[derive(Debug)]
 pub enum Outcome {
-    /// No response: timeout, refused or reset connection (the text says which).
+    /// No response on a connection that was made: timeout or reset (the text says which).
     Transport(String),
+    /// No connection could be made: refused, DNS, TLS, connect timeout (the text says which).
+    Unconnected(String),
     /// A success status, with its body or the error that cut it short.
     Success {
         /// The status.
@@ -68,6 +75,12 @@ pub enum Decision {
         /// What went wrong, on one line.
         reason: String,
     },
+    /// No connection could be made, and Drift has not answered once in this run: try again
+    /// within [`FIRST_CONTACT`] only.
+    Unreachable {
+        /// What went wrong, on one line.
+        reason: String,
+    },
     /// Replace the access token, then try again.
     Refresh,
     /// Rate limited (429): the limiter decides the wait, and whether the run goes on.
@@ -79,11 +92,21 @@ pub enum Decision {
     Fail(Error),
 }
 
-/// The decision table (see the module doc). `can_refresh`: refresh credentials are configured and
-/// this request has not refreshed yet.
-pub fn decide(outcome: Outcome, envelope: Envelope, endpoint: &str, can_refresh: bool) -> Decision {
+/// What the client knows besides the outcome of an attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    /// Refresh credentials are configured and this request has not refreshed yet.
+    pub can_refresh: bool,
+    /// Drift has answered at least once in this run.
+    pub reached: bool,
+}
+
+/// The decision table (see the module doc).
+pub fn decide(outcome: Outcome, envelope: Envelope, endpoint: &str, context: Context) -> Decision {
+    let can_refresh = context.can_refresh;
     match outcome {
-        Outcome::Transport(reason) => Decision::Retry {
+        Outcome::Unconnected(reason) if !context.reached => Decision::Unreachable { reason },
+        Outcome::Transport(reason) | Outcome::Unconnected(reason) => Decision::Retry {
             after: None,
             reason,
         },
@@ -261,7 +284,13 @@ mod tests {
     #[test]
     fn decision_table() {
         let list = Envelope::List("/data");
-        let d = |o, refresh| decide(o, list, "/x", refresh);
+        let d = |o, can_refresh| {
+            let context = Context {
+                can_refresh,
+                reached: true,
+            };
+            decide(o, list, "/x", context)
+        };
         assert!(matches!(
             d(failure(404, HeaderMap::new()), false),
             Decision::Fail(Error::Api { status: 404, .. })
@@ -302,6 +331,32 @@ mod tests {
         assert!(
             matches!(d(ok("<html>"), false), Decision::Retry { reason, .. } if reason.contains("not JSON"))
         );
+    }
+
+    #[test]
+    fn a_connection_never_made_is_an_outage_only_once_drift_has_answered() {
+        let list = Envelope::List("/data");
+        let refused = || Outcome::Unconnected("connection refused".into());
+        let reached = Context {
+            can_refresh: false,
+            reached: true,
+        };
+        assert!(matches!(
+            decide(refused(), list, "/x", reached),
+            Decision::Retry { .. }
+        ));
+        let first = Context {
+            can_refresh: false,
+            reached: false,
+        };
+        assert!(matches!(
+            decide(refused(), list, "/x", first),
+            Decision::Unreachable { reason } if reason == "connection refused"
+        ));
+        assert!(matches!(
+            decide(Outcome::Transport("timed out".into()), list, "/x", first),
+            Decision::Retry { .. }
+        ));
     }
 
     #[test]

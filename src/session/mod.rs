@@ -50,6 +50,8 @@ impl Session {
         how: How,
     ) -> Result<Synced> {
         let started_ms = time::now_ms();
+        let names: Vec<&str> = streams::STREAMS.iter().map(|s| s.name).collect();
+        state.keep_known(&names);
         let planned = sync::plan(selected, &mut state, &self.config, started_ms, how.test)
             .map_err(how.state_error)?;
         let rotate = persist::on_rotate(how.refresh_from);

@@ -115,13 +115,21 @@ fn text<'a>(md: Option<&'a Map<String, Value>>, key: &str) -> Option<&'a str> {
     md?.get(key)?.as_str()
 }
 
-/// Whether an input catalog entry selects its stream: breadcrumb-`[]` metadata, else the legacy
-/// entry-level or `schema.selected`.
+/// Whether an input catalog entry selects its stream, as the Meltano SDK resolves it: the
+/// breadcrumb-`[]` metadata's `selected`, else the legacy entry-level or `schema.selected`, else
+/// the `[]` metadata's `selected-by-default` (so `--discover`'s output as it is selects every
+/// stream); an entry without any metadata is selected, one whose metadata says neither is not.
 fn entry_selected(entry: &Value) -> bool {
-    flag(metadata_for(entry, &[]), "selected")
+    let md = metadata_for(entry, &[]);
+    let no_metadata = entry
+        .get("metadata")
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty);
+    flag(md, "selected")
         .or_else(|| entry.get("selected").and_then(Value::as_bool))
         .or_else(|| entry.pointer("/schema/selected").and_then(Value::as_bool))
-        .unwrap_or(false)
+        .or_else(|| flag(md, "selected-by-default"))
+        .unwrap_or(no_metadata)
 }
 
 /// The replication an entry asks for, checked against what the stream allows.
@@ -155,7 +163,9 @@ fn entry_replication(entry: &Value, info: &StreamInfo) -> Result<Replication, St
     }
 }
 
-/// Whether a field is selected, per the SDK's rules (key and replication key are automatic).
+/// Whether a field of a selected stream is selected, per the SDK's rules: key and replication key
+/// always (as `inclusion: automatic` is), `unsupported` never, else `selected` if present, else
+/// `selected-by-default`, else (no metadata for the field) as its stream: selected.
 fn field_selected(entry: &Value, info: &StreamInfo, field: &str) -> bool {
     if field == info.key || Some(field) == info.replication_key {
         return true;
@@ -187,9 +197,9 @@ fn warn_unknown_fields(entry: &Value, info: &StreamInfo) {
     }
 }
 
-/// Applies an input catalog: a stream is synced iff its breadcrumb-`[]` metadata (or the legacy
-/// entry-level or `schema.selected`) says `selected: true`; fields follow the SDK rules. The result
-/// is in the order of `known`, whatever the catalog's order.
+/// Applies an input catalog: a stream is synced iff it is selected as the SDK resolves it
+/// (`selected`, else `selected-by-default`: see [`entry_selected`]); fields follow the SDK rules.
+/// The result is in the order of `known`, whatever the catalog's order.
 pub fn select_from(catalog: &Value, known: &[StreamInfo]) -> Result<Vec<Selected>, String> {
     let entries = catalog
         .get("streams")
@@ -312,10 +322,72 @@ mod tests {
     }
 
     #[test]
-    fn discovered_catalog_selects_nothing_without_selected() {
+    fn a_stream_without_selected_follows_selected_by_default() {
+        // the discovered catalog as it is: every stream and field, as without a catalog
         let cat = catalog(&known());
-        assert!(select_from(&cat, &known()).unwrap().is_empty());
-        assert_eq!(select_all(&known()).len(), 2);
+        let all = select_from(&cat, &known()).unwrap();
+        assert_eq!(all.len(), 2);
+        for (s, whole) in all.iter().zip(select_all(&known())) {
+            assert_eq!(s.fields, whole.fields);
+            assert_eq!(s.replication, whole.replication);
+        }
+        let with = |md: Value| json!({"streams": [{"tap_stream_id": "users", "metadata": [{"breadcrumb": [], "metadata": md}]}]});
+        let chosen = |cat: Value| select_from(&cat, &known()).unwrap().len();
+        assert_eq!(chosen(with(json!({"selected-by-default": false}))), 0);
+        assert_eq!(
+            chosen(with(
+                json!({"selected-by-default": true, "selected": false})
+            )),
+            0,
+            "an explicit selected: false deselects"
+        );
+        assert_eq!(
+            chosen(with(
+                json!({"selected-by-default": false, "selected": true})
+            )),
+            1
+        );
+        assert_eq!(
+            chosen(with(json!({"inclusion": "available"}))),
+            0,
+            "neither: not selected"
+        );
+        assert_eq!(
+            chosen(json!({"streams": [{"tap_stream_id": "users"}]})),
+            1,
+            "no metadata at all"
+        );
+        let legacy = json!({"streams": [{"tap_stream_id": "users", "selected": false,
+            "metadata": [{"breadcrumb": [], "metadata": {"selected-by-default": true}}]}]});
+        assert_eq!(chosen(legacy), 0, "the legacy flag is an explicit one");
+    }
+
+    #[test]
+    fn a_field_follows_selected_then_selected_by_default_and_automatic_always() {
+        let field = |md: Value| {
+            let cat = json!({"streams": [{"tap_stream_id": "users", "metadata": [
+                {"breadcrumb": [], "metadata": {"selected": true}},
+                {"breadcrumb": ["properties", "email"], "metadata": md},
+                {"breadcrumb": ["properties", "id"], "metadata": {"inclusion": "automatic", "selected": false}}]}]});
+            let s = select_from(&cat, &known()).unwrap().remove(0);
+            assert!(s.fields.contains(&"id".to_string()), "automatic always");
+            s.fields.contains(&"email".to_string())
+        };
+        assert!(field(json!({"selected-by-default": true})));
+        assert!(!field(json!({"selected-by-default": false})));
+        assert!(!field(
+            json!({"selected-by-default": true, "selected": false})
+        ));
+        assert!(field(
+            json!({"selected-by-default": false, "selected": true})
+        ));
+        assert!(
+            field(json!({"inclusion": "available"})),
+            "neither: as its stream"
+        );
+        assert!(!field(
+            json!({"inclusion": "unsupported", "selected": true})
+        ));
     }
 
     #[test]

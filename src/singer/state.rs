@@ -1,7 +1,10 @@
 //! Singer STATE in the Meltano SDK shape: `{"bookmarks": {stream: {"replication_key", "replication_key_value"}}}`.
-//! Read tolerantly (unknown keys and SDK leftovers are kept and carried forward); bookmarks are epoch
-//! milliseconds. Pure: the caller reads files, supplies the clock and names the file in errors
-//! (errors here are reasons, without a path).
+//! Read tolerantly: a Meltano-wrapped state or a whole STATE message is unwrapped, SDK leftovers
+//! inside a stream's bookmark are carried forward, and what the tap does not know at all (keys
+//! beside `bookmarks`, bookmarks of streams it does not have) is dropped with one warning naming
+//! it ([`State::keep_known`]). Bookmarks are epoch milliseconds. Pure: the caller reads files,
+//! supplies the clock and the stream names, and names the file in errors (errors here are
+//! reasons, without a path).
 
 use serde_json::{json, Map, Value};
 
@@ -14,19 +17,11 @@ pub struct State {
 }
 
 impl State {
-    /// Validates an input state value. Missing `bookmarks` is fine; wrong types are errors.
+    /// Validates an input state value. Missing `bookmarks` is fine; wrong types are errors. A
+    /// state wrapped as Meltano exports it (`{"singer_state": …}`, said in one info line) or saved as
+    /// a whole STATE message (a warning) is unwrapped.
     pub fn from_value(value: Value) -> Result<State, String> {
-        let value = match value {
-            // a whole STATE message saved as the state (a common mistake): its value is the state
-            Value::Object(m)
-                if m.get("type").and_then(Value::as_str) == Some("STATE")
-                    && m.get("value").is_some_and(Value::is_object) =>
-            {
-                tracing::warn!("the state file holds a whole STATE message; using its \"value\" (save only the value next time)");
-                m.get("value").cloned().unwrap_or_default()
-            }
-            other => other,
-        };
+        let value = unwrapped(value);
         let value = match value {
             Value::Object(m) => m,
             Value::Null => Map::new(),
@@ -44,6 +39,50 @@ impl State {
             }
         }
         Ok(State { value })
+    }
+
+    /// Drops, with one warning each, what a state holds that the tap does not know: top-level
+    /// keys beside `bookmarks` (and the Singer spec's `currently_syncing`), and bookmarks of
+    /// streams other than `streams`. Dropped, not carried: a bookmark only saves requests, so
+    /// losing one costs a re-read and never a record, while carrying a key the tap cannot read
+    /// would repeat it in every later STATE.
+    pub fn keep_known(&mut self, streams: &[&str]) {
+        let stray: Vec<String> = self
+            .value
+            .keys()
+            .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        if !stray.is_empty() {
+            let none_known = !self.value.contains_key("bookmarks");
+            for k in &stray {
+                self.value.remove(k);
+            }
+            let found = stray.join(", ");
+            match none_known {
+                true => tracing::warn!("the state holds no key tap-drift knows (found: {found}): no bookmark is read from it, so every stream starts from start_date; dropped those keys (a Singer state keeps its bookmarks under \"bookmarks\")"),
+                false => tracing::warn!("the state holds keys tap-drift does not know (found: {found}); dropped them"),
+            }
+        }
+        let Some(Value::Object(bookmarks)) = self.value.get_mut("bookmarks") else {
+            return;
+        };
+        let unknown: Vec<String> = bookmarks
+            .keys()
+            .filter(|k| !streams.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        if unknown.is_empty() {
+            return;
+        }
+        for k in &unknown {
+            bookmarks.remove(k);
+        }
+        let found = unknown.join(", ");
+        match bookmarks.is_empty() {
+            true => tracing::warn!("the state has bookmarks only for streams tap-drift does not have (found: {found}; is it another tap's state?): every stream starts from start_date; dropped them"),
+            false => tracing::warn!("the state has bookmarks for streams tap-drift does not have (found: {found}); dropped them"),
+        }
     }
 
     /// The bookmark of a stream for a replication key, in epoch ms. A bookmark for another key is
@@ -182,6 +221,34 @@ impl State {
     }
 }
 
+/// The top-level keys of a state the tap knows: its bookmarks, and the Singer spec's
+/// `currently_syncing` (carried as it is).
+const KNOWN_KEYS: &[&str] = &["bookmarks", "currently_syncing"];
+
+/// A state value without the wrappings it may come in: Meltano's export (`{"singer_state": …}`,
+/// one info line) and a whole STATE message (a warning: a common mistake), in any nesting.
+fn unwrapped(mut value: Value) -> Value {
+    loop {
+        let Value::Object(m) = &mut value else {
+            return value;
+        };
+        if m.len() == 1
+            && m.get("singer_state")
+                .is_some_and(|s| s.is_object() || s.is_null())
+        {
+            tracing::info!("the state is wrapped as Meltano exports it (\"singer_state\"); using what it wraps");
+            value = m.remove("singer_state").unwrap_or_default();
+        } else if m.get("type").and_then(Value::as_str) == Some("STATE")
+            && m.get("value").is_some_and(Value::is_object)
+        {
+            tracing::warn!("the state file holds a whole STATE message; using its \"value\" (save only the value next time)");
+            value = m.remove("value").unwrap_or_default();
+        } else {
+            return value;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +301,41 @@ mod tests {
         let s = State::from_value(json!({"type": "STATE", "value": {"bookmarks": {"users": {"replication_key": "updatedAt", "replication_key_value": 5}}}})).unwrap();
         assert_eq!(s.bookmark("users", "updatedAt").unwrap(), Some(5));
         assert!(s.to_value().get("type").is_none());
+    }
+
+    #[test]
+    fn a_meltano_wrapped_state_is_unwrapped() {
+        let bm = json!({"replication_key": "updatedAt", "replication_key_value": 5});
+        let s = State::from_value(json!({"singer_state": {"bookmarks": {"users": bm}}})).unwrap();
+        assert_eq!(s.bookmark("users", "updatedAt").unwrap(), Some(5));
+        let s = State::from_value(
+            json!({"type": "STATE", "value": {"singer_state": {"bookmarks": {"users": bm}}}}),
+        )
+        .unwrap();
+        assert_eq!(s.to_value(), json!({"bookmarks": {"users": bm}}));
+        // a key beside it is not Meltano's shape: left for keep_known to name
+        let s = State::from_value(json!({"singer_state": {}, "x": 1})).unwrap();
+        assert!(s.to_value().get("singer_state").is_some());
+    }
+
+    #[test]
+    fn what_the_tap_does_not_know_is_dropped() {
+        let bm = json!({"replication_key": "updatedAt", "replication_key_value": 5});
+        let mut s = State::from_value(json!({"conversations": bm, "x": 1})).unwrap();
+        s.keep_known(&["users", "conversations"]);
+        assert_eq!(s.to_value(), json!({"bookmarks": {}}));
+        let mut s = State::from_value(
+            json!({"bookmarks": {"users": bm, "tickets": bm}, "currently_syncing": null, "x": 1}),
+        )
+        .unwrap();
+        s.keep_known(&["users", "conversations"]);
+        assert_eq!(
+            s.to_value(),
+            json!({"bookmarks": {"users": bm}, "currently_syncing": null})
+        );
+        let mut s = State::from_value(json!({"bookmarks": {"tickets": bm}})).unwrap();
+        s.keep_known(&["users"]);
+        assert_eq!(s.to_value(), json!({"bookmarks": {}}));
     }
 
     #[test]

@@ -224,7 +224,7 @@ impl<O: Output> Run<'_, O> {
         if planned.is_empty() || self.test == Some(TestMode::SchemaOnly) {
             return Ok((planned, synced));
         }
-        let Some(scopes) = self.client.scopes().await else {
+        let Some(scopes) = self.client.scopes().await? else {
             return Ok((planned, synced));
         };
         if !scopes.iter().any(|s| is_drift_scope(s)) {

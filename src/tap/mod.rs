@@ -11,7 +11,7 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::input::{parse_file, state_error};
+use crate::input::{parse_file, state_error, state_exists};
 use crate::out::tally::Tally;
 use crate::session::persist;
 use crate::session::{How, Session};
@@ -66,15 +66,17 @@ fn selection(cli: &Cli, config: &Config) -> Result<Vec<Selected>> {
     };
     let selected = parse_file(path, "catalog", |v| catalog::select_from(&v, &known))?;
     if selected.is_empty() {
-        tracing::warn!("the catalog selects no stream, so nothing is synced: set \"selected\": true in the metadata of each wanted stream's [] breadcrumb (the output of --discover selects nothing by design)");
+        tracing::warn!("the catalog selects no stream, so nothing is synced: every stream is \"selected\": false, or says neither \"selected\" nor \"selected-by-default\"; set \"selected\": true in the metadata of each wanted stream's [] breadcrumb");
     }
     Ok(selected)
 }
 
+/// The state to start from: the `--state` file's, or none (no file given, or one that does not
+/// exist yet: a first run).
 fn state(path: Option<&Path>) -> Result<State> {
     match path {
-        Some(path) => parse_file(path, "state", State::from_value),
-        None => Ok(State::default()),
+        Some(path) if state_exists(path) => parse_file(path, "state", State::from_value),
+        _ => Ok(State::default()),
     }
 }
 

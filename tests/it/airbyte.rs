@@ -444,3 +444,48 @@ async fn a_field_the_catalog_lacks_is_carried_by_the_records() {
     assert_eq!(conversations.len(), truth(&emu, "conversations").len());
     assert!(conversations.iter().all(|r| r["priority"] == "high"));
 }
+
+#[tokio::test]
+async fn a_state_file_not_there_yet_is_a_first_read_and_stray_stream_states_are_named() {
+    let emu = emulator(small()).await;
+    let dir = TempDir::new("airbyte-state-shapes");
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let catalog = dir.json("catalog.json", &configured(&discover(&cfg).await));
+    let logs = |run: &Run, level: &str, needle: &str| -> Vec<String> {
+        run.of("LOG")
+            .into_iter()
+            .filter(|l| l["log"]["level"] == level)
+            .filter_map(|l| l["log"]["message"].as_str())
+            .filter(|m| m.contains(needle))
+            .map(String::from)
+            .collect()
+    };
+    let whole = |run: &Run| {
+        for stream in all_streams() {
+            let key = key_of(stream);
+            assert_eq!(
+                key_set(run.records(stream), key),
+                key_set(&truth(&emu, stream), key),
+                "{stream}"
+            );
+        }
+    };
+    let missing = dir.0.join("state.json");
+    let run = read(&cfg, &catalog, Some(&missing)).await;
+    assert!(run.ok);
+    assert_eq!(logs(&run, "INFO", "does not exist yet").len(), 1);
+    whole(&run);
+
+    let bm = json!({"replication_key": "updated_at", "replication_key_value": 5});
+    let stray = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "tickets"}, "stream_state": bm}}]);
+    let run = read(&cfg, &catalog, Some(&dir.json("stray.json", &stray))).await;
+    assert!(run.ok);
+    let said = logs(&run, "WARN", "tickets");
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("does not have"), "{}", said[0]);
+    whole(&run);
+    assert!(run
+        .of("STATE")
+        .iter()
+        .all(|s| !s.to_string().contains("tickets")));
+}

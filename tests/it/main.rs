@@ -19,4 +19,5 @@ mod shapes;
 mod support;
 mod sync;
 mod terminal;
+mod unexpected;
 mod verdict;

@@ -309,6 +309,28 @@ async fn matrix_messages_fixed_pages() {
 }
 
 #[tokio::test]
+async fn matrix_numeric_cursors() {
+    // Drift's older list page types `next` as an integer: every page must still be followed (the
+    // messages in pages of 3, so that conversations have several)
+    let variants = Variants {
+        numeric_cursors: true,
+        messages_page: Some(3),
+        ..Variants::default()
+    };
+    let (emu, _, [second, _]) = play("numeric-cursors", variants, false).await;
+    let first_run = list_requests(&emu, 0, Some(second));
+    assert!(
+        first_run.len() >= 3 && first_run[1].contains("&next="),
+        "137 conversations at 50 a page, followed by their numeric cursors: {first_run:?}"
+    );
+    let paged_messages = emu.requests()[..second]
+        .iter()
+        .filter(|r| r.contains("/messages?next="))
+        .count();
+    assert!(paged_messages > 0, "messages beyond a first page were read");
+}
+
+#[tokio::test]
 async fn matrix_last_page_without_array() {
     let variants = Variants {
         last_page_without_array: true,

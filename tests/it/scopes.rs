@@ -210,23 +210,6 @@ async fn run_with(emu: &Emulator, dir: &TempDir, extra: &[&dyn AsRef<std::ffi::O
 }
 
 #[tokio::test]
-async fn the_discovered_catalog_as_the_catalog_warns_that_nothing_is_selected() {
-    let emu = emulator(small()).await;
-    let dir = TempDir::new("mistake-catalog");
-    let catalog = dir.write(
-        "catalog.json",
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/catalog.json"))
-            .expect("catalog"),
-    );
-    let out = run_with(&emu, &dir, &[&"--catalog", &catalog]).await;
-    assert!(out.status.success());
-    assert!(check_output(&out).records.is_empty());
-    let lines = warnings(&out, "selects no stream");
-    assert_eq!(lines.len(), 1, "{}", stderr(&out));
-    assert!(lines[0].contains("\"selected\": true"), "{}", lines[0]);
-}
-
-#[tokio::test]
 async fn a_whole_state_message_as_the_state_is_unwrapped_with_a_warning() {
     let emu = emulator(small()).await;
     let dir = TempDir::new("mistake-state");

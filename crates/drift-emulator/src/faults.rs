@@ -73,6 +73,10 @@ pub struct Faults {
     /// Every 10th conversation carries values of the wrong JSON type (`inboxId` as a numeric
     /// string, `orgId` as a word, `status` as a number), as an API regression would.
     pub wrong_types: bool,
+    /// A request for one record by id (a conversation's details, a contact) is answered with
+    /// another record, the next one that exists, when the asked record's number (its generation
+    /// index; a contact's number after 9100000000) is a multiple of this: a proxy or cache fault.
+    pub misdirect_every: Option<u32>,
 }
 
 /// What the fault injection remembers between requests.

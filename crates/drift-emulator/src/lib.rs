@@ -246,6 +246,26 @@ impl Emulator {
         self.with_world(stream, |w, spec| w.changed_since(spec, since_ms))
     }
 
+    /// Under the `misdirect_every` fault: the (asked, answered) ids of every record of `stream`
+    /// (`conversations`, or `contacts`) that a request by id is answered with another record for.
+    pub fn misdirections(&self, stream: &str) -> Vec<(Value, Value)> {
+        let w = lock(&self.shared.world);
+        let options = &self.shared.options;
+        if stream == "contacts" {
+            let id = |n: u32| routes::CONTACT_BASE + i64::from(n);
+            return (0..=w.dataset().conversations / 2)
+                .filter(|n| w.dataset().contact(id(*n)).is_some())
+                .filter_map(|n| routes::misdirect(options, &w, stream, n).map(|m| (n, m)))
+                .map(|(n, m)| (Value::from(id(n)), Value::from(id(m))))
+                .collect();
+        }
+        let spec = collection(stream);
+        let key = |i: u32| w.record(spec, i, false)[spec.key].clone();
+        w.live(spec)
+            .filter_map(|i| routes::misdirect(options, &w, stream, i).map(|m| (key(i), key(m))))
+            .collect()
+    }
+
     /// Every request served so far, as `PATH?QUERY`.
     pub fn requests(&self) -> Vec<String> {
         lock(&self.shared.log)
@@ -299,6 +319,20 @@ fn messages_loop(options: &Options) -> bool {
 
 #[cfg(not(feature = "faults"))]
 fn messages_loop(_: &Options) -> bool {
+    false
+}
+
+/// Whether a request for the record numbered `n` is answered with another record (a fault).
+#[cfg(feature = "faults")]
+fn misdirected(options: &Options, n: i64) -> bool {
+    options
+        .faults
+        .misdirect_every
+        .is_some_and(|every| every > 0 && n % i64::from(every) == 0)
+}
+
+#[cfg(not(feature = "faults"))]
+fn misdirected(_: &Options, _: i64) -> bool {
     false
 }
 

@@ -13,8 +13,9 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::variants::cursor_value;
 use crate::world::{Spec, World};
-use crate::{collection, cursor_loop, lock, messages_loop, Shared};
+use crate::{collection, cursor_loop, lock, messages_loop, misdirected, Shared};
 
 /// An error response in Drift's shapes: `{"error": {...}}` for 401 (or always, with the
 /// `error_object_bodies` switch), else `{"errors": [...]}`.
@@ -47,9 +48,29 @@ pub async fn users_list(State(s): State<Arc<Shared>>) -> Response {
     Json(json!({"data": all})).into_response()
 }
 
+/// The record a request for the record numbered `n` of `stream` is answered with, when the
+/// `misdirect_every` fault answers it with another: the next one that exists (a conversation by
+/// generation index, a contact by its number).
+pub fn misdirect(options: &crate::Options, w: &World, stream: &str, n: u32) -> Option<u32> {
+    if !misdirected(options, i64::from(n)) {
+        return None;
+    }
+    let exists = |m: u32| match stream {
+        "contacts" => w.dataset().contact(CONTACT_BASE + i64::from(m)).is_some(),
+        other => w.live(collection(other)).any(|i| i == m),
+    };
+    (n + 1..n + 50).find(|m| exists(*m))
+}
+
+/// Contacts' ids are this plus their number.
+pub const CONTACT_BASE: i64 = 9_100_000_000;
+
 fn one(s: &Shared, spec: &Spec, key: &str, what: &str) -> Response {
     let w = world(s);
-    match w.index_of(spec, key) {
+    let served = w
+        .index_of(spec, key)
+        .map(|i| misdirect(&s.options, &w, spec.name, i).unwrap_or(i));
+    match served {
         Some(i) => Json(json!({"data": w.record(spec, i, true)})).into_response(),
         None => error(
             s,
@@ -79,7 +100,11 @@ pub async fn conversation_one(State(s): State<Arc<Shared>>, Path(id): Path<Strin
 pub async fn contact_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     let contact = id.parse::<i64>().ok().and_then(|id| {
         let w = world(&s);
-        let mut c = w.dataset().contact(id)?;
+        w.dataset().contact(id)?;
+        let n = u32::try_from(id - CONTACT_BASE).ok()?;
+        let served =
+            misdirect(&s.options, &w, "contacts", n).map_or(id, |m| CONTACT_BASE + i64::from(m));
+        let mut c = w.dataset().contact(served)?;
         w.variants().shape("contacts", &mut c);
         Some(c)
     });
@@ -183,8 +208,9 @@ fn window(position: u32, limit: u32, total: u32, empty_last: bool) -> (u32, u32,
     (position.min(end), end, more)
 }
 
-/// `GET /conversations/list`: newest updated first; `pagination.next` (limit ≤ 50) or, with the
-/// switch, `links.next` with a `page_token` (limit ≤ 100).
+/// `GET /conversations/list`: newest updated first; `pagination.next` (limit ≤ 50; a number with
+/// the `numeric_cursors` switch) or, with the `links_style` switch, `links.next` with a
+/// `page_token` (limit ≤ 100).
 pub async fn conversations_list(
     State(s): State<Arc<Shared>>,
     Query(q): Query<CursorQuery>,
@@ -223,7 +249,8 @@ pub async fn conversations_list(
                 "next": format!("{}/conversations/list?limit={limit}&page_token={token}", s.base_url),
             });
         } else {
-            body["pagination"] = json!({"more": true, "next": token});
+            let next = cursor_value(token, v.numeric_cursors);
+            body["pagination"] = json!({"more": true, "next": next});
         }
     }
     Json(body).into_response()
@@ -271,7 +298,8 @@ pub async fn messages_list(
     }
     if more || (messages_loop(&s.options) && !page.is_empty()) {
         let fresh = lock(&s.log).len() as u64;
-        body["pagination"] = json!({"more": true, "next": cursor(fresh, end)});
+        let next = cursor_value(cursor(fresh, end), v.numeric_cursors);
+        body["pagination"] = json!({"more": true, "next": next});
     }
     Json(body).into_response()
 }

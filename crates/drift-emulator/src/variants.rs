@@ -45,12 +45,16 @@ pub struct Variants {
     /// The report writes a metric without a value as a bare `NaN` token (not JSON) instead of the
     /// string `"NaN"`.
     pub bare_nan: bool,
+    /// `pagination.next` (conversations in the older style, messages) is a JSON integer, as
+    /// Drift's older list page types it, instead of a string.
+    pub numeric_cursors: bool,
 }
 
 impl Variants {
     /// Every switch on at once (the accounts cap at 40, messages in pages of 50, report rows capped
-    /// at 25), except `no_landing_pages`, the accounts' overcounted total (it makes a run fail, as
-    /// it should) and the meetings cap (Drift documents its 1000 a request;
+    /// at 25, numeric cursors where a cursor is not a link), except `no_landing_pages`, the
+    /// accounts' overcounted total (it makes a run fail, as it should) and the meetings cap (Drift
+    /// documents its 1000 a request;
     /// a test with more meetings than that makes the tap split), which stay off.
     pub fn all() -> Variants {
         Variants {
@@ -67,6 +71,7 @@ impl Variants {
             meetings_page_cap: None,
             report_row_cap: Some(25),
             bare_nan: true,
+            numeric_cursors: true,
         }
     }
 
@@ -90,6 +95,14 @@ impl Variants {
             };
             record[field] = value;
         }
+    }
+}
+
+/// A `pagination.next` cursor as the switch says: the decimal token as a string, or as a number.
+pub fn cursor_value(token: String, numeric: bool) -> Value {
+    match token.parse::<u64>() {
+        Ok(n) if numeric => json!(n),
+        _ => json!(token),
     }
 }
 

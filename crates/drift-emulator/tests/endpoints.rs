@@ -1,4 +1,5 @@
-//! The emulator's playbook, landing-page, team, meeting and report endpoints over real HTTP,
+//! The emulator's playbook, landing-page, team, meeting and report endpoints, and its cursor
+//! switch, over real HTTP,
 //! checked against the emulator's own truth (`Emulator::records`). Owns only these checks of the
 //! emulator crate; touches nothing of the tap.
 // test helpers panic on purpose: a failed expectation is a failed test
@@ -202,4 +203,27 @@ async fn the_report_serves_rows_in_metric_order() {
     assert_eq!(status, 200);
     assert!(body.contains("[NaN]"), "bare NaN tokens");
     assert!(serde_json::from_str::<Value>(&body).is_err());
+}
+
+#[tokio::test]
+async fn numeric_cursors_are_json_integers_and_are_taken_back() {
+    let emu = start(Variants {
+        numeric_cursors: true,
+        ..Variants::default()
+    })
+    .await;
+    let (status, body) = get(&emu, "/conversations/list?limit=5").await;
+    assert_eq!(status, 200);
+    let next = json_of(&body)["pagination"]["next"].clone();
+    assert!(next.is_u64(), "{next}");
+    let (status, body) = get(&emu, &format!("/conversations/list?limit=5&next={next}")).await;
+    assert_eq!(status, 200);
+    let second = json_of(&body);
+    let ids = |v: &Value| v["data"].as_array().map(|d| d.len()).unwrap_or_default();
+    assert_eq!(ids(&second), 5);
+    assert_eq!(
+        second["data"][0]["id"],
+        emu.records("conversations")[5]["id"],
+        "the cursor leads on to the sixth conversation"
+    );
 }
