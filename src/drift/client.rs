@@ -108,6 +108,8 @@ pub struct DriftClient {
     metrics_at_info: bool,
     /// The run's counters: requests are counted per stream as they are sent.
     tally: Tally,
+    /// The token's organization, once `token_info` has said it.
+    org_id: std::sync::OnceLock<i64>,
 }
 
 fn http_client(config: &Config) -> Result<reqwest::Client> {
@@ -207,6 +209,7 @@ impl DriftClient {
             reached: AtomicBool::new(false),
             metrics_at_info: config.request_metrics_at_info,
             tally,
+            org_id: std::sync::OnceLock::new(),
         };
         if config.access_token.is_none() {
             client.refresh(0).await?;
@@ -222,6 +225,11 @@ impl DriftClient {
     /// The run's counters.
     pub fn tally(&self) -> &Tally {
         &self.tally
+    }
+
+    /// The token's organization, when `token_info` said it ([`DriftClient::scopes`] asks).
+    pub fn org_id(&self) -> Option<i64> {
+        self.org_id.get().copied()
     }
 
     /// The effective pace (requests a minute) and the 429s seen so far.
@@ -518,6 +526,9 @@ impl DriftClient {
                 return Ok(None);
             }
         };
+        if let Some(org) = org_of(&info) {
+            let _ = self.org_id.set(org);
+        }
         let Some(scope) = info.get("scope").or_else(|| info.pointer("/data/scope")) else {
             return Ok(None);
         };
@@ -540,9 +551,29 @@ impl DriftClient {
     }
 }
 
+/// The organization `token_info` names: `authenticated_userid` is `orgId:X`.
+fn org_of(info: &Value) -> Option<i64> {
+    let id = info
+        .get("authenticated_userid")
+        .or_else(|| info.pointer("/data/authenticated_userid"))?
+        .as_str()?;
+    id.strip_prefix("orgId:")?.trim().parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_info_names_the_organization() {
+        let info = serde_json::json!({"authenticated_userid": "orgId:4213377", "scope": "x"});
+        assert_eq!(org_of(&info), Some(4_213_377));
+        assert_eq!(
+            org_of(&serde_json::json!({"authenticated_userid": "user:7"})),
+            None
+        );
+        assert_eq!(org_of(&serde_json::json!({})), None);
+    }
 
     #[test]
     fn endpoint_templates() {

@@ -276,6 +276,10 @@ impl<O: Output> Run<'_, O> {
     /// Runs one pass: SCHEMA of every member, the pages, then the bookmarks and a STATE; returns
     /// which of its streams were read and which skipped.
     async fn pass(&mut self, mut pass: Pass<'_>) -> Result<Synced> {
+        let org = self.client.org_id();
+        for m in pass.members_mut() {
+            m.shape.know_org(org);
+        }
         for m in pass.members() {
             describe(self.out, m, false)?;
             self.tally().start(m.def.name);

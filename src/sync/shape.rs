@@ -32,6 +32,8 @@ pub struct Shape {
     /// Flattened columns the records brought that the schema did not declare (children of an
     /// object the column table describes only in part), typed from their values.
     flat_extra: Map<String, Value>,
+    /// The token's organization: a record whose `orgId` column Drift left empty gets it.
+    org: Option<i64>,
 }
 
 impl Shape {
@@ -52,6 +54,7 @@ impl Shape {
             warned: HashSet::new(),
             flatten: config.flattening,
             flat_extra: Map::new(),
+            org: None,
         }
     }
 
@@ -121,12 +124,26 @@ impl Shape {
         }
     }
 
+    /// The token's organization, once known: it fills an `orgId` Drift leaves out (real
+    /// conversation bodies never carry it).
+    pub fn know_org(&mut self, org: Option<i64>) {
+        self.org = org;
+    }
+
     /// The record's kept fields.
     pub fn project(&self, record: &Map<String, Value>) -> Map<String, Value> {
-        self.fields
+        let mut kept: Map<String, Value> = self
+            .fields
             .iter()
             .filter_map(|f| record.get(f).map(|v| (f.clone(), v.clone())))
-            .collect()
+            .collect();
+        if let (Some(org), true) = (self.org, self.fields.iter().any(|f| f == "orgId")) {
+            let slot = kept.entry("orgId").or_insert(Value::Null);
+            if slot.is_null() {
+                *slot = Value::from(org);
+            }
+        }
+        kept
     }
 
     /// A conformed record as it leaves (flattened when flattening), and whether flattening met
