@@ -18,3 +18,4 @@ mod scopes;
 mod support;
 mod sync;
 mod terminal;
+mod unexpected;
