@@ -315,6 +315,22 @@ impl<'s> Pass<'s> {
         }
     }
 
+    /// Makes the field the tap derives for each record (the key, when Drift documents none); a
+    /// record the state remembers under the key an earlier version made is remembered under the
+    /// new one.
+    fn derive(&mut self, records: &mut [Map<String, Value>]) {
+        let Some(d) = self.def.derived else { return };
+        for r in records {
+            let made = (d.make)(r);
+            if let (Some(legacy), Some(m)) = (d.legacy, self.own.as_mut()) {
+                let rk = self.def.replication_key;
+                let value = rk.and_then(|k| r.get(k)).and_then(Value::as_i64);
+                m.window.adopt(&legacy(r), &made, value);
+            }
+            r.insert(d.field.into(), made);
+        }
+    }
+
     fn written(&self) -> u64 {
         self.members().map(|m| m.records).sum()
     }
@@ -394,12 +410,7 @@ impl<O: Output> Run<'_, O> {
                 continue;
             }
             pass.progress.pages = pages.pages();
-            if let Some(d) = def.derived {
-                for r in &mut page.records {
-                    let v = (d.make)(r);
-                    r.insert(d.field.into(), v);
-                }
-            }
+            pass.derive(&mut page.records);
             let extracted = now_rfc3339();
             let (parents, stop) = pass.decide(page.records, self.test);
             self.write_own(&mut pass, &parents, &extracted).await?;

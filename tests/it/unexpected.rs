@@ -3,17 +3,11 @@
 //! way, a later sandbox of the same world), and a stop while the target has stopped reading
 //! stdout. Each checked against the emulator's truth and its request log.
 
-use std::collections::BTreeSet;
-
 use drift_emulator::{Dataset, Variants};
 use serde_json::{json, Value};
 
 use crate::more_streams::{catalog_of, requests_to, with};
 use crate::support::*;
-
-fn ids(records: &[Value], key: &str) -> BTreeSet<String> {
-    records.iter().map(|r| r[key].to_string()).collect()
-}
 
 /// The warning lines of a run that contain `text`.
 fn warnings<'a>(err: &'a str, text: &str) -> Vec<&'a str> {
@@ -81,7 +75,7 @@ async fn drifts_own_example_a_count_above_a_single_row_keeps_the_rows_and_says_s
     for row in got {
         assert!(truth.contains(row), "{row}");
     }
-    assert_eq!(ids(got, "conversationId").len(), got.len());
+    assert_eq!(ids_of(got, "conversationId").len(), got.len());
     let err = stderr(&out);
     let warned = warnings(&err, "the report counted");
     assert_eq!(warned.len(), 1, "{err}");
@@ -90,5 +84,183 @@ async fn drifts_own_example_a_count_above_a_single_row_keeps_the_rows_and_says_s
             && warned[0].contains(&format!("answered {} distinct", got.len())),
         "{}",
         warned[0]
+    );
+}
+
+const DAY_MS: i64 = 86_400_000;
+const LOOKBACK_MS: i64 = 300_000;
+
+fn slot(m: &Value) -> i64 {
+    m["slotStart"].as_i64().unwrap_or_default()
+}
+
+/// The key earlier versions gave a booked meeting: its eventId, else agentId:slotStart:schedulerId.
+fn old_key(m: &Value) -> Value {
+    match m["eventId"].as_str() {
+        Some(event) => json!(event),
+        None => json!(format!(
+            "{}:{}:{}",
+            m["agentId"], m["slotStart"], m["schedulerId"]
+        )),
+    }
+}
+
+fn by_key(records: &[Value]) -> Vec<Value> {
+    let mut sorted = records.to_vec();
+    sorted.sort_by_key(|m| m["meetingId"].to_string());
+    sorted
+}
+
+/// A sync of the meetings alone against `emu`, from `state` if given: its checked output.
+async fn meetings_run(
+    emu: &drift_emulator::Emulator,
+    dir: &TempDir,
+    state: Option<&Value>,
+) -> Synced {
+    let cfg = dir.json("config.json", &config_for(emu, json!({})));
+    let cat = dir.json("catalog.json", &catalog_of(&["meetings"]));
+    let mut a = args(&[&"--config", &cfg, &"--catalog", &cat]);
+    if let Some(state) = state {
+        let s = dir.json("state.json", state);
+        a.extend(args(&[&"--state", &s]));
+    }
+    let out = tap(a).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    check_output(&out)
+}
+
+#[tokio::test]
+async fn every_meeting_arrives_however_many_share_a_slot() {
+    for shared_meeting_slugs in [false, true] {
+        // three users for slots of up to four meetings: a user is in some slot twice
+        let data = Dataset {
+            seed: 21,
+            users: 3,
+            meetings: 300,
+            ..Dataset::default()
+        };
+        let variants = Variants {
+            shared_meeting_slugs,
+            ..Variants::default()
+        };
+        let emu = with(data, variants).await;
+        let served = truth(&emu, "meetings");
+        let mut slots: std::collections::BTreeMap<i64, Vec<&Value>> = Default::default();
+        for m in &served {
+            slots.entry(slot(m)).or_default().push(m);
+        }
+        assert!(slots.values().any(|s| s.len() == 4), "slots of four");
+        let same_user = |s: &Vec<&Value>| {
+            let users: std::collections::BTreeSet<String> =
+                s.iter().map(|m| m["agentId"].to_string()).collect();
+            users.len() < s.len()
+        };
+        assert!(slots.values().any(same_user), "a user twice in a slot");
+        let dir = TempDir::new(&format!("meetings-shared-{shared_meeting_slugs}"));
+        let synced = meetings_run(&emu, &dir, None).await;
+        let arrived = &synced.records["meetings"];
+        assert_eq!(arrived.len(), served.len(), "served vs arrived");
+        assert!(
+            by_key(arrived) == by_key(&served),
+            "every meeting Drift served, whole (slugs shared: {shared_meeting_slugs})"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_state_keyed_the_old_way_loses_no_meeting_and_sends_none_twice() {
+    let data = Dataset {
+        seed: 22,
+        users: 2,
+        meetings: 120,
+        ..Dataset::default()
+    };
+    let emu = with(data, Variants::default()).await;
+    let served = truth(&emu, "meetings");
+    // what an earlier version remembered after its run two days ago: the meetings from then on,
+    // under its keys, but for every fifth one (booked since, or lost by that version)
+    let then = emu.now_ms() - 2 * DAY_MS;
+    let window: Vec<Value> = served
+        .iter()
+        .filter(|m| slot(m) >= then - LOOKBACK_MS)
+        .cloned()
+        .collect();
+    let new: Vec<Value> = window.iter().step_by(5).cloned().collect();
+    let remembered: Vec<&Value> = window
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 5 != 0)
+        .map(|(_, m)| m)
+        .collect();
+    let recent: Vec<Value> = remembered
+        .iter()
+        .map(|m| json!([old_key(m), m["slotStart"]]))
+        .collect();
+    let state = json!({"bookmarks": {"meetings": {"replication_key": "slotStart",
+        "replication_key_value": then, "recent": recent}}});
+    let dir = TempDir::new("meetings-old-keys");
+    let run = meetings_run(&emu, &dir, Some(&state)).await;
+    let sent: Vec<Value> = run.records.get("meetings").cloned().unwrap_or_default();
+    assert!(!new.is_empty() && !remembered.is_empty());
+    assert!(
+        by_key(&sent) == by_key(&new),
+        "exactly the meetings the old state had not sent: {:?}",
+        ids_of(&sent, "meetingId")
+    );
+    // the state now remembers them all under their new keys: a run from it sends nothing
+    let next = run.last_state();
+    let recent = next["bookmarks"]["meetings"]["recent"]
+        .as_array()
+        .expect("recent");
+    assert!(
+        recent
+            .iter()
+            .all(|p| p[0].as_str().is_some_and(|k| k.starts_with('['))),
+        "{recent:?}"
+    );
+    let again = meetings_run(&emu, &dir, Some(&next)).await;
+    assert!(again.records.get("meetings").is_none_or(Vec::is_empty));
+}
+
+#[tokio::test]
+async fn a_later_sandbox_of_the_same_world_sends_only_the_meetings_booked_since() {
+    let data = Dataset {
+        seed: 23,
+        users: 5,
+        meetings: 60,
+        ..Dataset::default()
+    };
+    let first = emulator(data.clone()).await;
+    let dir = TempDir::new("meetings-later");
+    let run1 = meetings_run(&first, &dir, None).await;
+    // the same account a day and an hour later (one meeting a day)
+    let later = emulator_with(
+        data,
+        drift_emulator::Options {
+            now_ms: Some(first.now_ms() + DAY_MS + 3_600_000),
+            ..drift_emulator::Options::new(TOKEN)
+        },
+    )
+    .await;
+    let state = run1.last_state();
+    let run2 = meetings_run(&later, &dir, Some(&state)).await;
+    let bookmark = state["bookmarks"]["meetings"]["replication_key_value"]
+        .as_i64()
+        .expect("a bookmark");
+    let before = ids_of(&truth(&first, "meetings"), "meetingId");
+    let booked_since: Vec<Value> = truth(&later, "meetings")
+        .into_iter()
+        .filter(|m| slot(m) >= bookmark - LOOKBACK_MS)
+        .filter(|m| !before.contains(&m["meetingId"].to_string()))
+        .collect();
+    assert!(
+        booked_since.len() <= 2,
+        "a day on, the grid holds a place or two more: {booked_since:?}"
+    );
+    let sent = run2.records.get("meetings").cloned().unwrap_or_default();
+    assert!(
+        by_key(&sent) == by_key(&booked_since),
+        "only the meetings booked since: {:?}",
+        ids_of(&sent, "meetingId")
     );
 }

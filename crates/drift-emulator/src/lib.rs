@@ -51,6 +51,9 @@ pub struct Options {
     pub scopes: Option<Vec<String>>,
     /// Whether `POST /app/token_info` exists (else it answers 404).
     pub token_info: bool,
+    /// The emulator's "now" (epoch ms), around which it serves booked meetings; `None`: the wall
+    /// clock when it starts. A later "now" plays the same account at a later time.
+    pub now_ms: Option<i64>,
 }
 
 impl Options {
@@ -64,6 +67,7 @@ impl Options {
             oauth: None,
             scopes: None,
             token_info: true,
+            now_ms: None,
         }
     }
 }
@@ -123,7 +127,7 @@ impl Emulator {
                 data,
                 options.variants.clone(),
                 wrong_types(&options),
-                wall_clock_ms(),
+                options.now_ms.unwrap_or_else(wall_clock_ms),
             )),
             options,
             base_url: base_url.clone(),
@@ -181,8 +185,9 @@ impl Emulator {
         lock(&self.shared.world).dataset().clone()
     }
 
-    /// The emulator's "now" (epoch ms), read from the wall clock once when it started: meetings
-    /// are placed around it, and Drift's 30-day meeting horizon counts back from it.
+    /// The emulator's "now" (epoch ms), read from the wall clock once when it started (unless
+    /// [`Options::now_ms`] set it): meetings are served around it, and Drift's 30-day meeting
+    /// horizon counts back from it.
     pub fn now_ms(&self) -> i64 {
         lock(&self.shared.world).now_ms()
     }

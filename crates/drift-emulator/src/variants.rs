@@ -46,6 +46,10 @@ pub struct Variants {
     /// own example answers `"count": 48` with one row): a count that exceeds the rows at every
     /// span, however small.
     pub report_count_excess: Option<u64>,
+    /// A meeting's `slug` names the booking page it was booked through (the user's, shared by
+    /// all their meetings) rather than the meeting, as third parties' `meetingSlug` and
+    /// `isOrgSlug` fields suggest, though Drift's model calls it the "Meeting ID".
+    pub shared_meeting_slugs: bool,
 }
 
 impl Variants {
@@ -69,11 +73,19 @@ impl Variants {
             report_row_cap: Some(25),
             bare_nan: true,
             report_count_excess: None,
+            shared_meeting_slugs: true,
         }
     }
 
     /// Applies the record-level switches to a record of `stream`.
     pub fn shape(&self, stream: &str, record: &mut Value) {
+        if self.shared_meeting_slugs && stream == "meetings" {
+            let page = match record.get("agentId") {
+                Some(agent) => format!("agent-{agent}/30min"),
+                None => "org/30min".to_string(),
+            };
+            record["slug"] = json!(page);
+        }
         if self.sparse_records {
             if let Some(r) = record.as_object_mut() {
                 r.remove("orgId");
