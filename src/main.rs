@@ -28,7 +28,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(tap_drift::tap::run(&cli, std::io::stdout()));
+    let result = runtime.block_on(tap_drift::tap::run(&cli, tap_drift::out::stdout::raw()));
     if let Some(display) = display {
         display.finish();
     }

@@ -264,3 +264,148 @@ async fn a_later_sandbox_of_the_same_world_sends_only_the_meetings_booked_since(
         ids_of(&sent, "meetingId")
     );
 }
+
+/// A tap whose stdout nobody reads, blocked once the pipe is full.
+struct Blocked {
+    /// The tap, its stdout unread.
+    child: std::process::Child,
+    /// Its stderr, collected by a thread until it ends.
+    stderr: std::thread::JoinHandle<String>,
+    /// What it runs against, kept until the test ends.
+    _emu: drift_emulator::Emulator,
+    _dir: TempDir,
+}
+
+async fn a_blocked_tap(name: &str) -> Blocked {
+    let emu = emulator(Dataset {
+        seed: 4,
+        users: 5,
+        accounts: 20,
+        conversations: 3_000,
+        ..Dataset::default()
+    })
+    .await;
+    let dir = TempDir::new(name);
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let mut child = spawn_tap(&cfg, std::process::Stdio::piped());
+    let mut err = child.stderr.take().expect("stderr");
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut text);
+        text
+    });
+    // the output is megabytes: once the pipe is full the sync stops asking Drift for more
+    let (mut served, mut still) = (0, 0);
+    while still < 10 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let now = emu.requests().len();
+        still = if now == served && now > 0 {
+            still + 1
+        } else {
+            0
+        };
+        served = now;
+        if child.try_wait().expect("try_wait").is_some() {
+            panic!("the tap ended before its stdout filled");
+        }
+    }
+    Blocked {
+        child,
+        stderr,
+        _emu: emu,
+        _dir: dir,
+    }
+}
+
+fn sigterm(child: &std::process::Child) {
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+}
+
+/// The one line saying what a stop left on stdout.
+fn stop_line(err: &str) -> String {
+    let lines = warnings(err, "SIGTERM received");
+    assert_eq!(lines.len(), 1, "{err}");
+    lines[0].to_string()
+}
+
+#[tokio::test]
+async fn a_stop_while_stdout_is_blocked_finishes_the_line_once_the_pipe_takes_it() {
+    let Blocked {
+        mut child,
+        stderr,
+        _emu,
+        _dir,
+    } = a_blocked_tap("stop-blocked-read").await;
+    sigterm(&child);
+    // the target reads again: everything the tap still writes comes out
+    let (status, out) = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        let mut stdout = child.stdout.take().expect("stdout");
+        std::io::Read::read_to_end(&mut stdout, &mut out).expect("read");
+        (child.wait().expect("wait"), out)
+    })
+    .await
+    .expect("join");
+    let err = stderr.join().expect("stderr");
+    assert_eq!(status.code(), Some(143), "{err}");
+    let out = String::from_utf8(out).expect("UTF-8");
+    assert!(out.ends_with('\n'), "the output ends with a whole line");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let said = stop_line(&err);
+    if said.contains("the last STATE was written") {
+        assert_eq!(lines.last().expect("lines")["type"], "STATE", "{said}");
+    } else {
+        assert!(said.contains("no last STATE was written"), "{said}");
+    }
+}
+
+#[tokio::test]
+async fn a_stop_while_stdout_stays_blocked_says_no_state_and_where_the_bytes_end() {
+    let Blocked {
+        mut child,
+        stderr,
+        _emu,
+        _dir,
+    } = a_blocked_tap("stop-blocked-unread").await;
+    sigterm(&child);
+    // the target never reads again before the tap is gone
+    let status = tokio::task::spawn_blocking({
+        let mut stdout = child.stdout.take().expect("stdout");
+        move || {
+            let status = child.wait().expect("wait");
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut stdout, &mut out).expect("read");
+            (status, out)
+        }
+    })
+    .await
+    .expect("join");
+    let (status, out) = status;
+    let err = stderr.join().expect("stderr");
+    assert_eq!(status.code(), Some(143), "{err}");
+    let said = stop_line(&err);
+    assert!(
+        said.contains("no last STATE was written") && said.contains("stdout is blocked"),
+        "{said}"
+    );
+    let out = String::from_utf8_lossy(&out).into_owned();
+    let whole = out.ends_with('\n');
+    assert_eq!(
+        said.contains("in the middle of a line"),
+        !whole,
+        "{said}; the output ends with {:?}",
+        &out[out.len().saturating_sub(80)..]
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    let complete = if whole { lines.len() } else { lines.len() - 1 };
+    for line in &lines[..complete] {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+}
