@@ -157,7 +157,7 @@ fn past_last_words() -> bool {
     signal::stopping_for().is_some_and(|d| d >= LAST_WORDS)
 }
 
-/// Stdout itself (a duplicate of its file descriptor, on Unix), without the standard library's
+/// Stdout itself (a second handle on its file descriptor, on Unix), without the standard library's
 /// line buffer in between: what the writer thread counts as taken is what the pipe took.
 pub fn raw() -> Box<dyn Write + Send> {
     #[cfg(unix)]
