@@ -53,7 +53,7 @@ pub enum Error {
         reason: String,
     },
     /// The run was interrupted by a signal.
-    #[error("interrupted by {0}: the last STATE was written")]
+    #[error("interrupted by {0}")]
     Interrupted(Signal),
     /// Drift answered with an error that retrying cannot fix.
     #[error("drift answered {status} on {endpoint}: {body}")]

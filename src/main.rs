@@ -30,7 +30,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(tap_drift::tap::run(&cli, std::io::stdout(), tally));
+    let result = runtime.block_on(tap_drift::tap::run(
+        &cli,
+        tap_drift::out::stdout::raw(),
+        tally,
+    ));
     if let Some(display) = display {
         display.finish();
     }

@@ -5,8 +5,8 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Once;
-use std::time::Duration;
+use std::sync::{Once, OnceLock};
+use std::time::{Duration, Instant};
 
 /// A stopping signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,7 @@ impl fmt::Display for Signal {
 
 /// 0: running; 1: SIGINT received; 2: SIGTERM received.
 static STOPPING: AtomicU8 = AtomicU8::new(0);
+static STOPPED_AT: OnceLock<Instant> = OnceLock::new();
 static WATCH: Once = Once::new();
 
 /// The signal that stops the run, once one came.
@@ -37,6 +38,12 @@ pub fn stopping() -> Option<Signal> {
         2 => Some(Signal::Term),
         _ => None,
     }
+}
+
+/// How long ago the signal that stops the run came, once one came.
+pub fn stopping_for() -> Option<Duration> {
+    stopping()?;
+    STOPPED_AT.get().map(Instant::elapsed)
 }
 
 /// Starts catching SIGTERM and SIGINT (once per process). Until then they end the process at once.
@@ -52,6 +59,7 @@ pub fn watch() {
                     return;
                 };
                 let signal = runtime.block_on(wait());
+                let _ = STOPPED_AT.set(Instant::now());
                 STOPPING.store(if signal == Signal::Int { 1 } else { 2 }, Ordering::SeqCst);
             });
         if started.is_err() {

@@ -13,7 +13,7 @@ use tap_drift::out::stdout::Lines;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let lines = Lines::start(std::io::stdout());
+    let lines = Lines::start(tap_drift::out::stdout::raw());
     logging::init(Sink::Lines(lines.clone(), airbyte::message::log));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::drift::client::DriftClient;
 pub use crate::drift::request::{cursor, Envelope, Request};
-use crate::drift::span::{self, Span};
+use crate::drift::span::{self, Span, Splits};
 use crate::drift::spool::{self, Spool};
 use crate::error::{Error, Result};
 use crate::out::tally::Tally;
@@ -210,7 +210,7 @@ pub struct Pages<'a> {
     /// For a list read by spans: the span of the request in `next`, the spans still to read, and
     /// the metrics a report asks for.
     span: Option<(i64, i64)>,
-    spans: Vec<(i64, i64)>,
+    splits: Option<Splits>,
     metrics: Vec<String>,
     /// A report's answer kept on disk, still being handed out page by page.
     spool: Option<Spool>,
@@ -218,7 +218,8 @@ pub struct Pages<'a> {
     total: Option<u64>,
     /// Keys received, for lists with a total.
     keys: HashSet<String>,
-    /// Hashes of every key received, to notice a list that goes round in circles.
+    /// Hashes of every key received, to notice a list that goes round in circles (and, for a
+    /// report, to hand each row out once).
     seen: HashSet<u64>,
     /// Pages read in this walk (re-read and restarts included).
     pages: u64,
@@ -249,7 +250,7 @@ impl<'a> Pages<'a> {
             seen_requests: HashSet::new(),
             walk: Walk::First,
             span: None,
-            spans: Vec::new(),
+            splits: None,
             metrics: Vec::new(),
             spool: None,
             total: None,
@@ -275,7 +276,9 @@ impl<'a> Pages<'a> {
     /// a report asking for `metrics`.
     pub fn within(mut self, lo: i64, hi: i64, metrics: Vec<String>) -> Self {
         self.metrics = metrics;
-        self.spans = vec![(lo, hi)];
+        if let Pagination::Span(span) = self.endpoint.pagination {
+            self.splits = Some(Splits::new(span, lo, hi));
+        }
         self.next_span();
         self
     }
@@ -285,7 +288,7 @@ impl<'a> Pages<'a> {
         let Pagination::Span(span) = self.endpoint.pagination else {
             return;
         };
-        self.span = self.spans.pop();
+        self.span = self.splits.as_mut().and_then(Splits::next_span);
         self.next = self
             .span
             .map(|(lo, hi)| span::request(span, &self.path, lo, hi));
@@ -294,23 +297,33 @@ impl<'a> Pages<'a> {
     /// A span's answer is in: a full one is split in two (and dropped: each half is read instead),
     /// a whole one is kept. `None`: the page is dropped.
     fn check_span(&mut self, page: Page, count: Option<u64>) -> Option<Page> {
-        let (Pagination::Span(span), Some(current)) = (self.endpoint.pagination, self.span) else {
+        let Some(splits) = self.splits.as_mut().filter(|_| self.span.is_some()) else {
             return Some(page);
         };
-        if span::full(span, page.records.len(), count) {
-            if let Some([early, late]) = span::halves(current) {
-                self.spans.extend([late, early]);
-                self.next_span();
-                return None;
-            }
-            tracing::warn!(
-                stream = self.tag,
-                at = current.0,
-                "more records at one instant than Drift answers at once: some may be missing"
-            );
-        }
+        let keep = splits.answered(count, page.records.len() as u64);
         self.next_span();
-        Some(page)
+        keep.then_some(page)
+    }
+
+    /// At the end of a walk by spans: one warning, when answers short of their count were kept
+    /// as they were, saying why and (for a report) the count against the rows received.
+    fn warn_shortfall(&mut self) {
+        let Some(splits) = self.splits.take() else {
+            return;
+        };
+        let Some((why, count)) = splits.shortfall() else {
+            return;
+        };
+        let rows = self.seen.len();
+        match count {
+            Some(count) => tracing::warn!(
+                stream = self.tag,
+                count,
+                rows,
+                "the report counted {count} rows in its window but answered {rows} distinct ones; {why}: the {rows} received are kept"
+            ),
+            None => tracing::warn!(stream = self.tag, "{why}: some may be missing"),
+        }
     }
 
     /// The next page, or `None` after the last one.
@@ -323,6 +336,7 @@ impl<'a> Pages<'a> {
                 if self.reread_needed() {
                     continue;
                 }
+                self.warn_shortfall();
                 return Ok(None);
             };
             let Some(mut page) = self.fetch(client, request).await? else {
@@ -370,51 +384,52 @@ impl<'a> Pages<'a> {
         Ok(self.check_span(page, count))
     }
 
-    /// A report's answer for the current span: a full one is split (and dropped), a whole one kept to
-    /// be handed out page by page.
+    /// A report's answer for the current span: kept, to be handed out page by page (a full one is
+    /// also split, and its halves read after it, as [`Splits`] decides).
     fn keep(&mut self, spool: Spool) {
-        let (Pagination::Span(span), Some(current)) = (self.endpoint.pagination, self.span) else {
-            return;
-        };
-        if span::full(span, spool.rows as usize, spool.count) {
-            if let Some([early, late]) = span::halves(current) {
-                self.spans.extend([late, early]);
-                self.next_span();
-                return;
-            }
+        if let Some(splits) = self.splits.as_mut() {
+            splits.answered(spool.count, spool.rows);
         }
         self.spool = Some(spool);
         self.next_span();
     }
 
-    /// The next page of a report's answer kept on disk, if one is being handed out.
+    /// The next page of a report's answer kept on disk, if one is being handed out: its rows not
+    /// handed out before in this walk (an answer and its halves' answers hold the same rows).
     fn kept_page(&mut self) -> Result<Option<Page>> {
-        let (Some(spool), Pagination::Span(Span::Report { key, .. })) =
-            (self.spool.as_mut(), self.endpoint.pagination)
-        else {
-            return Ok(None);
-        };
-        let rows = spool
-            .next_rows(SPOOL_PAGE)
-            .map_err(|e| Error::Disk(format!("{}: {e}", spool::folder())))?;
-        if rows.is_empty() {
-            self.spool = None;
-            return Ok(None);
+        loop {
+            let (Some(spool), Pagination::Span(Span::Report { key, .. })) =
+                (self.spool.as_mut(), self.endpoint.pagination)
+            else {
+                return Ok(None);
+            };
+            let rows = spool
+                .next_rows(SPOOL_PAGE)
+                .map_err(|e| Error::Disk(format!("{}: {e}", spool::folder())))?;
+            if rows.is_empty() {
+                self.spool = None;
+                return Ok(None);
+            }
+            let records = rows
+                .into_iter()
+                .map(|row| span::report_record(row, key, &self.metrics))
+                .collect();
+            let mut records =
+                records_with_key(records, self.key).map_err(|reason| Error::Decode {
+                    endpoint: self.path.clone(),
+                    reason: format!("{} report: {reason}", self.tag),
+                })?;
+            let (seen, key) = (&mut self.seen, self.key);
+            records.retain(|r| seen.insert(hash(&record_key(r, key))));
+            if !records.is_empty() {
+                return Ok(Some(Page {
+                    records,
+                    next: None,
+                    links_style: false,
+                    total: None,
+                }));
+            }
         }
-        let records = rows
-            .into_iter()
-            .map(|row| span::report_record(row, key, &self.metrics))
-            .collect();
-        let records = records_with_key(records, self.key).map_err(|reason| Error::Decode {
-            endpoint: self.path.clone(),
-            reason: format!("{} report: {reason}", self.tag),
-        })?;
-        Ok(Some(Page {
-            records,
-            next: None,
-            links_style: false,
-            total: None,
-        }))
     }
 
     /// Drops the records this walk already returned, and says whether the page can be part of a
@@ -422,6 +437,11 @@ impl<'a> Pages<'a> {
     /// walk, and a list with a total cannot have many more pages than it makes. Otherwise the walk
     /// stops here, with a warning.
     fn plausible(&mut self, page: &mut Page) -> bool {
+        if let Pagination::Span(_) = self.endpoint.pagination {
+            // each span is answered once, and its records' keys are the stream's to make (many
+            // booked meetings share the `slotStart` their key is made from)
+            return true;
+        }
         let (key, seen) = (self.key, &mut self.seen);
         let brought = page.records.len();
         page.records
@@ -529,7 +549,7 @@ impl<'a> Pages<'a> {
     pub fn stop(&mut self) {
         self.next = None;
         self.total = None;
-        self.spans.clear();
+        self.splits = None;
         self.spool = None;
     }
 }

@@ -1,25 +1,116 @@
 //! The sole owner of stdout: lines handed to a writer thread that owns the output, block-buffers it,
-//! and flushes when asked. Senders wait while its queue is full (a target reading slowly slows the
-//! run down), but never once a stop signal came: then sends give up at once and a flush waits at
-//! most half a second, so a run ends even when stdout is blocked. Knows no protocol: the Singer and
-//! Airbyte writers and, in Airbyte mode, the logger hand it whole lines or values to write as JSON
-//! lines.
+//! and flushes when asked. It writes whole lines at most a pipe's atomic 4 KiB at a time, so a pipe
+//! that stops taking them holds whole lines (a longer line may be cut). Senders wait while its queue
+//! is full (a target reading slowly slows the run down). Once a stop signal came they wait only
+//! until the stop's deadline, a little under a second after the signal: the lines go out if the
+//! output takes them by then, else sends and flushes give up, and the error says whether the
+//! output's last bytes end a line or cut one (the writer thread counts what the output took and
+//! knows where its lines end). So a run ends even when stdout is blocked, and says what it left
+//! there. Knows no protocol: the Singer and Airbyte writers and, in Airbyte mode, the logger hand
+//! it whole lines or values to write as JSON lines.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use crate::signal;
 
 /// Lines the writer thread may hold before a sender waits.
 const QUEUE: usize = 1024;
-/// How long a stopping run waits for its last lines to go out.
-const LAST_WORDS: Duration = Duration::from_millis(500);
+/// Bytes the writer thread gathers before it writes them out.
+const BUFFER: usize = 1 << 16;
+/// The most bytes one write to the output holds: what a pipe takes whole or not at all (POSIX's
+/// `PIPE_BUF` on Linux), so the bytes a blocked write took are always counted.
+const ATOMIC: usize = 4096;
+/// How long after a stop signal lines may still wait for the output to take them.
+const LAST_WORDS: Duration = Duration::from_millis(750);
 
 enum Command {
     Line(Vec<u8>),
     Flush(Option<SyncSender<()>>),
+}
+
+/// What the writer thread has put out: the bytes the output took, and, while a write is under
+/// way, where it began and where each of its lines ends (both counted from the output's first
+/// byte).
+#[derive(Debug, Default)]
+struct Written {
+    taken: AtomicU64,
+    under_way: Mutex<Option<(u64, Vec<u64>)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Written {
+    /// Whether the output's last bytes are part of a line: a write stopped inside one.
+    fn cut(&self) -> bool {
+        let taken = self.taken.load(Ordering::SeqCst);
+        lock(&self.under_way)
+            .as_ref()
+            .is_some_and(|(start, ends)| taken != *start && !ends.contains(&taken))
+    }
+}
+
+/// The output, counting the bytes it takes.
+struct Counted<W> {
+    inner: W,
+    written: Arc<Written>,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(&buf[..buf.len().min(ATOMIC)])?;
+        self.written.taken.fetch_add(n as u64, Ordering::SeqCst);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Lines gathered by the writer thread, not yet written out.
+#[derive(Default)]
+struct Gathered {
+    bytes: Vec<u8>,
+    /// Where each line ends in `bytes`.
+    ends: Vec<u64>,
+}
+
+impl Gathered {
+    /// Writes the lines out, as many whole lines as fit in each write of [`ATOMIC`] bytes (a
+    /// longer line in several), noting where they end while the writes are under way.
+    fn put(&mut self, out: &mut Counted<impl Write>) -> io::Result<()> {
+        if self.bytes.is_empty() {
+            return Ok(());
+        }
+        let start = out.written.taken.load(Ordering::SeqCst);
+        let ends = self.ends.iter().map(|e| start + e).collect();
+        *lock(&out.written.under_way) = Some((start, ends));
+        let result = self.put_lines(out);
+        if result.is_ok() {
+            *lock(&out.written.under_way) = None;
+        }
+        self.bytes.clear();
+        self.ends.clear();
+        result
+    }
+
+    fn put_lines(&self, out: &mut Counted<impl Write>) -> io::Result<()> {
+        let (mut from, mut upto) = (0, 0);
+        for &end in &self.ends {
+            let end = end as usize;
+            if end - from > ATOMIC && upto > from {
+                out.write_all(&self.bytes[from..upto])?;
+                from = upto;
+            }
+            upto = end;
+        }
+        out.write_all(&self.bytes[from..])
+    }
 }
 
 /// A handle on stdout's writer thread (cheap to clone; every clone writes to the same output).
@@ -28,15 +119,24 @@ pub struct Lines {
     tx: SyncSender<Command>,
     /// The error that stopped the writer thread, if one did.
     failed: Arc<Mutex<Option<io::Error>>>,
+    written: Arc<Written>,
 }
 
 /// The writer thread: writes lines until every handle is gone or the output fails.
-fn serve(out: impl Write, rx: Receiver<Command>, failed: &Mutex<Option<io::Error>>) {
-    let mut out = BufWriter::with_capacity(1 << 16, out);
+fn serve(mut out: Counted<impl Write>, rx: Receiver<Command>, failed: &Mutex<Option<io::Error>>) {
+    let mut gathered = Gathered::default();
     for command in rx {
         let result = match command {
-            Command::Line(line) => out.write_all(&line),
-            Command::Flush(ack) => out.flush().map(|()| {
+            Command::Line(line) => {
+                gathered.bytes.extend_from_slice(&line);
+                gathered.ends.push(gathered.bytes.len() as u64);
+                if gathered.bytes.len() >= BUFFER {
+                    gathered.put(&mut out)
+                } else {
+                    Ok(())
+                }
+            }
+            Command::Flush(ack) => gathered.put(&mut out).and_then(|()| out.flush()).map(|()| {
                 if let Some(ack) = ack {
                     // the flusher may have given up waiting: nothing to tell then
                     let _ = ack.send(());
@@ -44,16 +144,30 @@ fn serve(out: impl Write, rx: Receiver<Command>, failed: &Mutex<Option<io::Error
             }),
         };
         if let Err(e) = result {
-            *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            *lock(failed) = Some(e);
             return;
         }
     }
     // best effort: the last lines, when the last handle is dropped
-    let _ = out.flush();
+    let _ = gathered.put(&mut out).and_then(|()| out.flush());
 }
 
-fn stopping() -> io::Error {
-    io::Error::new(io::ErrorKind::Interrupted, "stopping")
+/// Whether a stop signal came long enough ago that nothing waits for the output any more.
+fn past_last_words() -> bool {
+    signal::stopping_for().is_some_and(|d| d >= LAST_WORDS)
+}
+
+/// Stdout itself (a second handle on its file descriptor, on Unix), without the standard library's
+/// line buffer in between: what the writer thread counts as taken is what the pipe took.
+pub fn raw() -> Box<dyn Write + Send> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(fd) = io::stdout().as_fd().try_clone_to_owned() {
+            return Box::new(std::fs::File::from(fd));
+        }
+    }
+    Box::new(io::stdout())
 }
 
 impl Lines {
@@ -61,22 +175,37 @@ impl Lines {
     pub fn start(out: impl Write + Send + 'static) -> Lines {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let failed = Arc::new(Mutex::new(None));
+        let written = Arc::new(Written::default());
         let thread_failed = failed.clone();
+        let out = Counted {
+            inner: out,
+            written: written.clone(),
+        };
         std::thread::spawn(move || serve(out, rx, &thread_failed));
-        Lines { tx, failed }
+        Lines {
+            tx,
+            failed,
+            written,
+        }
     }
 
     /// The writer thread's error, as this side reports it.
     fn error(&self) -> io::Error {
-        match self
-            .failed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
+        match lock(&self.failed).as_ref() {
             Some(e) => io::Error::new(e.kind(), e.to_string()),
             None => io::Error::new(io::ErrorKind::BrokenPipe, "the output closed"),
         }
+    }
+
+    /// Why a stopping run gave up on the output: it did not take the lines in time, and whether
+    /// the bytes it took end in the middle of a line.
+    fn blocked(&self) -> io::Error {
+        let what = if self.written.cut() {
+            "stdout is blocked (the target stopped reading) in the middle of a line: its last bytes are an incomplete line"
+        } else {
+            "stdout is blocked (the target stopped reading); its last bytes end a line"
+        };
+        io::Error::new(io::ErrorKind::Interrupted, what)
     }
 
     fn send(&self, mut command: Command) -> io::Result<()> {
@@ -85,8 +214,8 @@ impl Lines {
                 Ok(()) => return Ok(()),
                 Err(TrySendError::Disconnected(_)) => return Err(self.error()),
                 Err(TrySendError::Full(c)) => {
-                    if signal::stopping().is_some() {
-                        return Err(stopping());
+                    if past_last_words() {
+                        return Err(self.blocked());
                     }
                     command = c;
                     std::thread::sleep(Duration::from_millis(2));
@@ -112,19 +241,18 @@ impl Lines {
         self.send(Command::Flush(None))
     }
 
-    /// Flushes and waits until every line handed over is written (at most half a second once the
-    /// run is stopping).
+    /// Flushes and waits until every line handed over is written (once the run is stopping, only
+    /// until the stop's deadline: the error then says what stdout was left with).
     pub fn flush(&self) -> io::Result<()> {
         let (ack, done) = mpsc::sync_channel(1);
         self.send(Command::Flush(Some(ack)))?;
-        let started = Instant::now();
         loop {
             match done.recv_timeout(Duration::from_millis(20)) {
                 Ok(()) => return Ok(()),
                 Err(mpsc::RecvTimeoutError::Disconnected) => return Err(self.error()),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if signal::stopping().is_some() && started.elapsed() >= LAST_WORDS {
-                        return Err(stopping());
+                    if past_last_words() {
+                        return Err(self.blocked());
                     }
                 }
             }
@@ -153,5 +281,75 @@ mod tests {
             .and_then(|()| lines.flush())
             .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+    }
+
+    #[test]
+    fn whole_lines_go_out_in_writes_a_pipe_takes_whole() {
+        /// An output that notes the size of each write.
+        #[derive(Default)]
+        struct Sizes(Vec<usize>);
+        impl Write for Sizes {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.push(buf.len());
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut out = Counted {
+            inner: Sizes::default(),
+            written: Arc::new(Written::default()),
+        };
+        let mut gathered = Gathered::default();
+        for len in [3_000, 1_000, 3_000, 5_000, 100] {
+            gathered.bytes.extend(std::iter::repeat_n(b'x', len - 1));
+            gathered.bytes.push(b'\n');
+            gathered.ends.push(gathered.bytes.len() as u64);
+        }
+        gathered.put(&mut out).unwrap_or_else(|e| panic!("{e}"));
+        // two lines in the first write, a line longer than a write in two
+        assert_eq!(out.inner.0, [4_000, 3_000, 4_096, 904, 100]);
+        assert_eq!(out.written.taken.load(Ordering::SeqCst), 12_100);
+        assert!(!out.written.cut());
+    }
+
+    #[test]
+    fn a_write_stopped_inside_a_line_is_told_from_one_stopped_between_lines() {
+        /// An output that takes so many bytes, then fails (as a blocked pipe never takes more).
+        struct Takes(usize);
+        impl Write for Takes {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                match self.0.min(buf.len()) {
+                    0 => Err(io::Error::new(io::ErrorKind::WouldBlock, "full")),
+                    n => {
+                        self.0 -= n;
+                        Ok(n)
+                    }
+                }
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let cut_after = |taken: usize| {
+            let written = Arc::new(Written::default());
+            let mut out = Counted {
+                inner: Takes(taken),
+                written: written.clone(),
+            };
+            let mut gathered = Gathered::default();
+            for line in ["{\"a\":1}\n", "{\"b\":22}\n"] {
+                gathered.bytes.extend_from_slice(line.as_bytes());
+                gathered.ends.push(gathered.bytes.len() as u64);
+            }
+            let whole = gathered.put(&mut out).is_ok();
+            (whole, written.cut())
+        };
+        assert_eq!(cut_after(100), (true, false), "all of it");
+        assert_eq!(cut_after(0), (false, false), "nothing of it");
+        assert_eq!(cut_after(8), (false, false), "the first line");
+        assert_eq!(cut_after(3), (false, true), "inside the first line");
+        assert_eq!(cut_after(12), (false, true), "inside the second line");
     }
 }

@@ -39,6 +39,9 @@ pub struct Parent {
     pub via: Child,
 }
 
+/// How a derived field is made from a record's other fields.
+pub type Make = fn(&Map<String, Value>) -> Value;
+
 /// A field the tap adds to each record of a stream (Drift sends none that would do), made from the
 /// record's other fields.
 #[derive(Debug, Clone, Copy)]
@@ -48,11 +51,32 @@ pub struct Derived {
     /// A field every record must carry (checked as a list's records are).
     pub requires: &'static str,
     /// How the field is made.
-    pub make: fn(&Map<String, Value>) -> Value,
+    pub make: Make,
+    /// How an earlier version of the tap made it, when that differs: the keys a state of that
+    /// version remembers sending are recognised (and remembered anew) under the field's new value.
+    pub legacy: Option<Make>,
 }
 
-/// A booked meeting's key: its calendar eventId, else agentId:slotStart:schedulerId.
+/// The fields that together tell one booked meeting from every other, in the order of its key.
+/// Drift documents no id: `slug` is the model's "Meeting ID", but may name the booking page the
+/// meeting was booked through (shared by many); `eventId` is absent on some meetings, and one
+/// calendar event may hold several; and many meetings share a `slotStart`.
+pub const MEETING_KEY_FIELDS: [&str; 5] =
+    ["slug", "eventId", "agentId", "schedulerId", "slotStart"];
+
+/// A booked meeting's key: the JSON array of its [`MEETING_KEY_FIELDS`] (null where absent), as
+/// text. Distinct for meetings that differ in any of them, however many share a slot.
 fn meeting_id(m: &Map<String, Value>) -> Value {
+    let parts: Vec<Value> = MEETING_KEY_FIELDS
+        .iter()
+        .map(|f| m.get(*f).cloned().unwrap_or(Value::Null))
+        .collect();
+    Value::from(Value::Array(parts).to_string())
+}
+
+/// The key earlier versions of the tap gave a booked meeting: its calendar eventId, else
+/// agentId:slotStart:schedulerId.
+fn legacy_meeting_id(m: &Map<String, Value>) -> Value {
     match m
         .get("eventId")
         .and_then(Value::as_str)
@@ -328,6 +352,7 @@ pub static STREAMS: &[StreamDef] = &[
             field: "meetingId",
             requires: "slotStart",
             make: meeting_id,
+            legacy: Some(legacy_meeting_id),
         }),
         optional: false,
         history_days: Some(30),

@@ -287,6 +287,22 @@ impl<'s> Pass<'s> {
         }
     }
 
+    /// Makes the field the tap derives for each record (the key, when Drift documents none); a
+    /// record the state remembers under the key an earlier version made is remembered under the
+    /// new one.
+    pub(super) fn derive(&mut self, records: &mut [Map<String, Value>]) {
+        let Some(d) = self.def.derived else { return };
+        for r in records {
+            let made = (d.make)(r);
+            if let (Some(legacy), Some(m)) = (d.legacy, self.own.as_mut()) {
+                let rk = self.def.replication_key;
+                let value = rk.and_then(|k| r.get(k)).and_then(Value::as_i64);
+                m.window.adopt(&legacy(r), &made, value);
+            }
+            r.insert(d.field.into(), made);
+        }
+    }
+
     pub(super) fn written(&self) -> u64 {
         self.members().map(|m| m.records).sum()
     }

@@ -148,11 +148,18 @@ impl<O: Output> Run<'_, O> {
         match &result {
             // the target is gone: there is nobody to write to
             Err(Error::Output(_)) => {}
-            Err(e) => {
-                if let Error::Interrupted(s) = e {
-                    // the sync stopped at an await point: every line handed over is whole
-                    tracing::warn!("{s} received: writing the last STATE and stopping");
+            Err(Error::Interrupted(s)) => {
+                // every line handed over is whole; they go out if stdout takes them in time
+                let written = self
+                    .out
+                    .checkpoint(&self.state.to_value())
+                    .and_then(|()| self.out.flush());
+                match written {
+                    Ok(()) => tracing::warn!("{s} received: the last STATE was written; stopping"),
+                    Err(e) => tracing::warn!("{s} received: no last STATE was written, {e}; stopping (the next run starts from the last STATE the target took)"),
                 }
+            }
+            Err(_) => {
                 // best effort: the run already failed, and the error is what gets reported
                 let _ = self.out.checkpoint(&self.state.to_value());
                 let _ = self.out.flush();
@@ -307,12 +314,7 @@ impl<O: Output> Run<'_, O> {
                 continue;
             }
             pass.progress.pages = pages.pages();
-            if let Some(d) = def.derived {
-                for r in &mut page.records {
-                    let v = (d.make)(r);
-                    r.insert(d.field.into(), v);
-                }
-            }
+            pass.derive(&mut page.records);
             let extracted = now_rfc3339();
             let (parents, stop) = pass.decide(page.records, self.test);
             self.write_own(&mut pass, &parents, &extracted).await?;

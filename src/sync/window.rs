@@ -168,6 +168,22 @@ impl BookmarkWindow {
         }
     }
 
+    /// A record whose key an earlier version of the tap made otherwise (`legacy`): a pair the state
+    /// remembers under that key is remembered under `key` instead, so the record is recognised as
+    /// sent (not sent again under its new key) and the next state remembers the new key.
+    pub fn adopt(&mut self, legacy: &Value, key: &Value, value: Option<i64>) {
+        let Some(v) = value else { return };
+        if legacy == key || !self.sent.remove(&(legacy.to_string(), v)) {
+            return;
+        }
+        self.sent.insert((key.to_string(), v));
+        for pair in &mut self.carried {
+            if pair.0 == *legacy && pair.1 == v {
+                pair.0 = key.clone();
+            }
+        }
+    }
+
     /// Whether the unfinished pass this window resumes wrote this record already.
     pub fn already_written(&self, value: Option<i64>, key: &Value) -> bool {
         value.is_some_and(|v| self.resumed.as_ref().is_some_and(|p| p.covers(v, key)))
@@ -298,6 +314,35 @@ mod tests {
         assert!(
             recent.contains(&(json!(2), 15)),
             "changed during the run: skipped next time if unchanged"
+        );
+    }
+
+    #[test]
+    fn a_pair_remembered_under_an_old_key_is_recognised_and_kept_under_the_new_one() {
+        let mut w = BookmarkWindow::new(
+            Some(1_000),
+            None,
+            vec![(json!("evt-1"), 1_200), (json!("evt-2"), 1_300)],
+            300,
+            5_000,
+        );
+        assert!(w.accepts(Some(1_200), &json!("new-1")), "before adoption");
+        w.adopt(&json!("evt-1"), &json!("new-1"), Some(1_200));
+        w.adopt(&json!("evt-3"), &json!("new-3"), Some(1_200));
+        w.adopt(&json!("evt-2"), &json!("new-2"), Some(1_301));
+        assert!(!w.accepts(Some(1_200), &json!("new-1")), "sent before");
+        assert!(w.accepts(Some(1_200), &json!("new-3")), "never sent");
+        assert!(w.accepts(Some(1_301), &json!("new-2")), "moved since");
+        w.saw(Some(1_400), &json!("new-4"));
+        let (_, mut recent) = w.bookmark().unwrap();
+        recent.sort_by_key(|(_, v)| *v);
+        assert_eq!(
+            recent,
+            vec![
+                (json!("new-1"), 1_200),
+                (json!("evt-2"), 1_300),
+                (json!("new-4"), 1_400)
+            ]
         );
     }
 

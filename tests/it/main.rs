@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used)]
 
 mod airbyte;
+mod bodies;
 mod cli;
 mod fuzz;
 mod generated;

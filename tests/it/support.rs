@@ -31,7 +31,8 @@ pub fn key_of(stream: &str) -> &'static str {
 
 /// The emulator's records of a stream as the tap must emit them, whole: a message carries its
 /// conversation's updatedAt (`conversationUpdatedAt`), and a booked meeting the key the README
-/// documents (`meetingId`: its eventId, else agentId:slotStart:schedulerId).
+/// documents (`meetingId`: the JSON array of its slug, eventId, agentId, schedulerId and slotStart,
+/// null where absent, as text).
 pub fn truth(emu: &Emulator, stream: &str) -> Vec<Value> {
     let mut records = emu.records(stream);
     match stream {
@@ -47,10 +48,14 @@ pub fn truth(emu: &Emulator, stream: &str) -> Vec<Value> {
         }
         "meetings" => {
             for m in &mut records {
-                let id = match m["eventId"].as_str() {
-                    Some(event) => event.to_string(),
-                    None => format!("{}:{}:{}", m["agentId"], m["slotStart"], m["schedulerId"]),
-                };
+                let id = json!([
+                    m["slug"],
+                    m["eventId"],
+                    m["agentId"],
+                    m["schedulerId"],
+                    m["slotStart"]
+                ])
+                .to_string();
                 let mut with_key = serde_json::Map::new();
                 with_key.insert("meetingId".into(), json!(id));
                 with_key.extend(m.as_object().cloned().unwrap_or_default());
@@ -64,6 +69,11 @@ pub fn truth(emu: &Emulator, stream: &str) -> Vec<Value> {
         _ => {}
     }
     records
+}
+
+/// The values of a field of these records, as JSON text.
+pub fn ids_of(records: &[Value], key: &str) -> std::collections::BTreeSet<String> {
+    records.iter().map(|r| r[key].to_string()).collect()
 }
 
 /// The keys of the emulator's records of a stream, in its order.

@@ -1,8 +1,10 @@
 //! More of the emulator's dataset: playbooks, their conversational landing pages, teams and
 //! meetings, each computed from (seed, index) on demand like `data.rs`' records (which this file
 //! extends and must not redefine). Epoch-millisecond timestamps, fields omitted (not null) when
-//! unset. Meetings are placed relative to the emulator's "now", which the caller passes in; this
-//! file reads no clock and knows nothing of HTTP or of the world's overlay.
+//! unset. Meetings lie on a grid of fixed times, each made from its place on the grid, so every
+//! world of a dataset has the same meetings whenever it starts; the caller passes in its "now",
+//! which picks the stretch of the grid it serves. This file reads no clock and knows nothing of
+//! HTTP or of the world's overlay.
 
 use serde_json::{json, Map, Value};
 
@@ -10,10 +12,13 @@ use crate::data::{Dataset, EPOCH_END_MS, EPOCH_START_MS, ORG_ID};
 use crate::rng::Rng;
 
 const DAY_MS: i64 = 86_400_000;
-/// Meetings start this long before the emulator's "now"...
+/// A world's meetings start this long before its "now"...
 pub const MEETINGS_FROM_MS: i64 = 45 * DAY_MS;
 /// ... and are spread over this long.
 pub const MEETINGS_SPAN_MS: i64 = 60 * DAY_MS;
+/// Within each ten meetings of the grid, how far each one is from the first of its slot: slots of
+/// one, two, three and four meetings (two reps booked for the same hour, and more).
+const SHARED_SLOT: [i64; 10] = [0, 0, 1, 0, 1, 2, 0, 1, 2, 3];
 /// Drift serves only meetings whose slot starts at most this long before now.
 pub const MEETINGS_HORIZON_MS: i64 = 30 * DAY_MS;
 /// A meeting's slot lasts this long.
@@ -186,37 +191,56 @@ impl Dataset {
         Value::Object(t)
     }
 
-    /// The time between two meetings' slots.
+    /// The time between two places of the meeting grid.
     fn meeting_step(&self) -> i64 {
-        MEETINGS_SPAN_MS / i64::from(self.meetings.max(1))
+        (MEETINGS_SPAN_MS / i64::from(self.meetings.max(1))).max(1)
     }
 
-    /// When the i-th meeting's slot starts: `now − 45 days + i × (60 days / meetings)`.
-    pub fn meeting_start(&self, i: u32, now_ms: i64) -> i64 {
-        now_ms - MEETINGS_FROM_MS + i64::from(i) * self.meeting_step()
+    /// The place on the grid of a world's i-th meeting: the world whose "now" is `now_ms` holds the
+    /// meetings of the grid from 45 days before it (so a later world holds the same meetings, moved
+    /// along the grid by the time between the two).
+    pub fn meeting_place(&self, i: u32, now_ms: i64) -> i64 {
+        let step = self.meeting_step();
+        (now_ms - MEETINGS_FROM_MS).div_euclid(step) + 1 + i64::from(i)
     }
 
-    /// The index of a meeting by its `slotStart` (the inverse of [`Dataset::meeting_start`]).
-    pub fn meeting_index(&self, key: &str, now_ms: i64) -> Option<u32> {
-        let offset = key
-            .parse::<i64>()
-            .ok()?
-            .checked_sub(now_ms - MEETINGS_FROM_MS)?;
-        let i = u32::try_from(offset / self.meeting_step()).ok()?;
-        (offset % self.meeting_step() == 0).then_some(i)
+    /// When the meeting at grid place `g` starts: with the first meeting of its slot (see
+    /// [`SHARED_SLOT`]).
+    pub fn meeting_start(&self, g: i64) -> i64 {
+        (g - SHARED_SLOT[g.rem_euclid(10) as usize]) * self.meeting_step()
     }
 
-    /// The i-th meeting (GET /users/meetings/org), placed relative to `now_ms`. Its `updatedAt` is
-    /// never after [`EPOCH_END_MS`] (changes stay newer than the dataset), `scheduledAt` never after
-    /// its `updatedAt` nor its slot; every 10th lacks an `eventId`.
+    /// The world index of a meeting by its `slug` (the inverse of the slug [`Dataset::meeting`]
+    /// gives).
+    pub fn meeting_index(&self, slug: &str, now_ms: i64) -> Option<u32> {
+        let g: i64 = slug
+            .strip_prefix(&format!("mtg-{}-", self.seed))?
+            .parse()
+            .ok()?;
+        let i = u32::try_from(g - self.meeting_place(0, now_ms)).ok()?;
+        (format!("mtg-{}-{g}", self.seed) == slug).then_some(i)
+    }
+
+    /// The i-th meeting (GET /users/meetings/org) of the world whose "now" is `now_ms`: the one
+    /// at its place on the grid, the same in every world. Its `updatedAt` is never after
+    /// [`EPOCH_END_MS`] (changes stay newer than the dataset), `scheduledAt` never after its
+    /// `updatedAt` nor its slot; every 10th lacks an `eventId`; the meetings that share a slot
+    /// are with different users (while there are enough); its `slug`, which Drift calls the
+    /// "Meeting ID", is its own.
     pub fn meeting(&self, i: u32, now_ms: i64) -> Value {
-        let mut r = Rng::new(self.seed, 13, i);
-        let start = self.meeting_start(i, now_ms);
+        let g = self.meeting_place(i, now_ms);
+        // the grid place as the random source's index (wrapping: only the draws depend on it)
+        let mut r = Rng::new(self.seed, 13, g as u32);
+        let start = self.meeting_start(g);
         let booked = start - r.between(3_600_000, 14 * DAY_MS);
         let updated = r.between(booked, start).min(now_ms).min(EPOCH_END_MS);
         let mut m = Map::new();
-        if let Some(agent) = self.some_user(&mut r) {
-            m.insert("agentId".into(), json!(agent));
+        if self.users > 0 {
+            // the first meeting of the slot draws a user, the others take the users after it
+            let first = g - SHARED_SLOT[g.rem_euclid(10) as usize];
+            let drawn = Rng::new(self.seed, 14, first as u32).below(u64::from(self.users));
+            let agent = (drawn + (g - first) as u64) % u64::from(self.users);
+            m.insert("agentId".into(), json!(self.user_id(agent as u32)));
         }
         m.insert("orgId".into(), json!(ORG_ID));
         let status = if r.chance(15) { "CANCELLED" } else { "ACTIVE" };
@@ -228,10 +252,10 @@ impl Dataset {
             contact -= 1;
         }
         m.insert("schedulerId".into(), json!(9_100_000_000 + contact));
-        if i % 10 != 9 {
-            m.insert("eventId".into(), json!(format!("evt-{}-{i}", self.seed)));
+        if g.rem_euclid(10) != 9 {
+            m.insert("eventId".into(), json!(format!("evt-{}-{g}", self.seed)));
         }
-        m.insert("slug".into(), json!(format!("agent-{}/30min", i % 7)));
+        m.insert("slug".into(), json!(format!("mtg-{}-{g}", self.seed)));
         m.insert("slotStart".into(), json!(start));
         m.insert("slotEnd".into(), json!(start + SLOT_MS));
         m.insert("updatedAt".into(), json!(updated));
@@ -281,21 +305,55 @@ mod tests {
     }
 
     #[test]
-    fn meetings_are_placed_around_now() {
+    fn meetings_lie_on_a_grid_and_share_slots() {
         let d = Dataset::sandbox();
         let now = 1_800_000_000_000;
+        let step = DAY_MS; // 60 meetings over 60 days
         let m = d.meeting(0, now);
-        assert_eq!(m["slotStart"], json!(now - MEETINGS_FROM_MS));
+        let start = m["slotStart"].as_i64().unwrap();
+        assert!(
+            now - MEETINGS_FROM_MS - 4 * step < start && start <= now - MEETINGS_FROM_MS + step
+        );
         assert_eq!(
             m["slotEnd"].as_i64().unwrap() - m["slotStart"].as_i64().unwrap(),
             SLOT_MS
         );
-        assert!(m["scheduledAt"].as_i64() < m["slotStart"].as_i64());
         assert!(m["updatedAt"].as_i64().unwrap() <= EPOCH_END_MS);
-        assert!(d.meeting(9, now).get("eventId").is_none());
-        assert_eq!(d.meeting(3, now)["eventId"], json!("evt-7-3"));
-        let key = d.meeting(33, now)["slotStart"].to_string();
-        assert_eq!(d.meeting_index(&key, now), Some(33));
-        assert_eq!(d.meeting_index(&(now + 1).to_string(), now), None);
+        let all: Vec<Value> = (0..60).map(|i| d.meeting(i, now)).collect();
+        // slots of one to four meetings, each with another user
+        let mut slots: std::collections::BTreeMap<i64, Vec<&Value>> = Default::default();
+        for m in &all {
+            slots
+                .entry(m["slotStart"].as_i64().unwrap())
+                .or_default()
+                .push(m);
+        }
+        assert!(slots.len() < 30, "{} slots for 60 meetings", slots.len());
+        assert!(slots.values().any(|s| s.len() == 4));
+        for shared in slots.values() {
+            let agents: std::collections::BTreeSet<String> =
+                shared.iter().map(|m| m["agentId"].to_string()).collect();
+            assert_eq!(agents.len(), shared.len(), "{shared:?}");
+        }
+        assert_eq!(all.iter().filter(|m| m.get("eventId").is_none()).count(), 6);
+        // slugs are the meetings' own, and lead back to them
+        for (i, m) in all.iter().enumerate() {
+            let slug = m["slug"].as_str().unwrap();
+            assert_eq!(d.meeting_index(slug, now), Some(i as u32));
+        }
+        assert_eq!(d.meeting_index("mtg-7-x", now), None);
+        assert_eq!(d.meeting_index("mtg-8-1", now), None);
+    }
+
+    #[test]
+    fn a_later_world_holds_the_same_meetings_moved_along_the_grid() {
+        let d = Dataset::sandbox();
+        let now = 1_800_000_000_000;
+        for later in [now + 1, now + 3_600_000, now + 3 * DAY_MS + 17] {
+            let moved = (d.meeting_place(0, later) - d.meeting_place(0, now)) as u32;
+            for i in moved..60 {
+                assert_eq!(d.meeting(i, now), d.meeting(i - moved, later), "{later}");
+            }
+        }
     }
 }

@@ -54,6 +54,9 @@ pub struct Options {
     /// The `scope` string `POST /app/token_info` reports, when it is not the token's scopes (a
     /// client library's fixture has `"read write"`); `None`: the scopes the token has.
     pub token_info_scope: Option<String>,
+    /// The emulator's "now" (epoch ms), around which it serves booked meetings; `None`: the wall
+    /// clock when it starts. A later "now" plays the same account at a later time.
+    pub now_ms: Option<i64>,
 }
 
 impl Options {
@@ -68,6 +71,7 @@ impl Options {
             scopes: None,
             token_info: true,
             token_info_scope: None,
+            now_ms: None,
         }
     }
 }
@@ -127,7 +131,7 @@ impl Emulator {
                 data,
                 options.variants.clone(),
                 wrong_types(&options),
-                wall_clock_ms(),
+                options.now_ms.unwrap_or_else(wall_clock_ms),
             )),
             options,
             base_url: base_url.clone(),
@@ -185,8 +189,9 @@ impl Emulator {
         lock(&self.shared.world).dataset().clone()
     }
 
-    /// The emulator's "now" (epoch ms), read from the wall clock once when it started: meetings
-    /// are placed around it, and Drift's 30-day meeting horizon counts back from it.
+    /// The emulator's "now" (epoch ms), read from the wall clock once when it started (unless
+    /// [`Options::now_ms`] set it): meetings are served around it, and Drift's 30-day meeting
+    /// horizon counts back from it.
     pub fn now_ms(&self) -> i64 {
         lock(&self.shared.world).now_ms()
     }

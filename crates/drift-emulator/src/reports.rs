@@ -159,7 +159,8 @@ fn reported(v: Option<i64>) -> Value {
 }
 
 /// The report for `ask`: `{"count": matched, "data": rows}`, rows by update time (then id),
-/// oldest first, at most `cap` of them. NaN values are the string `"NaN"`.
+/// oldest first, at most `cap` of them (and, with the `report_count_excess` switch, a count that
+/// many above the matches). NaN values are the string `"NaN"`.
 pub fn report(w: &World, ask: &Ask, cap: Option<u32>) -> Value {
     let spec = collection("conversations");
     let mut matched: Vec<(i64, i64, u32)> = w
@@ -185,7 +186,8 @@ pub fn report(w: &World, ask: &Ask, cap: Option<u32>) -> Value {
             json!({"conversationId": id, "metrics": metrics})
         })
         .collect();
-    json!({"count": matched.len(), "data": rows})
+    let excess = w.variants().report_count_excess.unwrap_or(0);
+    json!({"count": matched.len() as u64 + excess, "data": rows})
 }
 
 /// A report body as text: JSON, or with `bare_nan` every `"NaN"` written as a bare `NaN`.
@@ -305,6 +307,20 @@ mod tests {
         assert_eq!(capped["data"].as_array().unwrap().len(), 25);
         let none = report(&w, &parse(&ask(0, EPOCH_START_MS - 1, &[])).unwrap(), None);
         assert_eq!(none, json!({"count": 0, "data": []}));
+    }
+
+    #[test]
+    fn an_excess_count_exceeds_the_rows_at_every_span() {
+        let variants = Variants {
+            report_count_excess: Some(47),
+            ..Variants::default()
+        };
+        let w = World::new(world().dataset().clone(), variants, false, EPOCH_END_MS);
+        let all = report(&w, &parse(&ask(0, i64::MAX, &[])).unwrap(), None);
+        assert_eq!(all["count"], json!(40 + 47));
+        assert_eq!(all["data"].as_array().unwrap().len(), 40);
+        let none = report(&w, &parse(&ask(0, 0, &[])).unwrap(), None);
+        assert_eq!(none, json!({"count": 47, "data": []}));
     }
 
     #[test]

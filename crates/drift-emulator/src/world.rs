@@ -4,8 +4,9 @@
 //!
 //! The listed collections are one registry, [`COLLECTIONS`], keyed by the name of the stream that
 //! reads them: a new collection is one entry there and its generator in `data.rs` or
-//! `data_more.rs`. Meetings are keyed by `slotStart` (their `eventId` is not always present) and
-//! placed relative to the world's "now", fixed when the world is made. Knows nothing of HTTP.
+//! `data_more.rs`. Meetings are keyed by their `slug` (Drift's "Meeting ID"; many share a
+//! `slotStart`, and their `eventId` is not always present) and served around the world's "now",
+//! fixed when the world is made. Knows nothing of HTTP.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -106,7 +107,7 @@ pub static COLLECTIONS: &[Spec] = &[
     },
     Spec {
         name: "meetings",
-        key: "slotStart",
+        key: "slug",
         updated: "updatedAt",
         created: None,
         count: |d| d.meetings,

