@@ -89,3 +89,28 @@ async fn flattening_turns_objects_into_columns_with_the_emulators_values() {
         assert_eq!(m.get("buttons"), want.get("buttons"), "arrays stay JSON");
     }
 }
+
+#[tokio::test]
+async fn every_field_the_emulator_sends_arrives_with_its_value() {
+    let emu = emulator(small()).await;
+    let dir = TempDir::new("shapes-every-field");
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let out = tap(args(&[&"--config", &cfg])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let synced = check_output(&out);
+    for stream in all_streams() {
+        let key = key_of(stream);
+        let sent: HashMap<String, &Value> = synced.records[stream]
+            .iter()
+            .map(|r| (r[key].to_string(), r))
+            .collect();
+        let truth = truth(&emu, stream);
+        assert_eq!(sent.len(), truth.len(), "{stream}");
+        for want in &truth {
+            let got = sent[&want[key].to_string()];
+            for (field, value) in want.as_object().expect("an object") {
+                assert_eq!(&got[field], value, "{stream} {} .{field}", want[key]);
+            }
+        }
+    }
+}

@@ -275,8 +275,32 @@ impl Dataset {
         if let Some(booker) = self.some_user(&mut r) {
             m.insert("bookedBy".into(), json!(booker));
         }
+        conference(&mut m, &mut r, g);
         Value::Object(m)
     }
+}
+
+/// The fields real meetings carry that Drift's model page does not list (third parties show
+/// them): the conference, recurrence, privacy, and the booking page it came through.
+fn conference(m: &mut Map<String, Value>, r: &mut Rng, g: i64) {
+    let kind = r.pick(&["ZOOM", "GOOGLE_MEET", "MICROSOFT_TEAMS", "PHONE"]);
+    m.insert("conferenceType".into(), json!(kind));
+    m.insert("isRecurring".into(), json!(r.chance(10)));
+    m.insert("isPrivate".into(), json!(r.chance(20)));
+    if kind != "PHONE" {
+        let url = format!("https://meet.example.com/{}", 7_000_000 + g);
+        m.insert(
+            "conferenceDetails".into(),
+            json!({"url": url, "dialIn": "+1 555 0100"}),
+        );
+    }
+    let org = r.chance(25);
+    let page = match (org, m.get("agentId")) {
+        (false, Some(agent)) => format!("agent-{agent}/30min"),
+        _ => "org/demo".to_string(),
+    };
+    m.insert("meetingSlug".into(), json!(page));
+    m.insert("isOrgSlug".into(), json!(org || !m.contains_key("agentId")));
 }
 
 #[cfg(test)]
