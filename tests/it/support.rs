@@ -105,6 +105,7 @@ pub fn small() -> Dataset {
         playbooks: 12,
         teams: 3,
         meetings: 25,
+        ..Dataset::default()
     }
 }
 
