@@ -155,7 +155,6 @@ pub static COLLECTIONS: &[Spec] = &[
         path: "/playbooks/clp",
         answer: Answer::Bare,
         scope: "playbook_read",
-        count: |d| d.playbooks,
         of: Some(Of {
             collection: "playbooks",
             make: Dataset::landing_page,
