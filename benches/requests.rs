@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 
 use drift_emulator::{Bucket, Dataset, Emulator, Faults, Options, Outage, Variants, EPOCH_END_MS};
 use serde_json::{json, Value};
+use tap_drift::drift::page::Pagination;
+use tap_drift::drift::span::Span;
+use tap_drift::streams::{Child, Parent, StreamDef, STREAMS};
 
 /// One run of the binary: the messages it wrote (all, or until a kill) and its wall time.
 struct Ran {
@@ -112,67 +115,100 @@ fn catalog(streams: &[&str], deselect: &[&str]) -> Value {
     catalog
 }
 
-const ALL: &[&str] = &[
-    "accounts",
-    "conversations",
-    "users",
-    "messages",
-    "contacts",
-    "playbooks",
-    "landing_pages",
-    "teams",
-    "meetings",
-    "conversation_metrics",
-];
-const DETAIL: &[&str] = &["participants", "conversationTags", "relatedPlaybookId"];
+/// Every stream, in sync order (the tap's stream table).
+fn all() -> Vec<&'static str> {
+    STREAMS.iter().map(|s| s.name).collect()
+}
+
+/// The fields only a detail endpoint serves (the tap's stream table).
+fn detail_fields() -> Vec<&'static str> {
+    STREAMS
+        .iter()
+        .filter_map(|s| s.detail)
+        .flat_map(|d| d.fields.iter().copied())
+        .collect()
+}
+
+/// The page the emulator serves a list that takes no page size (as Drift, it picks the size).
+const DEFAULT_PAGE: u32 = 25;
 
 /// The fewest requests Drift's API allows for reading what a run read: list pages at the largest
-/// page each endpoint serves, one detail request per conversation read (when detail fields are
-/// selected), every page of their messages, one request per distinct contact they reference, one
-/// call for each single-call list, and the token check.
+/// page each endpoint serves, one detail request per record read of a list with a detail endpoint
+/// (when detail fields are selected), every page of the children of each record read, one request
+/// per distinct record they reference, one call for each single-call list or span, and the token
+/// check. `read` holds the keys of the records read of the list read newest first (conversations).
 fn floor(
     emu: &Emulator,
-    conversations: &BTreeSet<String>,
+    read: &BTreeSet<String>,
     streams: &[&str],
     detail: bool,
     all_list_pages: bool,
 ) -> usize {
-    let data = emu.dataset();
-    let pages = |n: usize, size: usize| n.div_ceil(size).max(1);
+    let pages = |n: usize, size: u32| n.div_ceil(size as usize).max(1);
     let mut floor = 1; // the token check
-    let mut messages_per: HashMap<String, usize> = HashMap::new();
-    for m in emu.records("messages") {
-        *messages_per
-            .entry(m["conversationId"].to_string())
-            .or_default() += 1;
-    }
-    let contacts: BTreeSet<String> = emu
-        .records("conversations")
-        .iter()
-        .filter(|c| conversations.contains(&c["id"].to_string()))
-        .map(|c| c["contactId"].to_string())
-        .collect();
-    for stream in streams {
-        floor += match *stream {
-            "accounts" => pages(data.accounts as usize, 65),
-            "conversations" => {
-                let listed = if all_list_pages {
-                    data.conversations as usize
-                } else {
-                    conversations.len()
-                };
-                pages(listed, 50) + if detail { conversations.len() } else { 0 }
+    for def in STREAMS.iter().filter(|s| streams.contains(&s.name)) {
+        let largest = def.list.page_size.map_or(DEFAULT_PAGE, |p| p.max);
+        floor += match (def.parent, def.list.pagination) {
+            (Some(parent), _) => children_floor(emu, read, def, parent, largest),
+            (None, Pagination::Span(Span::Query { limit, .. })) => {
+                pages(emu.records(def.name).len(), limit)
             }
-            "messages" => conversations
-                .iter()
-                .map(|c| pages(messages_per.get(c).copied().unwrap_or(0), 25))
-                .sum(),
-            "contacts" => contacts.len(),
-            "meetings" => pages(emu.records("meetings").len(), 1000),
+            (None, Pagination::IndexSize) => pages(emu.records(def.name).len(), largest),
+            (None, Pagination::Cursor) => {
+                let listed = if all_list_pages {
+                    emu.records(def.name).len()
+                } else {
+                    read.len()
+                };
+                let details = if detail && def.detail.is_some() {
+                    read.len()
+                } else {
+                    0
+                };
+                pages(listed, largest) + details
+            }
             _ => 1,
         };
     }
     floor
+}
+
+/// A child stream's floor: every page of the children of each parent record read, or one request
+/// per distinct record the parents read reference.
+fn children_floor(
+    emu: &Emulator,
+    read: &BTreeSet<String>,
+    def: &StreamDef,
+    parent: Parent,
+    largest: u32,
+) -> usize {
+    let parent_key = tap_drift::streams::find(parent.stream)
+        .expect("a parent")
+        .key;
+    match parent.via {
+        Child::PerParent { parent_key_field } => {
+            let mut per: HashMap<String, usize> = HashMap::new();
+            for r in emu.records(def.name) {
+                *per.entry(r[parent_key_field].to_string()).or_default() += 1;
+            }
+            read.iter()
+                .map(|k| {
+                    per.get(k)
+                        .copied()
+                        .unwrap_or(0)
+                        .div_ceil(largest as usize)
+                        .max(1)
+                })
+                .sum()
+        }
+        Child::Referenced { parent_field } => emu
+            .records(parent.stream)
+            .iter()
+            .filter(|p| read.contains(&p[parent_key].to_string()))
+            .map(|p| p[parent_field].to_string())
+            .collect::<BTreeSet<String>>()
+            .len(),
+    }
 }
 
 fn conversations_in(messages: &[Value]) -> BTreeSet<String> {
@@ -192,6 +228,7 @@ fn dataset(conversations: u32) -> Dataset {
         playbooks: 40,
         teams: 8,
         meetings: 200,
+        ..Dataset::default()
     }
 }
 
@@ -225,12 +262,13 @@ fn row(name: &str, requests: usize, floor: usize, wall: Duration) {
 async fn costs(n: u32, scratch: &Scratch) {
     println!("\n### Requests against the floor ({n} conversations)\n");
     println!("| scenario | requests | floor | ratio | wall s |\n|---|---|---|---|---|");
+    let detail = detail_fields();
     let selections: [(&str, Vec<&str>, &[&str]); 3] = [
-        ("full sync, all streams", ALL.to_vec(), &[]),
-        ("full sync, without the detail fields", ALL.to_vec(), DETAIL),
+        ("full sync, all streams", all(), &[]),
+        ("full sync, without the detail fields", all(), &detail),
         (
             "full sync, without messages",
-            ALL.iter().copied().filter(|s| *s != "messages").collect(),
+            all().into_iter().filter(|s| *s != "messages").collect(),
             &[],
         ),
     ];
@@ -265,7 +303,7 @@ async fn costs(n: u32, scratch: &Scratch) {
     row(
         "hourly run, 1 % of conversations changed",
         emu.requests().len() - before,
-        floor(&emu, &read, ALL, true, false),
+        floor(&emu, &read, &all(), true, false),
         hourly.wall,
     );
     let whole = before; // the uninterrupted first sync

@@ -37,6 +37,7 @@ fn main() {
             playbooks: 40,
             teams: 8,
             meetings: 200,
+            ..Dataset::default()
         };
         let emu = runtime
             .block_on(Emulator::start(data.clone(), Options::new("bench")))

@@ -91,7 +91,8 @@ pub struct Setting {
     pub name: &'static str,
     /// Type, default and range.
     pub kind: SettingKind,
-    /// What it does.
+    /// What it does; `{scopes}` stands for the scope each stream needs, filled in from the stream
+    /// table by `streams::describe` (this leaf does not import the streams).
     pub description: &'static str,
 }
 
@@ -113,7 +114,7 @@ const fn number(default: f64, min: f64, max: f64) -> SettingKind {
 /// Every setting the tap reads.
 pub static SETTINGS: &[Setting] = &[
     Setting { name: "access_token", kind: SettingKind::Secret,
-        description: "Drift access token. Required unless client_id, client_secret and refresh_token are set. The app needs a scope per stream: conversation_read (conversations, messages, conversation_metrics), contact_read (contacts), user_read (users, teams, meetings), account_read (accounts, only on Drift's paid plans), playbook_read (playbooks). A stream whose scope the token lacks is skipped with a warning (see on_missing_scope). An \"Install to Drift\" token of a private app never expires." },
+        description: "Drift access token. Required unless client_id, client_secret and refresh_token are set. The app needs a scope per stream: {scopes}; Drift grants account_read only on its paid plans. A stream whose scope the token lacks is skipped with a warning (see on_missing_scope). An \"Install to Drift\" token of a private app never expires." },
     Setting { name: "client_id", kind: SettingKind::Text { default: None },
         description: "OAuth2 client id of the Drift app; with client_secret and refresh_token, the tap obtains access tokens itself (at start without access_token, and once on a 401)." },
     Setting { name: "client_secret", kind: SettingKind::Secret,

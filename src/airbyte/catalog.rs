@@ -29,7 +29,7 @@ pub fn connection_specification() -> Value {
             SettingKind::Text { .. } => json!({"type": "string"}),
         };
         p["title"] = json!(s.name);
-        p["description"] = json!(s.description);
+        p["description"] = json!(crate::streams::describe(s));
         props.insert(s.name.into(), p);
     }
     props.insert("sandbox".into(), json!({"type": "boolean", "default": false, "title": "sandbox",

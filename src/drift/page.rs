@@ -63,9 +63,24 @@ pub struct Endpoint {
     pub page_size: Option<PageSize>,
     /// The list's order.
     pub order: Order,
+    /// A rate cap of its own, in requests a minute, under the run's shared one (Drift documents
+    /// one for its Reporting API).
+    pub rate_cap: Option<u32>,
 }
 
 impl Endpoint {
+    /// A one-call list answering `{"data": [...]}`, in no documented order, with no cap of its own:
+    /// the base an endpoint spreads from (`Endpoint { path, ..Endpoint::SINGLE }`).
+    pub const SINGLE: Endpoint = Endpoint {
+        path: "",
+        records_at: "/data",
+        total_at: None,
+        pagination: Pagination::Single,
+        page_size: None,
+        order: Order::Unordered,
+        rate_cap: None,
+    };
+
     /// The path with `{id}` replaced by a parent's (or the record's) key.
     pub fn path_for(&self, id: &str) -> String {
         self.path.replace("{id}", id)
@@ -583,14 +598,14 @@ mod tests {
         pagination: Pagination::Cursor,
         page_size: Some(LIMIT),
         order: Order::Descending,
+        ..Endpoint::SINGLE
     };
     const MESSAGES: Endpoint = Endpoint {
         path: "/conversations/{id}/messages",
         records_at: "/data/messages",
         total_at: None,
         pagination: Pagination::Cursor,
-        page_size: None,
-        order: Order::Unordered,
+        ..Endpoint::SINGLE
     };
     const ACCOUNTS: Endpoint = Endpoint {
         path: "/accounts",
@@ -602,7 +617,7 @@ mod tests {
             max: 65,
             max_links: None,
         }),
-        order: Order::Unordered,
+        ..Endpoint::SINGLE
     };
 
     fn next(e: &Endpoint, body: Value, current: &Request, _size: u32) -> Option<String> {

@@ -1,7 +1,8 @@
 //! The streams, as data: one [`StreamDef`] per stream in [`STREAMS`], plus its column table in
 //! `schemas/columns/`, from which `schema.rs` generates its JSON Schema. Adding a stream is one
-//! entry here and one column table. Names Drift's endpoints (as `drift` types) but sends nothing;
-//! knows nothing of Singer.
+//! entry here and one column table (a simple one spreads from [`StreamDef::LIST`]); the catalog,
+//! the scope prose, `--estimate`'s costs and the README's streams table follow from the entry.
+//! Names Drift's endpoints (as `drift` types) but sends nothing; knows nothing of Singer.
 
 pub mod columns;
 pub mod infer;
@@ -9,6 +10,7 @@ pub mod schema;
 
 use serde_json::{Map, Value};
 
+use crate::config::Setting;
 use crate::drift::page::{Endpoint, Order, PageSize, Pagination};
 use crate::drift::read::Detail;
 use crate::drift::span::Span;
@@ -123,9 +125,29 @@ pub struct StreamDef {
     pub optional: bool,
     /// How many days back Drift keeps its records, when it forgets older ones.
     pub history_days: Option<u32>,
+    /// What the README's streams table says of it (Markdown, one line).
+    pub notes: &'static str,
 }
 
 impl StreamDef {
+    /// A stream read whole from one call, keyed by `id`, needing nothing else: the base an entry
+    /// spreads from (`StreamDef { name, columns, list, scope, notes, ..StreamDef::LIST }`).
+    pub const LIST: StreamDef = StreamDef {
+        name: "",
+        columns: "",
+        key: "id",
+        replication_key: None,
+        incremental_by_default: false,
+        list: Endpoint::SINGLE,
+        detail: None,
+        parent: None,
+        scope: "",
+        derived: None,
+        optional: false,
+        history_days: None,
+        notes: "",
+    };
+
     /// The field every record of its list must carry (its key, unless the tap makes the key).
     pub fn list_key(&self) -> &'static str {
         self.derived.map_or(self.key, |d| d.requires)
@@ -150,25 +172,19 @@ pub static STREAMS: &[StreamDef] = &[
                 max: 65,
                 max_links: None,
             }),
-            order: Order::Unordered,
+            ..Endpoint::SINGLE
         },
-        detail: None,
-        parent: None,
         scope: "account_read",
-        derived: None,
-        optional: false,
-        history_days: None,
+        notes: "paged by `index`/`size` (65 a page), following `data.next`, checked against the list's `total`; deleted accounts included",
+        ..StreamDef::LIST
     },
     StreamDef {
         name: "conversations",
         columns: include_str!("../../schemas/columns/conversations.txt"),
-        key: "id",
         replication_key: Some("updatedAt"),
         incremental_by_default: true,
         list: Endpoint {
             path: "/conversations/list",
-            records_at: "/data",
-            total_at: None,
             pagination: Pagination::Cursor,
             page_size: Some(PageSize {
                 param: "limit",
@@ -176,55 +192,42 @@ pub static STREAMS: &[StreamDef] = &[
                 max_links: Some(100),
             }),
             order: Order::Descending,
+            ..Endpoint::SINGLE
         },
         detail: Some(Detail {
             path: "/conversations/{id}",
             fields: &["participants", "conversationTags", "relatedPlaybookId"],
         }),
-        parent: None,
         scope: "conversation_read",
-        derived: None,
-        optional: false,
-        history_days: None,
+        notes: "cursor paging (`pagination.next`, 50 a page, or `links.next`, 100 a page); each record completed from `GET /conversations/{id}` (participants, tags, playbook), concurrently",
+        ..StreamDef::LIST
     },
     StreamDef {
         name: "users",
         columns: include_str!("../../schemas/columns/users.txt"),
-        key: "id",
         replication_key: Some("updatedAt"),
         // one call for every user: reading them whole each run also tells the target which are gone
         incremental_by_default: false,
         list: Endpoint {
             path: "/users/list",
-            records_at: "/data",
-            total_at: None,
-            pagination: Pagination::Single,
-            page_size: None,
-            order: Order::Unordered,
+            ..Endpoint::SINGLE
         },
-        detail: None,
-        parent: None,
         scope: "user_read",
-        derived: None,
-        optional: false,
-        history_days: None,
+        notes: "one call, no paging; read whole every run, so users removed from Drift are marked deleted (`ACTIVATE_VERSION`)",
+        ..StreamDef::LIST
     },
     StreamDef {
         name: "messages",
         columns: include_str!("../../schemas/columns/messages.txt"),
-        key: "id",
         replication_key: Some("conversationUpdatedAt"),
         incremental_by_default: true,
         // fixed pages of 50 (no `limit` is documented): the tap takes the pages Drift gives
         list: Endpoint {
             path: "/conversations/{id}/messages",
             records_at: "/data/messages",
-            total_at: None,
             pagination: Pagination::Cursor,
-            page_size: None,
-            order: Order::Unordered,
+            ..Endpoint::SINGLE
         },
-        detail: None,
         parent: Some(Parent {
             stream: "conversations",
             via: Child::PerParent {
@@ -232,25 +235,16 @@ pub static STREAMS: &[StreamDef] = &[
             },
         }),
         scope: "conversation_read",
-        derived: None,
-        optional: false,
-        history_days: None,
+        notes: "child of `conversations`, cursor paging per conversation; every record carries `conversationId` and `conversationUpdatedAt` (the conversation's `updatedAt` when read)",
+        ..StreamDef::LIST
     },
     StreamDef {
         name: "contacts",
         columns: include_str!("../../schemas/columns/contacts.txt"),
-        key: "id",
-        replication_key: None,
-        incremental_by_default: false,
         list: Endpoint {
             path: "/contacts/{id}",
-            records_at: "/data",
-            total_at: None,
-            pagination: Pagination::Single,
-            page_size: None,
-            order: Order::Unordered,
+            ..Endpoint::SINGLE
         },
-        detail: None,
         parent: Some(Parent {
             stream: "conversations",
             via: Child::Referenced {
@@ -258,73 +252,49 @@ pub static STREAMS: &[StreamDef] = &[
             },
         }),
         scope: "contact_read",
-        derived: None,
-        optional: false,
-        history_days: None,
+        notes: "the contacts referenced (`contactId`) by the conversations read in the run, each fetched once; `attributes` kept whole as an object; a deleted contact (404) is logged and skipped",
+        ..StreamDef::LIST
     },
     StreamDef {
         name: "playbooks",
         columns: include_str!("../../schemas/columns/playbooks.txt"),
-        key: "id",
         replication_key: Some("updatedAt"),
         // one call for every playbook: read whole, so removed ones are marked deleted
         incremental_by_default: false,
         list: Endpoint {
             path: "/playbooks/list",
             records_at: "",
-            total_at: None,
-            pagination: Pagination::Single,
-            page_size: None,
-            order: Order::Unordered,
+            ..Endpoint::SINGLE
         },
-        detail: None,
-        parent: None,
         scope: "playbook_read",
-        derived: None,
-        optional: false,
-        history_days: None,
+        notes: "one call (a bare array); read whole every run; what `relatedPlaybookId` points at",
+        ..StreamDef::LIST
     },
     StreamDef {
         name: "landing_pages",
         columns: include_str!("../../schemas/columns/landing_pages.txt"),
         key: "playbookId",
-        replication_key: None,
-        incremental_by_default: false,
         list: Endpoint {
             path: "/playbooks/clp",
             records_at: "",
-            total_at: None,
-            pagination: Pagination::Single,
-            page_size: None,
-            order: Order::Unordered,
+            ..Endpoint::SINGLE
         },
-        detail: None,
-        parent: None,
         scope: "playbook_read",
-        derived: None,
         optional: true,
-        history_days: None,
+        notes: "conversational landing pages, one call; skipped with a warning when Drift does not serve them for the account",
+        ..StreamDef::LIST
     },
     StreamDef {
         name: "teams",
         columns: include_str!("../../schemas/columns/teams.txt"),
-        key: "id",
         replication_key: Some("updatedAt"),
-        incremental_by_default: false,
         list: Endpoint {
             path: "/teams/org",
-            records_at: "/data",
-            total_at: None,
-            pagination: Pagination::Single,
-            page_size: None,
-            order: Order::Unordered,
+            ..Endpoint::SINGLE
         },
-        detail: None,
-        parent: None,
         scope: "user_read",
-        derived: None,
-        optional: false,
-        history_days: None,
+        notes: "one call; read whole every run",
+        ..StreamDef::LIST
     },
     StreamDef {
         name: "meetings",
@@ -334,19 +304,14 @@ pub static STREAMS: &[StreamDef] = &[
         incremental_by_default: true,
         list: Endpoint {
             path: "/users/meetings/org",
-            records_at: "/data",
-            total_at: None,
             pagination: Pagination::Span(Span::Query {
                 min: "min_start_time",
                 max: "max_start_time",
                 limit: 1000,
                 ahead_days: 365,
             }),
-            page_size: None,
-            order: Order::Unordered,
+            ..Endpoint::SINGLE
         },
-        detail: None,
-        parent: None,
         scope: "user_read",
         derived: Some(Derived {
             field: "meetingId",
@@ -354,8 +319,9 @@ pub static STREAMS: &[StreamDef] = &[
             make: meeting_id,
             legacy: Some(legacy_meeting_id),
         }),
-        optional: false,
         history_days: Some(30),
+        notes: "booked meetings from the window's start to a year ahead, split when an answer holds Drift's 1000; Drift keeps only the last 30 days (a warning says when the window starts before that): schedule the tap at least weekly. `meetingId` is made of every field that tells meetings apart, many of which share a slot (Drift documents no id; see \"Booked meetings' key\")",
+        ..StreamDef::LIST
     },
     StreamDef {
         name: "conversation_metrics",
@@ -365,21 +331,17 @@ pub static STREAMS: &[StreamDef] = &[
         incremental_by_default: true,
         list: Endpoint {
             path: "/reports/conversations",
-            records_at: "/data",
-            total_at: None,
             pagination: Pagination::Span(Span::Report {
                 property: "updatedAt",
                 key: "conversationId",
             }),
-            page_size: None,
-            order: Order::Unordered,
+            rate_cap: Some(60),
+            ..Endpoint::SINGLE
         },
-        detail: None,
-        parent: None,
         scope: "conversation_read",
-        derived: None,
         optional: true,
-        history_days: None,
+        notes: "Drift's Conversation Reporting API: one record per conversation updated in the window (time to close, to first agent response, message counts, …; \"NaN\" is null), the selected metrics only, one call per window (split when the answer's `count` says rows are missing), at the API's own 60 calls a minute; skipped with a warning if Drift refuses the report",
+        ..StreamDef::LIST
     },
 ];
 
@@ -397,7 +359,32 @@ pub fn names() -> String {
         .join(", ")
 }
 
-/// Endpoints with a documented rate cap of their own (path prefix, requests a minute).
+/// Endpoints with a rate cap of their own (path prefix, requests a minute), from the table.
 pub fn capped_endpoints() -> Vec<(&'static str, u32)> {
-    vec![("/reports", 60)]
+    STREAMS
+        .iter()
+        .filter_map(|s| s.list.rate_cap.map(|cap| (s.list.path, cap)))
+        .collect()
+}
+
+/// Each scope the streams need, in sync order of first need, with the streams that need it, for
+/// prose: "account_read (accounts), conversation_read (conversations, messages, …), …".
+pub fn scopes() -> String {
+    let mut scopes: Vec<(&str, Vec<&str>)> = Vec::new();
+    for s in STREAMS {
+        match scopes.iter_mut().find(|(scope, _)| *scope == s.scope) {
+            Some((_, names)) => names.push(s.name),
+            None => scopes.push((s.scope, vec![s.name])),
+        }
+    }
+    scopes
+        .iter()
+        .map(|(scope, names)| format!("{scope} ({})", names.join(", ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A setting's description as shown to people, with `{scopes}` spelled out from the table.
+pub fn describe(setting: &Setting) -> String {
+    setting.description.replace("{scopes}", &scopes())
 }

@@ -1,10 +1,13 @@
 //! `--about`: what Meltano and people read about the tap (text, JSON in the Meltano SDK's exact
-//! keys, or Markdown), and the README's settings table, generated from the one settings table in
-//! `config.rs` and the stream table. No I/O.
+//! keys, or Markdown), and the README's settings and streams tables, generated from the one
+//! settings table in `config.rs` and the stream table. No I/O.
 
 use serde_json::{json, Map, Value};
 
 use crate::config::{Setting, SettingKind, SETTINGS};
+use crate::drift::page::{Endpoint, Pagination};
+use crate::drift::span::Span;
+use crate::streams::{self, StreamDef, STREAMS};
 use crate::tap::cli::AboutFormat;
 
 /// Capabilities actually implemented.
@@ -24,7 +27,7 @@ pub const CAPABILITIES: &[&str] = &[
 pub fn description() -> String {
     format!(
         "Singer tap for Drift: {} from Drift's REST API.",
-        crate::streams::names()
+        streams::names()
     )
 }
 
@@ -49,7 +52,7 @@ fn setting_schema(s: &Setting) -> Value {
         }
         _ => json!({"type": ["string", "null"]}),
     };
-    p["description"] = json!(s.description);
+    p["description"] = json!(streams::describe(s));
     if s.secret() {
         p["secret"] = json!(true);
         p["writeOnly"] = json!(true);
@@ -96,10 +99,53 @@ pub fn settings_table() -> String {
             s.name,
             type_text(s),
             s.name.to_uppercase(),
-            s.description,
+            streams::describe(s),
         );
     }
     t
+}
+
+/// The README's streams table (kept in sync by a test): each stream's key, replication key and
+/// endpoint from the stream table, and its notes.
+pub fn streams_table() -> String {
+    let mut t = String::from(
+        "| stream | key | replication key | endpoint | notes |\n|---|---|---|---|---|\n",
+    );
+    for s in STREAMS {
+        t += &format!(
+            "| `{}` | `{}` | {} | `{}` | {} |\n",
+            s.name,
+            s.key,
+            replication_text(s),
+            endpoint_text(&s.list),
+            s.notes
+        );
+    }
+    t
+}
+
+/// A stream's replication key, and how it is read by default when that is not by the key.
+fn replication_text(s: &StreamDef) -> String {
+    match (s.replication_key, s.incremental_by_default) {
+        (Some(key), true) => format!("`{key}`"),
+        (Some(key), false) => format!("`{key}` (FULL_TABLE by default)"),
+        (None, _) => "— (FULL_TABLE)".to_string(),
+    }
+}
+
+/// An endpoint as people read it: the method, the path and the query parameters it pages by.
+fn endpoint_text(e: &Endpoint) -> String {
+    let query = match (e.pagination, e.page_size) {
+        (Pagination::IndexSize, Some(p)) => format!("?index=&{}=", p.param),
+        (Pagination::Cursor, Some(p)) => format!("?{}=", p.param),
+        (Pagination::Span(Span::Query { min, max, .. }), _) => format!("?{min}=&{max}="),
+        _ => String::new(),
+    };
+    let method = match e.pagination {
+        Pagination::Span(Span::Report { .. }) => "POST",
+        _ => "GET",
+    };
+    format!("{method} {}{query}", e.path)
 }
 
 fn json(description: &str) -> String {
@@ -119,7 +165,11 @@ fn markdown(description: &str) -> String {
     md += "\n## Settings\n\n| Setting | Required | Default | Description |\n|:--------|:--------:|:-------:|:------------|\n";
     for s in SETTINGS {
         let default = s.kind.default_text().unwrap_or_else(|| "None".into());
-        md += &format!("| {} | False | {default} | {} |\n", s.name, s.description);
+        md += &format!(
+            "| {} | False | {default} | {} |\n",
+            s.name,
+            streams::describe(s)
+        );
     }
     md += "\nA full list of supported settings and capabilities is available by running: `tap-drift --about`\n";
     md
@@ -141,7 +191,7 @@ fn text(description: &str) -> String {
             type_text(s),
             s.kind.default_text().unwrap_or_else(|| "None".into()),
             s.name.to_uppercase(),
-            s.description
+            streams::describe(s)
         );
     }
     t

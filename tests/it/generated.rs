@@ -1,5 +1,6 @@
-//! The checked-in schemas and catalog are exactly what the generator writes from the column tables.
-//! Run `UPDATE_GOLDEN=1 cargo test` to rewrite them after changing a column table.
+//! The checked-in schemas and catalog are exactly what the generator writes from the column tables,
+//! and the README's settings and streams tables what the settings and stream tables say. Run
+//! `UPDATE_GOLDEN=1 cargo test` to rewrite them after changing a table.
 
 use std::path::Path;
 
@@ -40,22 +41,27 @@ fn schemas_and_catalog_match_the_column_tables() {
     );
 }
 
+/// The README with the section between `<!-- {name}: ... -->` and `<!-- /{name} -->` replaced.
+fn with_section(readme: &str, name: &str, content: &str) -> String {
+    let start = format!("<!-- {name}: generated from ");
+    let a = readme.find(&start).expect("start marker");
+    let a = a + readme[a..].find("-->\n").expect("start marker's end") + "-->\n".len();
+    let b = readme
+        .find(&format!("<!-- /{name} -->"))
+        .expect("end marker");
+    format!("{}{content}{}", &readme[..a], &readme[b..])
+}
+
 #[test]
-fn readme_settings_table_matches_the_settings() {
+fn readme_tables_match_the_settings_and_the_streams() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
     let readme = std::fs::read_to_string(&path).expect("README");
-    let (start, end) = (
-        "generated from src/config.rs by `UPDATE_GOLDEN=1 cargo test` -->\n",
-        "<!-- /settings -->",
+    let readme = with_section(
+        &readme,
+        "settings",
+        &tap_drift::tap::about::settings_table(),
     );
-    let a = readme.find(start).expect("settings start marker") + start.len();
-    let b = readme.find(end).expect("settings end marker");
-    let expected = format!(
-        "{}{}{}",
-        &readme[..a],
-        tap_drift::tap::about::settings_table(),
-        &readme[b..]
-    );
+    let expected = with_section(&readme, "streams", &tap_drift::tap::about::streams_table());
     check(&path, &expected);
 }
 

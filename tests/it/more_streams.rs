@@ -189,7 +189,7 @@ async fn conversation_metrics_arrive_whole_when_the_report_caps_its_rows_and_wri
 #[tokio::test]
 async fn landing_pages_that_drift_does_not_serve_are_skipped_with_a_warning() {
     let variants = Variants {
-        no_landing_pages: true,
+        absent: vec!["landing_pages"],
         ..Variants::default()
     };
     let emu = with(small(), variants).await;
@@ -222,6 +222,7 @@ async fn the_estimate_is_close_to_what_a_first_sync_spends() {
         playbooks: 5,
         teams: 2,
         meetings: 10,
+        ..Dataset::default()
     };
     let planned = emulator(data.clone()).await;
     let dir = TempDir::new("estimate");

@@ -298,14 +298,13 @@ fn assert_the_summary_shows_the_truth(lines: &[String], emu: &Emulator, stdout: 
         .position(|l| l.starts_with("stream ") && l.contains("records"))
         .expect("a summary table");
     let counts = record_counts(stdout);
-    for stream in [
-        "accounts",
-        "conversations",
-        "messages",
-        "users",
-        "playbooks",
-        "teams",
-    ] {
+    // every stream but those Drift keeps for so many days only (meetings lie around each
+    // emulator's own "now", so this one and the sandbox's may differ at the edge)
+    let streams = tap_drift::streams::STREAMS
+        .iter()
+        .filter(|s| s.history_days.is_none())
+        .map(|s| s.name);
+    for stream in streams {
         let truth = truth(emu, stream).len();
         assert_eq!(
             counts.get(stream).copied().unwrap_or(0),

@@ -2,7 +2,8 @@
 //! token (valid, not expired, with the scope the endpoint needs) and, with the `faults` feature,
 //! answers with the fault planned for it; the OAuth2 token endpoint (rotating refresh tokens
 //! invalidate the old one; access tokens may expire after a set time); and `POST /app/token_info`.
-//! The endpoints themselves are `routes.rs`'.
+//! The endpoints themselves are `routes.rs`'; the scope of a collection's endpoints is its entry's
+//! in `world.rs`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,19 +16,28 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::collections::COLLECTIONS;
 #[cfg(feature = "faults")]
 use crate::faults::Fault;
 use crate::routes::error;
 use crate::{lock, Shared, ORG_ID};
 
-/// Every scope Drift grants that the emulated endpoints need.
-pub const ALL_SCOPES: &[&str] = &[
-    "account_read",
-    "contact_read",
-    "conversation_read",
-    "playbook_read",
-    "user_read",
-];
+/// The scopes of the endpoints that serve no collection (by the path's first segment); any other
+/// such endpoint (the conversation report) needs `conversation_read`.
+const NOT_COLLECTIONS: &[(&str, &str)] = &[("contacts", "contact_read")];
+
+/// The scope of an endpoint that serves no collection and is not in [`NOT_COLLECTIONS`].
+const OTHERWISE: &str = "conversation_read";
+
+/// Every scope the emulated endpoints need, sorted.
+fn all_scopes() -> Vec<&'static str> {
+    let mut all: Vec<&str> = COLLECTIONS.iter().map(|s| s.scope).collect();
+    all.extend(NOT_COLLECTIONS.iter().map(|(_, scope)| *scope));
+    all.push(OTHERWISE);
+    all.sort_unstable();
+    all.dedup();
+    all
+}
 
 /// Tokens the emulator has issued and seen.
 #[derive(Debug, Default)]
@@ -50,15 +60,23 @@ fn expire_token_after(_: &Shared) -> Option<u32> {
     None
 }
 
-/// The scope an endpoint needs.
+/// The scope an endpoint needs: that of the collection whose list it is, else of the collection
+/// whose list path starts with the same segment (a record by id, a list under a record), else of
+/// [`NOT_COLLECTIONS`].
 fn scope_of(path: &str) -> &'static str {
-    match path.split('/').nth(1).unwrap_or_default() {
-        "accounts" => "account_read",
-        "contacts" => "contact_read",
-        "playbooks" => "playbook_read",
-        "users" | "teams" => "user_read",
-        _ => "conversation_read",
-    }
+    let first = |p: &str| p.split('/').nth(1).unwrap_or_default().to_string();
+    COLLECTIONS
+        .iter()
+        .find(|s| s.path == path)
+        .or_else(|| COLLECTIONS.iter().find(|s| first(s.path) == first(path)))
+        .map(|s| s.scope)
+        .or_else(|| {
+            NOT_COLLECTIONS
+                .iter()
+                .find(|(segment, _)| *segment == first(path))
+                .map(|(_, scope)| *scope)
+        })
+        .unwrap_or(OTHERWISE)
 }
 
 /// Whether `token` is valid now (and counts the request when it is).
@@ -81,7 +99,7 @@ fn scopes(s: &Shared) -> Vec<String> {
     s.options
         .scopes
         .clone()
-        .unwrap_or_else(|| ALL_SCOPES.iter().map(|x| x.to_string()).collect())
+        .unwrap_or_else(|| all_scopes().iter().map(|x| x.to_string()).collect())
 }
 
 /// Logs the request (and, once answered, its status), checks the token and its scope, then

@@ -6,7 +6,9 @@ use serde_json::{json, Map, Value};
 
 use crate::rng::Rng;
 
-/// Size and seed of a generated Drift account.
+/// Size and seed of a generated Drift account: one count per listed collection (a new collection
+/// adds its count here, and to [`Dataset::sandbox`]). Tests and benches spread from
+/// `..Dataset::default()`, so a new count is 0 in theirs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Dataset {
     /// Seed of every generated value.

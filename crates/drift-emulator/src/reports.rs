@@ -14,9 +14,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
+use crate::collections::Spec;
 use crate::rng::Rng;
 use crate::routes::error;
-use crate::world::{Spec, World};
+use crate::world::World;
 use crate::{collection, lock, Shared};
 
 /// Every metric the report knows, by name.

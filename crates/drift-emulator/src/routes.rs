@@ -1,5 +1,6 @@
 //! The emulated endpoints: Drift's paths, query parameters, envelopes and cursors, serving the
-//! world's records with the switches of [`crate::Variants`] applied. One handler per endpoint;
+//! world's records with the switches of [`crate::Variants`] applied. One handler serves every
+//! one-call list (from its collection's entry in `world.rs`), one each the other endpoints;
 //! tokens, faults and the request log are the middleware's (`auth.rs`), the conversation report
 //! is `reports.rs`'.
 
@@ -13,8 +14,9 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::collections::{Answer, Spec};
 use crate::variants::cursor_value;
-use crate::world::{Spec, World};
+use crate::world::World;
 use crate::{collection, cursor_loop, lock, messages_loop, misdirected, Shared};
 
 /// An error response in Drift's shapes: `{"error": {...}}` for 401 (or always, with the
@@ -37,15 +39,20 @@ fn world(s: &Shared) -> std::sync::MutexGuard<'_, World> {
     lock(&s.world)
 }
 
-/// `GET /users/list`: every user, one call.
-pub async fn users_list(State(s): State<Arc<Shared>>) -> Response {
-    let mut w = world(&s);
-    let users = collection("users");
-    let read = w.begin_read(users);
-    let all: Vec<Value> = (0..w.listed(users, read))
-        .map(|p| w.record(users, w.list_index(users, p, read), true))
-        .collect();
-    Json(json!({"data": all})).into_response()
+/// A one-call list (a collection answering [`Answer::Data`] or [`Answer::Bare`]): every record,
+/// in list order; 404 when the account lacks the collection (the `absent` switch).
+pub fn whole_list(s: &Shared, spec: &Spec) -> Response {
+    if s.options.variants.absent.contains(&spec.name) {
+        let message = format!("{} is not enabled for this account", spec.path);
+        return error(s, StatusCode::NOT_FOUND, "not_found", &message);
+    }
+    let mut w = world(s);
+    let read = w.begin_read(spec);
+    let all = w.served(spec, read);
+    match spec.answer {
+        Answer::Bare => Json(all).into_response(),
+        Answer::Data | Answer::Own => Json(json!({"data": all})).into_response(),
+    }
 }
 
 /// The record a request for the record numbered `n` of `stream` is answered with, when the
@@ -304,39 +311,6 @@ pub async fn messages_list(
     Json(body).into_response()
 }
 
-/// `GET /playbooks/list`: every playbook, a bare array (no envelope).
-pub async fn playbooks_list(State(s): State<Arc<Shared>>) -> Response {
-    let w = world(&s);
-    let playbooks = collection("playbooks");
-    let all: Vec<Value> = w
-        .live(playbooks)
-        .map(|i| w.record(playbooks, i, true))
-        .collect();
-    Json(all).into_response()
-}
-
-/// `GET /playbooks/clp`: the conversational landing pages, a bare array; 404 with the
-/// `no_landing_pages` switch.
-pub async fn landing_pages(State(s): State<Arc<Shared>>) -> Response {
-    if s.options.variants.no_landing_pages {
-        return error(
-            &s,
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "conversational landing pages are not enabled for this account",
-        );
-    }
-    Json(world(&s).landing_pages()).into_response()
-}
-
-/// `GET /teams/org`: every team, `{"data": [...]}`.
-pub async fn teams_org(State(s): State<Arc<Shared>>) -> Response {
-    let w = world(&s);
-    let teams = collection("teams");
-    let all: Vec<Value> = w.live(teams).map(|i| w.record(teams, i, true)).collect();
-    Json(json!({"data": all})).into_response()
-}
-
 /// Drift serves at most this many meetings a response.
 pub const MEETINGS_PAGE: u32 = 1000;
 
@@ -414,7 +388,7 @@ mod tests {
             .collect();
         assert_eq!(window, within);
         assert!(meetings_page(&w, 0, now - 31 * 86_400_000, None).is_empty());
-        w.delete(crate::world::spec("meetings").unwrap(), &[20]);
+        w.delete(crate::collections::spec("meetings").unwrap(), &[20]);
         assert_eq!(meetings_page(&w, 0, i64::MAX, None).len(), all.len() - 1);
     }
 

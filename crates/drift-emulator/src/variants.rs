@@ -34,8 +34,10 @@ pub struct Variants {
     /// Every error body is `{"error": {"type", "message"}}` (else only 401s are; the rest are
     /// `{"errors": [...]}`).
     pub error_object_bodies: bool,
-    /// The account lacks conversational landing pages: `GET /playbooks/clp` answers 404.
-    pub no_landing_pages: bool,
+    /// The collections the account lacks (a feature Drift enables per account, such as
+    /// conversational landing pages), by stream name: their one-call list answers 404, and they
+    /// have no records.
+    pub absent: Vec<&'static str>,
     /// `GET /users/meetings/org` serves at most this many meetings (the first by `slotStart`)
     /// instead of Drift's 1000 (a lower cap only: more than 1000 is still 1000).
     pub meetings_page_cap: Option<u32>,
@@ -61,7 +63,7 @@ pub struct Variants {
 impl Variants {
     /// Every switch on at once (the accounts cap at 40, messages in pages of 50, report rows capped
     /// at 25, numeric cursors where a cursor is not a link, slugs shared by a user's meetings),
-    /// except `no_landing_pages`, the accounts' overcounted total (it makes a run fail, as it
+    /// except absent collections, the accounts' overcounted total (it makes a run fail, as it
     /// should), the meetings cap (Drift documents its 1000 a request; a test with more meetings
     /// than that makes the tap split) and the report's excess count (beside capped rows, a count
     /// that never matches hides which rows are held back: no reader can get them all), which stay
@@ -77,7 +79,7 @@ impl Variants {
             sparse_records: true,
             unknown_fields: true,
             error_object_bodies: true,
-            no_landing_pages: false,
+            absent: Vec::new(),
             meetings_page_cap: None,
             report_row_cap: Some(25),
             bare_nan: true,

@@ -1,127 +1,17 @@
 //! The emulator's mutable world: the generated [`Dataset`] plus a small overlay of changed and added
 //! records, so tests can move update times, change fields and add records without the dataset ever
 //! being held in memory. Changed and added records carry a timestamp newer than the whole dataset.
-//!
-//! The listed collections are one registry, [`COLLECTIONS`], keyed by the name of the stream that
-//! reads them: a new collection is one entry there and its generator in `data.rs` or
-//! `data_more.rs`. Meetings are keyed by their `slug` (Drift's "Meeting ID"; many share a
-//! `slotStart`, and their `eventId` is not always present) and served around the world's "now",
-//! fixed when the world is made. Knows nothing of HTTP.
+//! The collections it holds are those of `collections.rs`. Meetings are served around the world's
+//! "now", fixed when the world is made. Knows nothing of HTTP.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
+use crate::collections::{spec, Of, Spec, COLLECTIONS};
 use crate::data::{Dataset, EPOCH_END_MS};
 use crate::data_more::MEETINGS_HORIZON_MS;
 use crate::variants::{swapped, Variants};
-
-/// How one listed collection is generated, keyed and changed.
-pub struct Spec {
-    /// The stream (and list endpoint) name.
-    pub name: &'static str,
-    /// The key field.
-    pub key: &'static str,
-    /// The update-time field (epoch ms).
-    pub updated: &'static str,
-    /// The creation-time field (epoch ms), set on added records, if the records have one.
-    created: Option<&'static str>,
-    /// How many records the dataset generates.
-    count: fn(&Dataset) -> u32,
-    /// The i-th record: `full` as the single-record endpoint returns it, else as the list does.
-    record: fn(&World, u32, bool) -> Value,
-    /// The generation index of a key, if the key is of this collection's form.
-    index: fn(&World, &str) -> Option<u32>,
-    /// What a change does besides moving the update time.
-    change: fn(&mut Value),
-    /// Listed most recently updated first (else by generation index).
-    newest_first: bool,
-}
-
-fn flip(v: &mut Value, field: &str, a: &str, b: &str) {
-    v[field] = json!(if v[field] == a { b } else { a });
-}
-
-/// Every listed collection.
-pub static COLLECTIONS: &[Spec] = &[
-    Spec {
-        name: "accounts",
-        key: "accountId",
-        updated: "updateDateTime",
-        created: Some("createDateTime"),
-        count: |d| d.accounts,
-        record: |w, i, _| w.data.account(i),
-        index: |w, key| w.data.account_index(key),
-        change: |v| {
-            let renamed = format!("{} (renamed)", v["name"].as_str().unwrap_or_default());
-            v["name"] = json!(renamed);
-        },
-        newest_first: false,
-    },
-    Spec {
-        name: "conversations",
-        key: "id",
-        updated: "updatedAt",
-        created: Some("createdAt"),
-        count: |d| d.conversations,
-        record: |w, i, full| w.data.conversation(i, full),
-        index: |w, key| w.data.conversation_index(key),
-        change: |v| flip(v, "status", "open", "closed"),
-        newest_first: true,
-    },
-    Spec {
-        name: "users",
-        key: "id",
-        updated: "updatedAt",
-        created: Some("createdAt"),
-        count: |d| d.users,
-        record: |w, i, _| w.data.user(i),
-        index: |w, key| w.data.user_index(key),
-        change: |v| flip(v, "availability", "AVAILABLE", "OFFLINE"),
-        newest_first: false,
-    },
-    Spec {
-        name: "playbooks",
-        key: "id",
-        updated: "updatedAt",
-        created: Some("createdAt"),
-        count: |d| d.playbooks,
-        record: |w, i, _| w.data.playbook(i),
-        index: |w, key| w.data.playbook_index(key),
-        change: |v| {
-            let renamed = format!("{} (edited)", v["name"].as_str().unwrap_or_default());
-            v["name"] = json!(renamed);
-        },
-        newest_first: false,
-    },
-    Spec {
-        name: "teams",
-        key: "id",
-        updated: "updatedAt",
-        created: None,
-        count: |d| d.teams,
-        record: |w, i, _| w.data.team(i),
-        index: |w, key| w.data.team_index(key),
-        change: |v| flip(v, "status", "ENABLED", "ARCHIVED"),
-        newest_first: false,
-    },
-    Spec {
-        name: "meetings",
-        key: "slug",
-        updated: "updatedAt",
-        created: None,
-        count: |d| d.meetings,
-        record: |w, i, _| w.data.meeting(i, w.now_ms),
-        index: |w, key| w.data.meeting_index(key, w.now_ms),
-        change: |v| flip(v, "status", "ACTIVE", "CANCELLED"),
-        newest_first: false,
-    },
-];
-
-/// Looks a collection up by its stream name.
-pub fn spec(name: &str) -> Option<&'static Spec> {
-    COLLECTIONS.iter().find(|s| s.name == name)
-}
 
 #[derive(Debug, Default)]
 struct Changes {
@@ -148,7 +38,16 @@ pub struct World {
     now_ms: i64,
 }
 
+/// The collection whose indices, deletions and changes `spec` has: its own, or those of the one
+/// its records are made from.
+fn base(spec: &Spec) -> &Spec {
+    spec.of
+        .and_then(|o| self::spec(o.collection))
+        .unwrap_or(spec)
+}
+
 fn slot(spec: &Spec) -> usize {
+    let spec = base(spec);
     COLLECTIONS
         .iter()
         .position(|s| std::ptr::eq(s, spec))
@@ -193,9 +92,14 @@ impl World {
         &self.changes[slot(spec)]
     }
 
+    /// Records of a collection the dataset generates.
+    fn generated(&self, spec: &Spec) -> u32 {
+        (base(spec).count)(&self.data)
+    }
+
     /// Records of a collection ever generated or added (deleted ones included: indices stay).
     pub fn count(&self, spec: &Spec) -> u32 {
-        (spec.count)(&self.data) + self.changes(spec).added
+        self.generated(spec) + self.changes(spec).added
     }
 
     /// The record a read misses, if it misses one.
@@ -215,7 +119,7 @@ impl World {
     /// The generation index of the record a list serves at `position` during read `read`: in list
     /// order (loosely, with that switch), without deleted records, without a lagging one.
     pub fn list_index(&self, spec: &Spec, position: u32, read: u64) -> u32 {
-        let position = if self.variants.loose_order && spec.newest_first {
+        let position = if self.variants.loose_order && base(spec).newest_first {
             swapped(position, self.listed(spec, read))
         } else {
             position
@@ -240,7 +144,7 @@ impl World {
     /// The position of generation index `i` in the full list order (the inverse of
     /// [`World::at_position`]).
     fn position_of(&self, spec: &Spec, i: u32) -> u32 {
-        if !spec.newest_first {
+        if !base(spec).newest_first {
             return i;
         }
         let changed = &self.changes(spec).updated;
@@ -248,13 +152,16 @@ impl World {
             // changed records come first, newest first (ties: highest index first)
             return changed.iter().filter(|(j, t)| (*t, *j) > (at, &i)).count() as u32;
         }
-        let base = (spec.count)(&self.data);
+        let base = self.generated(spec);
         let unchanged_above = (base - i - 1) - changed.range(i + 1..base).count() as u32;
         changed.len() as u32 + unchanged_above
     }
 
     /// The i-th record (by generation index), with changes applied.
     pub fn record(&self, spec: &Spec, i: u32, full: bool) -> Value {
+        if let Some(of) = spec.of {
+            return self.made(of, i);
+        }
         let mut v = (spec.record)(self, i, full);
         self.variants.shape(spec.name, &mut v);
         if self.wrong_types && spec.name == "conversations" && i % 10 == 0 {
@@ -269,15 +176,28 @@ impl World {
     /// The i-th record with changes applied but no switch nor fault (as Drift's own reporting
     /// sees it).
     pub fn plain(&self, spec: &Spec, i: u32, full: bool) -> Value {
+        if let Some(of) = spec.of {
+            return self.made(of, i);
+        }
         let mut v = (spec.record)(self, i, full);
         self.apply_changes(spec, i, &mut v);
         v
     }
 
+    /// The record made from the i-th record of the collection `of` names, as served (null if it
+    /// makes none).
+    fn made(&self, of: Of, i: u32) -> Value {
+        spec(of.collection)
+            .and_then(|from| (of.make)(&self.data, &self.record(from, i, true), i))
+            .unwrap_or(Value::Null)
+    }
+
     fn apply_changes(&self, spec: &Spec, i: u32, v: &mut Value) {
         if let Some(at) = self.changes(spec).updated.get(&i) {
-            v[spec.updated] = json!(at);
-            if i < (spec.count)(&self.data) {
+            if let Some(field) = spec.updated {
+                v[field] = json!(at);
+            }
+            if i < self.generated(spec) {
                 (spec.change)(v);
             } else if let Some(created) = spec.created {
                 v[created] = json!(at);
@@ -289,20 +209,6 @@ impl World {
     pub fn live<'a>(&'a self, spec: &'a Spec) -> impl Iterator<Item = u32> + 'a {
         let deleted = &self.changes(spec).deleted;
         (0..self.count(spec)).filter(move |i| !deleted.contains(i))
-    }
-
-    /// The conversational landing pages: one for every 4th playbook not deleted, in playbook
-    /// order (none when the account lacks the feature, the `no_landing_pages` switch).
-    pub fn landing_pages(&self) -> Vec<Value> {
-        let Some(spec) = spec("playbooks") else {
-            return Vec::new();
-        };
-        if self.variants.no_landing_pages {
-            return Vec::new();
-        }
-        self.live(spec)
-            .filter_map(|i| self.data.landing_page(&self.record(spec, i, true), i))
-            .collect()
     }
 
     /// The meetings Drift serves for a window: not deleted, `slotStart` within `[min, max]` and
@@ -327,7 +233,7 @@ impl World {
 
     /// The index of a record by its key (`None` for a deleted one).
     pub fn index_of(&self, spec: &Spec, key: &str) -> Option<u32> {
-        (spec.index)(self, key)
+        (base(spec).index)(self, key)
             .filter(|i| *i < self.count(spec) && !self.changes(spec).deleted.contains(i))
     }
 
@@ -342,7 +248,7 @@ impl World {
 
     /// With loose order, the first record changed after a read is missed by the next read.
     fn lag(&mut self, spec: &Spec, index: u32) {
-        if self.variants.loose_order && spec.newest_first {
+        if self.variants.loose_order && base(spec).newest_first {
             let changes = &mut self.changes[slot(spec)];
             let next_read = changes.reads + 1;
             if changes.lagging.is_none_or(|(_, r)| r != next_read) {
@@ -354,7 +260,7 @@ impl World {
     /// Changes these records: a new update time `at` (after the whole dataset) and one changed field.
     pub fn touch(&mut self, spec: &Spec, indices: &[u32], at: i64) {
         let at = at.max(EPOCH_END_MS + 1);
-        let count = (spec.count)(&self.data);
+        let count = self.generated(spec);
         let changes = &mut self.changes[slot(spec)];
         for &i in indices.iter().filter(|i| **i < count) {
             changes.updated.insert(i, at);
@@ -382,7 +288,11 @@ impl World {
     pub fn changed_since(&self, spec: &Spec, since_ms: i64) -> Vec<Value> {
         self.live(spec)
             .map(|i| self.record(spec, i, false))
-            .filter(|r| r[spec.updated].as_i64().is_some_and(|t| t >= since_ms))
+            .filter(|r| {
+                spec.updated
+                    .and_then(|field| r[field].as_i64())
+                    .is_some_and(|t| t >= since_ms)
+            })
             .map(|r| r[spec.key].clone())
             .collect()
     }
@@ -391,7 +301,7 @@ impl World {
     /// (all newer than the dataset) by time, then the rest by index, highest first; other lists go
     /// by index.
     pub fn at_position(&self, spec: &Spec, position: u32) -> u32 {
-        if !spec.newest_first {
+        if !base(spec).newest_first {
             return position;
         }
         let changed = &self.changes(spec).updated;
@@ -403,7 +313,7 @@ impl World {
         // the q-th unchanged base index from the top: the largest idx whose count of unchanged
         // indices in [idx, base) exceeds q
         let q = position - changed.len() as u32;
-        let base = (spec.count)(&self.data);
+        let base = self.generated(spec);
         let unchanged_from = |idx: u32| (base - idx) - changed.range(idx..base).count() as u32;
         let (mut lo, mut hi) = (0u32, base.saturating_sub(1));
         while lo < hi {
@@ -446,12 +356,19 @@ impl World {
         all
     }
 
+    /// The records a list serves during read `read`, full, in list order (of a collection made
+    /// from another's, those made).
+    pub fn served(&self, spec: &Spec, read: u64) -> Vec<Value> {
+        (0..self.listed(spec, read))
+            .map(|p| self.record(spec, self.list_index(spec, p, read), true))
+            .filter(|r| !r.is_null())
+            .collect()
+    }
+
     /// Every record of a collection, full, in list order (as a read that misses nothing serves
     /// it): the emulator's truth for tests.
     pub fn all(&self, spec: &Spec) -> Vec<Value> {
-        (0..self.listed(spec, 0))
-            .map(|p| self.record(spec, self.list_index(spec, p, 0), true))
-            .collect()
+        self.served(spec, 0)
     }
 }
 

@@ -106,7 +106,7 @@ async fn playbooks_landing_pages_and_teams() {
     );
 
     let emu = start(Variants {
-        no_landing_pages: true,
+        absent: vec!["landing_pages"],
         ..Variants::default()
     })
     .await;
