@@ -151,6 +151,10 @@ pub static SETTINGS: &[Setting] = &[
         description: "What a stream the token may not read does: skip (one warning; the run goes on and exits 0) or fail (the run stops with one line)." },
     Setting { name: "new_fields", kind: SettingKind::Choice { default: "add", options: &["add", "drop"] },
         description: "What a field Drift sends that the stream's schema lacks becomes: add (the default: a new nullable column, its type inferred from the values and only ever widened; the stream's SCHEMA is sent again before the first record carrying it, with one info line) or drop (one warning per stream and field). A catalog that deselects any field of a stream has chosen its fields: new ones are then dropped." },
+    Setting { name: "contact_attribute_columns", kind: SettingKind::Boolean { default: true },
+        description: "With the all_contact_read scope, each of the account's contact attributes (GET /contacts/attributes: Drift's standard ones and every custom one) becomes a typed column of the contacts stream (one request a run, and one in --discover with a config)." },
+    Setting { name: "contact_attributes_object", kind: SettingKind::Boolean { default: true },
+        description: "Whether contacts also keep their attributes whole, as one object column (attributes)." },
     Setting { name: "flattening_enabled", kind: SettingKind::Boolean { default: false },
         description: "Flatten objects into columns named parent__child (in SCHEMA and RECORD alike), down to flattening_max_depth, as the Meltano SDK does; arrays stay JSON. For warehouses without JSON functions." },
     Setting { name: "flattening_max_depth", kind: int(1, 1, 10),
@@ -162,6 +166,14 @@ pub static SETTINGS: &[Setting] = &[
     Setting { name: "backoff_max_seconds", kind: int(60, 0, 3600),
         description: "Longest wait between two attempts (a server's Retry-After may ask for more, up to an hour)." },
 ];
+
+/// Whether a raw config carries credentials (a token, or a refresh token): whether it may reach
+/// Drift, for what is learnt from the account (discovery's attribute columns).
+pub fn has_credentials(raw: &Map<String, Value>) -> bool {
+    ["access_token", "refresh_token"]
+        .iter()
+        .any(|k| raw.get(*k).is_some_and(|v| !v.is_null()))
+}
 
 /// Looks a setting up by name.
 pub fn setting(name: &str) -> Option<&'static Setting> {
@@ -228,6 +240,10 @@ pub struct Config {
     pub request_metrics_at_info: bool,
     /// Whether a field a record carries that its stream's schema lacks is added (else dropped).
     pub add_new_fields: bool,
+    /// Whether contact attributes become typed columns (with the scope).
+    pub contact_attribute_columns: bool,
+    /// Whether contacts keep their attributes object too.
+    pub contact_attributes_object: bool,
     /// How many levels of objects become `parent__child` columns (`None`: no flattening).
     pub flattening: Option<u32>,
     /// First retry wait.
@@ -534,6 +550,8 @@ impl Config {
             fail_on_missing_scope: choice(raw, "on_missing_scope")? == "fail",
             request_metrics_at_info: choice(raw, "metrics_log_level")? == "info",
             add_new_fields: choice(raw, "new_fields")? == "add",
+            contact_attribute_columns: boolean(raw, "contact_attribute_columns")?,
+            contact_attributes_object: boolean(raw, "contact_attributes_object")?,
             flattening: boolean(raw, "flattening_enabled")?
                 .then(|| unsigned(raw, "flattening_max_depth"))
                 .transpose()?,

@@ -217,6 +217,18 @@ flattened() { # flattened LOADER SCHEMA INTEGER_TYPE: messages.author as author_
         "$(psql -c "select count(*) from $2.messages where author__type = 'user'")" || ok=1
     return $ok
 }
+typed_attributes() { # typed_attributes SCHEMA NUMERIC_TYPE: contacts' custom attributes as typed columns
+    local ok=0 scored
+    scored=$(python3 -c 'import json; print(sum(1 for l in open("out1.jsonl") if (m:=json.loads(l))["type"]=="RECORD" and m["stream"]=="contacts" and m["record"].get("lead_score") is not None))')
+    equal "$1.contacts.lead_score type" "$2" "$(coltype "$1" contacts lead_score)" || ok=1
+    equal "$1.contacts.is_customer type" "boolean" "$(coltype "$1" contacts is_customer)" || ok=1
+    equal "$1.contacts rows with a lead_score" "$scored" "$(psql -c "select count(lead_score) from $1.contacts")" || ok=1
+    equal "$1.contacts lead scores equal the attributes' (as numbers)" "0" \
+        "$(psql -c "select count(*) from $1.contacts where lead_score is distinct from (attributes->>'lead_score')::double precision")" || ok=1
+    return $ok
+}
+check "MeltanoLabs target-postgres: a typed custom contact attribute" typed_attributes ml "double precision"
+check "pipelinewise target-postgres: a typed custom contact attribute" typed_attributes pw "double precision"
 check "MeltanoLabs target-postgres: a field no column table declares becomes a column with its values" new_column mlpg mlnew
 check "pipelinewise target-postgres: a field no column table declares becomes a column with its values" new_column pwpg pwnew
 # (pipelinewise types every integer column numeric)

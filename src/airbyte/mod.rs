@@ -20,6 +20,7 @@ use crate::out::stdout::Lines;
 use crate::out::tally::Tally;
 use crate::session::persist;
 use crate::session::{How, Session};
+use crate::singer::catalog::StreamInfo;
 use crate::singer::state::State;
 use crate::sync::{Synced, TestMode};
 use crate::{config, discover};
@@ -85,8 +86,7 @@ pub async fn run(cli: &Cli, lines: &Lines) -> Result<()> {
             Ok(lines.json(&message::connection_status(status.0, &status.1))?)
         }
         Command::Discover(c) => {
-            let (raw, _) = raw_config(c)?;
-            let known = discover::known(config::timestamp_format(&raw)?)?;
+            let known = discovered(c).await?;
             let streams = known.iter().map(catalog::stream).collect();
             Ok(lines.json(&message::catalog(streams))?)
         }
@@ -94,6 +94,39 @@ pub async fn run(cli: &Cli, lines: &Lines) -> Result<()> {
     }?;
     lines.flush()?;
     Ok(())
+}
+
+/// The streams with the account's typed attribute columns (one request).
+async fn known(session: &Session) -> Result<Vec<StreamInfo>> {
+    let config = &session.config;
+    let typed = session.typed_columns().await?;
+    discover::known_with(
+        config.timestamp_format,
+        typed,
+        config.contact_attributes_object,
+    )
+}
+
+/// The catalog's streams: the static schemas for a config that cannot reach Drift, else with the
+/// account's typed attribute columns.
+async fn discovered(c: &ConfigArgs) -> Result<Vec<StreamInfo>> {
+    let (raw, sandbox) = raw_config(c)?;
+    if !sandbox && !config::has_credentials(&raw) {
+        return discover::known(config::timestamp_format(&raw)?);
+    }
+    let session = open(c).await?;
+    match known(&session).await {
+        Ok(known) => Ok(known),
+        Err(e) => {
+            tracing::warn!("could not ask Drift for the account's contact attributes ({e}): the catalog has the column tables' schemas only");
+            let config = &session.config;
+            discover::known_with(
+                config.timestamp_format,
+                &[],
+                config.contact_attributes_object,
+            )
+        }
+    }
 }
 
 /// The raw config, without the `sandbox` key, and whether it asks for the sandbox.
@@ -115,7 +148,8 @@ fn raw_config(c: &ConfigArgs) -> Result<(Map<String, Value>, bool)> {
 
 async fn open(c: &ConfigArgs) -> Result<Session> {
     let (raw, sandbox) = raw_config(c)?;
-    Session::open(raw, sandbox).await
+    let refresh_from = persist::source_of(std::slice::from_ref(&c.config), "refresh_token");
+    Session::open(raw, sandbox, Tally::new(), refresh_from).await
 }
 
 /// A connection check: one record of every stream (a connection test), so that a bad token, an
@@ -125,12 +159,10 @@ async fn check(c: &ConfigArgs) -> Result<Synced> {
     let all =
         crate::singer::catalog::select_all(&discover::known(session.config.timestamp_format)?);
     let how = How {
-        tally: Tally::new(),
         test: Some(TestMode::OneRecord),
         had_state: false,
         // no state goes in, so no bookmark can be wrong
         state_error: state_error(None),
-        refresh_from: persist::source_of(std::slice::from_ref(&c.config), "refresh_token"),
     };
     session
         .sync(&all, State::default(), &mut Discard, how)
@@ -167,7 +199,7 @@ fn checked(outcome: &Synced) -> (bool, String) {
 /// `read`: the configured catalog's streams, from the state given, as Airbyte messages.
 async fn read(r: &ReadArgs, lines: &Lines) -> Result<()> {
     let session = open(&r.config).await?;
-    let known = discover::known(session.config.timestamp_format)?;
+    let known = known(&session).await?;
     let selected = parse_json_file(&r.catalog, "catalog", |v| catalog::select(&v, &known))?;
     let state = match &r.state {
         Some(path) if state_exists(path) => {
@@ -176,10 +208,8 @@ async fn read(r: &ReadArgs, lines: &Lines) -> Result<()> {
         _ => State::default(),
     };
     let how = How {
-        tally: Tally::new(),
         test: None,
         had_state: false,
-        refresh_from: persist::source_of(std::slice::from_ref(&r.config.config), "refresh_token"),
         state_error: state_error(r.state.clone()),
     };
     let mut writer = writer::Writer::new(lines.clone());

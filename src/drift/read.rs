@@ -81,6 +81,31 @@ fn data_object(mut body: Value) -> Option<Map<String, Value>> {
     }
 }
 
+/// The answer of the endpoint at `list` that lists a stream's attributes with their types (for
+/// contacts, `GET /contacts/attributes`); `None` when Drift refuses it (a missing `scope`) or does
+/// not serve it, with one line saying what the scope would add.
+pub async fn listed_attributes(
+    client: &DriftClient,
+    list: &str,
+    stream: &str,
+    scope: &str,
+) -> Result<Option<Value>> {
+    match client.get(&Request::new(list), stream, Envelope::Any).await {
+        Ok(answer) => Ok(Some(answer)),
+        Err(
+            Error::Auth { status: 403, .. }
+            | Error::Api {
+                status: 400 | 404 | 405,
+                ..
+            },
+        ) => {
+            tracing::info!(stream, "{stream} keep their attributes as one object: with the {scope} scope, each attribute the account lists would also be a typed column of its own");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Completes a list record from the detail endpoint when the list omitted some fields.
 pub async fn complete(
     client: &DriftClient,

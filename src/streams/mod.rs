@@ -4,6 +4,7 @@
 //! the scope prose, `--estimate`'s costs and the README's streams table follow from the entry.
 //! Names Drift's endpoints (as `drift` types) but sends nothing; knows nothing of Singer.
 
+pub mod attributes;
 pub mod columns;
 pub mod infer;
 pub mod schema;
@@ -127,6 +128,20 @@ pub struct StreamDef {
     pub history_days: Option<u32>,
     /// What the README's streams table says of it (Markdown, one line).
     pub notes: &'static str,
+    /// Open-ended attributes whose types the account lists: each becomes a typed column.
+    pub typed_attributes: Option<TypedAttributes>,
+}
+
+/// A stream's open-ended attributes object whose fields, with their types, another endpoint lists
+/// (the account's data model): each becomes a column of its own (see `attributes.rs`).
+#[derive(Debug, Clone, Copy)]
+pub struct TypedAttributes {
+    /// The endpoint listing them (`{"data": {"properties": [{"name", "type", "displayName"}]}}`).
+    pub list: &'static str,
+    /// The record's field holding them, as one object.
+    pub field: &'static str,
+    /// The scope the list needs.
+    pub scope: &'static str,
 }
 
 impl StreamDef {
@@ -146,6 +161,7 @@ impl StreamDef {
         optional: false,
         history_days: None,
         notes: "",
+        typed_attributes: None,
     };
 
     /// The field every record of its list must carry (its key, unless the tap makes the key).
@@ -252,7 +268,12 @@ pub static STREAMS: &[StreamDef] = &[
             },
         }),
         scope: "contact_read",
-        notes: "the contacts referenced (`contactId`) by the conversations read in the run, each fetched once; `attributes` kept whole as an object; a deleted contact (404) is logged and skipped",
+        notes: "the contacts referenced (`contactId`) by the conversations read in the run, each fetched once; `attributes` kept whole as an object and, with the `all_contact_read` scope, each of the account's contact attributes (`GET /contacts/attributes`) as a typed column too; a deleted contact (404) is logged and skipped",
+        typed_attributes: Some(TypedAttributes {
+            list: "/contacts/attributes",
+            field: "attributes",
+            scope: "all_contact_read",
+        }),
         ..StreamDef::LIST
     },
     StreamDef {
@@ -345,6 +366,22 @@ pub static STREAMS: &[StreamDef] = &[
     },
 ];
 
+/// The stream whose attributes the account types (contacts), if one is.
+pub fn typed() -> Option<(&'static StreamDef, TypedAttributes)> {
+    STREAMS
+        .iter()
+        .find_map(|d| d.typed_attributes.map(|t| (d, t)))
+}
+
+/// The fields a stream's column table declares, by name.
+pub fn own_fields(def: &StreamDef) -> Vec<String> {
+    schema::stream_schema(def, crate::config::TimestampFormat::EpochMs)
+        .ok()
+        .and_then(|s| s.get("properties").and_then(Value::as_object).cloned())
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// Looks a stream up by name.
 pub fn find(name: &str) -> Option<&'static StreamDef> {
     STREAMS.iter().find(|s| s.name == name)
@@ -377,11 +414,19 @@ pub fn scopes() -> String {
             None => scopes.push((s.scope, vec![s.name])),
         }
     }
-    scopes
+    let mut text: Vec<String> = scopes
         .iter()
         .map(|(scope, names)| format!("{scope} ({})", names.join(", ")))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    for s in STREAMS {
+        if let Some(t) = s.typed_attributes {
+            text.push(format!(
+                "{} (optional: {}' attributes as typed columns)",
+                t.scope, s.name
+            ));
+        }
+    }
+    text.join(", ")
 }
 
 /// A setting's description as shown to people, with `{scopes}` spelled out from the table.

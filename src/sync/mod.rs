@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::singer::catalog::{Replication, Selected};
 use crate::singer::state::State;
+use crate::streams::attributes::Column;
 use crate::streams::{self, Child, StreamDef};
 use pass::Member;
 pub use run::Run;
@@ -156,14 +157,15 @@ pub fn plan<'s>(
     Ok(planned)
 }
 
-/// Removes the first planned stream matching `pick`, as a pass member shaped by `config`.
+/// Removes the first planned stream matching `pick`, as a pass member shaped by `config` (and
+/// filling the `typed` attribute columns, if it is the stream they are of).
 fn take<'s>(
     planned: &mut Vec<Planned<'s>>,
-    config: &Config,
+    (config, typed): (&Config, &[Column]),
     pick: impl Fn(&Planned<'s>) -> bool,
 ) -> Option<Member<'s>> {
     let i = planned.iter().position(pick)?;
     let p = planned.remove(i);
-    let shape = shape::Shape::new(p.sel, p.def, config);
+    let shape = shape::Shape::new(p.sel, p.def, config, typed);
     Some(Member::new(p.sel, p.def, p.window, p.version, shape))
 }

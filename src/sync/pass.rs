@@ -332,7 +332,7 @@ mod tests {
                 .unwrap(),
         )
         .unwrap();
-        Member::new(sel, def, window, None, Shape::new(sel, def, &config))
+        Member::new(sel, def, window, None, Shape::new(sel, def, &config, &[]))
     }
 
     /// A pass over conversations (a newest-first list) with messages and contacts.

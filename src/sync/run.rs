@@ -23,6 +23,7 @@ use crate::out::tally::{Ended, Tally};
 use crate::signal;
 use crate::singer::conform::conform;
 use crate::singer::state::State;
+use crate::streams::attributes::Column;
 use crate::streams::{Child, StreamDef, STREAMS};
 use crate::sync::pass::{Member, Pass, TakenParent};
 use crate::sync::{progress, take, Planned, Synced, TestMode};
@@ -38,25 +39,29 @@ pub struct Run<'o, O: Output> {
     started_ms: i64,
     /// Connection-test mode (`--test`): no bookmark moves.
     test: Option<TestMode>,
+    /// The typed attribute columns the account lists (contacts'), for the stream that has them.
+    typed: Vec<Column>,
 }
 
 impl<'o, O: Output> Run<'o, O> {
-    /// A run of `client` and `config` from `state` (already planned at `started_ms`) to `out`.
+    /// A run of `client` and `config` from `state` (already planned at `started_ms`, in `test`
+    /// mode if one) to `out`, filling the `typed` attribute columns.
     pub fn new(
-        client: DriftClient,
+        client: Arc<DriftClient>,
         config: Config,
         state: State,
         out: &'o mut O,
-        started_ms: i64,
-        test: Option<TestMode>,
+        (started_ms, test): (i64, Option<TestMode>),
+        typed: Vec<Column>,
     ) -> Self {
         Run {
-            client: Arc::new(client),
+            client,
             config,
             state,
             out,
             started_ms,
             test,
+            typed,
         }
     }
 
@@ -176,9 +181,11 @@ impl<O: Output> Run<'_, O> {
         }
         let (mut planned, mut synced) = self.readable(planned).await?;
         for def in STREAMS.iter().filter(|d| d.parent.is_none()) {
-            let own = take(&mut planned, &self.config, |p| p.def.name == def.name);
+            let own = take(&mut planned, (&self.config, &self.typed), |p| {
+                p.def.name == def.name
+            });
             let mut kids = Vec::new();
-            while let Some(kid) = take(&mut planned, &self.config, |p| {
+            while let Some(kid) = take(&mut planned, (&self.config, &self.typed), |p| {
                 p.def.parent.is_some_and(|parent| parent.stream == def.name)
             }) {
                 kids.push(kid);

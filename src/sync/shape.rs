@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use crate::config::{Config, TimestampFormat};
 use crate::singer::catalog::Selected;
 use crate::singer::flatten::{flatten_record, flatten_schema};
+use crate::streams::attributes::{value_of, Column};
 use crate::streams::infer::{infer, widen};
 use crate::streams::schema::stream_schema;
 use crate::streams::StreamDef;
@@ -34,27 +35,55 @@ pub struct Shape {
     flat_extra: Map<String, Value>,
     /// The token's organization: a record whose `orgId` column Drift left empty gets it.
     org: Option<i64>,
+    /// The selected typed attribute columns, and the record field holding the attributes.
+    typed: Vec<Column>,
+    attributes_at: &'static str,
+    /// Typed columns whose values did not convert, already warned about.
+    unconverted: HashSet<String>,
 }
 
 impl Shape {
     /// The shape of `sel`'s records under `config`. New fields are added only when every field of
     /// the stream is selected: a catalog that deselects one has chosen its fields.
-    pub fn new(sel: &Selected, def: &'static StreamDef, config: &Config) -> Shape {
-        let known: HashSet<String> = stream_schema(def, TimestampFormat::EpochMs)
+    pub fn new(
+        sel: &Selected,
+        def: &'static StreamDef,
+        config: &Config,
+        typed: &[Column],
+    ) -> Shape {
+        let mut known: HashSet<String> = stream_schema(def, TimestampFormat::EpochMs)
             .ok()
             .and_then(|s| s.get("properties").and_then(Value::as_object).cloned())
             .map(|p| p.keys().cloned().collect())
             .unwrap_or_default();
+        let attributes_at = def.typed_attributes.map_or("", |t| t.field);
+        // every field of the column table selected (the attributes object too, unless it is
+        // not offered): the catalog did not choose this stream's fields
+        let all = known.iter().all(|f| {
+            sel.fields.contains(f) || (f == attributes_at && !config.contact_attributes_object)
+        });
+        let typed: Vec<Column> = match def.typed_attributes {
+            Some(_) => typed.to_vec(),
+            None => Vec::new(),
+        };
+        known.extend(typed.iter().map(|c| c.name.clone()));
+        let typed = typed
+            .into_iter()
+            .filter(|c| sel.fields.contains(&c.name))
+            .collect();
         Shape {
             stream: def.name,
             schema: sel.schema.clone(),
             fields: sel.fields.clone(),
-            grows: config.add_new_fields && sel.fields.len() >= known.len(),
+            grows: config.add_new_fields && all,
             known,
             warned: HashSet::new(),
             flatten: config.flattening,
             flat_extra: Map::new(),
             org: None,
+            typed,
+            attributes_at,
+            unconverted: HashSet::new(),
         }
     }
 
@@ -130,8 +159,8 @@ impl Shape {
         self.org = org;
     }
 
-    /// The record's kept fields.
-    pub fn project(&self, record: &Map<String, Value>) -> Map<String, Value> {
+    /// The record's kept fields (its typed attribute columns filled from its attributes).
+    pub fn project(&mut self, record: &Map<String, Value>) -> Map<String, Value> {
         let mut kept: Map<String, Value> = self
             .fields
             .iter()
@@ -143,7 +172,28 @@ impl Shape {
                 *slot = Value::from(org);
             }
         }
+        self.fill_typed(record, &mut kept);
         kept
+    }
+
+    /// Each selected typed attribute column, holding the record's attribute converted to the
+    /// column's type (null, with one warning per column, when it does not convert).
+    fn fill_typed(&mut self, record: &Map<String, Value>, kept: &mut Map<String, Value>) {
+        let Some(attributes) = record.get(self.attributes_at).and_then(Value::as_object) else {
+            return;
+        };
+        for column in &self.typed {
+            let Some(value) = value_of(attributes, &column.attribute) else {
+                continue;
+            };
+            let converted = column.kind.convert(value).unwrap_or_else(|why| {
+                if self.unconverted.insert(column.name.clone()) {
+                    tracing::warn!(stream = self.stream, field = column.name.as_str(), "an attribute's value is {why}, where the account types it {:?}: the column is null there (the attributes object keeps it)", column.kind);
+                }
+                Value::Null
+            });
+            kept.insert(column.name.clone(), converted);
+        }
     }
 
     /// A conformed record as it leaves (flattened when flattening), and whether flattening met

@@ -114,3 +114,132 @@ async fn every_field_the_emulator_sends_arrives_with_its_value() {
         }
     }
 }
+
+#[tokio::test]
+async fn contact_attributes_are_typed_columns_with_the_emulators_values() {
+    let emu = emulator(small()).await;
+    let dir = TempDir::new("shapes-contact-columns");
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let out = tap(args(&[&"--config", &cfg])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let synced = check_output(&out);
+    let props = &synced.schemas["contacts"]["schema"]["properties"];
+    let want_type = |ty: &str| match ty {
+        "NUMERIC" => "number",
+        "BOOLEAN" => "boolean",
+        "DATETIME" => "integer",
+        _ => "string",
+    };
+    for (name, ty, _) in drift_emulator::CONTACT_ATTRIBUTES {
+        assert_eq!(
+            props[name]["type"],
+            json!(["null", want_type(ty)]),
+            "{name}"
+        );
+    }
+    assert!(
+        props["attributes"].is_object(),
+        "the object stays beside the columns"
+    );
+    let truth: HashMap<String, Value> = truth(&emu, "contacts")
+        .into_iter()
+        .map(|c| (c["id"].to_string(), c))
+        .collect();
+    for c in &synced.records["contacts"] {
+        let attributes = &truth[&c["id"].to_string()]["attributes"];
+        assert_eq!(&c["attributes"], attributes);
+        for (name, ty, _) in drift_emulator::CONTACT_ATTRIBUTES {
+            let want = typed_value(ty, attributes.get(*name).unwrap_or(&Value::Null));
+            assert_eq!(
+                c.get(*name).unwrap_or(&Value::Null),
+                &want,
+                "{name} of {}",
+                c["id"]
+            );
+        }
+    }
+    let asked = emu
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("/contacts/attributes"))
+        .count();
+    assert_eq!(asked, 1, "one request a run");
+}
+
+#[tokio::test]
+async fn without_the_scope_or_with_the_settings_off_contacts_keep_one_object() {
+    let options = Options {
+        scopes: Some(
+            [
+                "conversation_read",
+                "contact_read",
+                "user_read",
+                "account_read",
+                "playbook_read",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        ..Options::new(TOKEN)
+    };
+    let emu = emulator_with(small(), options).await;
+    let dir = TempDir::new("shapes-contact-noscope");
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let out = tap(args(&[&"--config", &cfg])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let synced = check_output(&out);
+    let props = synced.schemas["contacts"]["schema"]["properties"]
+        .as_object()
+        .expect("props");
+    assert!(props.get("lead_score").is_none());
+    let err = stderr(&out);
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("all_contact_read"))
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+
+    let emu = emulator(small()).await;
+    let off = json!({"contact_attribute_columns": false, "contact_attributes_object": false});
+    let cfg = dir.json("off.json", &config_for(&emu, off));
+    let out = tap(args(&[&"--config", &cfg])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let synced = check_output(&out);
+    let props = synced.schemas["contacts"]["schema"]["properties"]
+        .as_object()
+        .expect("props");
+    assert!(props.get("lead_score").is_none() && props.get("attributes").is_none());
+    assert!(synced.records["contacts"]
+        .iter()
+        .all(|c| c.get("attributes").is_none()));
+    assert!(!emu
+        .requests()
+        .iter()
+        .any(|r| r.starts_with("/contacts/attributes")));
+}
+
+#[tokio::test]
+async fn discover_with_a_config_lists_the_attribute_columns() {
+    let emu = emulator(small()).await;
+    let dir = TempDir::new("shapes-contact-discover");
+    let cfg = dir.json(
+        "config.json",
+        &config_for(&emu, json!({"timestamp_format": "date-time"})),
+    );
+    let out = tap(args(&[&"--config", &cfg, &"--discover"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let catalog: Value = serde_json::from_slice(&out.stdout).expect("a catalog");
+    let contacts = catalog["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .find(|s| s["stream"] == "contacts")
+        .expect("contacts");
+    let last_seen = &contacts["schema"]["properties"]["last_seen"];
+    assert_eq!(last_seen["format"], "date-time", "{last_seen}");
+    assert!(contacts["metadata"]
+        .as_array()
+        .expect("metadata")
+        .iter()
+        .any(|m| m["breadcrumb"] == json!(["properties", "lead_score"])));
+}

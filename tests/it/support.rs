@@ -29,7 +29,29 @@ pub fn key_of(stream: &str) -> &'static str {
     tap_drift::streams::find(stream).expect("a stream").key
 }
 
-/// The emulator's records of a stream as the tap must emit them, whole: a message carries its
+/// An attribute's value as its typed column holds it, worked out from the emulator's contact.
+pub fn typed_value(ty: &str, v: &Value) -> Value {
+    match (ty, v) {
+        (_, Value::Null) => Value::Null,
+        ("NUMERIC", Value::String(s)) => json!(s.parse::<f64>().expect("a numeric string")),
+        ("DATETIME", Value::String(s)) => json!(chrono::DateTime::parse_from_rfc3339(s)
+            .expect("RFC 3339")
+            .timestamp_millis()),
+        ("NUMERIC" | "BOOLEAN" | "DATETIME", _) | (_, Value::String(_)) => v.clone(),
+        (_, other) => json!(other.to_string()),
+    }
+}
+
+/// The requests that fetched one contact (not the list of contact attributes).
+pub fn contact_fetches(emu: &Emulator) -> Vec<String> {
+    emu.requests()
+        .into_iter()
+        .filter(|r| r.starts_with("/contacts/") && !r.starts_with("/contacts/attributes"))
+        .collect()
+}
+
+/// The emulator's records of a stream as the tap must emit them, whole (a contact with a typed
+/// column per attribute the account lists): a message carries its
 /// conversation's updatedAt (`conversationUpdatedAt`), and a booked meeting the key the README
 /// documents (`meetingId`: the JSON array of its slug, eventId, agentId, schedulerId and slotStart,
 /// null where absent, as text).
@@ -60,6 +82,17 @@ pub fn truth(emu: &Emulator, stream: &str) -> Vec<Value> {
                 with_key.insert("meetingId".into(), json!(id));
                 with_key.extend(m.as_object().cloned().unwrap_or_default());
                 *m = Value::Object(with_key);
+            }
+        }
+        // each attribute the account lists, a column holding its value in the column's type
+        "contacts" => {
+            for c in &mut records {
+                let attributes = c["attributes"].clone();
+                for (name, ty, _) in drift_emulator::CONTACT_ATTRIBUTES {
+                    if let Some(v) = attributes.get(*name) {
+                        c[*name] = typed_value(ty, v);
+                    }
+                }
             }
         }
         // the report's order: oldest updatedAt first (ties by id)

@@ -85,11 +85,7 @@ async fn full_sync(data: Dataset, options: Options, page_size: u32) {
         assert_eq!(got, truth, "{stream} records equal the emulator's");
     }
     // each referenced contact is fetched once; missing ones (404) are skipped, not fatal
-    let contact_requests: Vec<String> = emu
-        .requests()
-        .into_iter()
-        .filter(|r| r.starts_with("/contacts/"))
-        .collect();
+    let contact_requests = contact_fetches(&emu);
     let distinct: std::collections::HashSet<&String> = contact_requests.iter().collect();
     assert_eq!(
         distinct.len(),

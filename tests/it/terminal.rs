@@ -254,8 +254,7 @@ async fn without_a_terminal_logs_are_plain_lines_ending_in_the_summary() {
         .iter()
         .map(|c| c["id"].to_string())
         .collect();
-    let missing = emu
-        .requests()
+    let missing = contact_fetches(&emu)
         .iter()
         .filter_map(|r| r.strip_prefix("/contacts/"))
         .filter(|id| !known.contains(*id))

@@ -26,6 +26,9 @@ use crate::{lock, Shared, ORG_ID};
 /// such endpoint (the conversation report) needs `conversation_read`.
 const NOT_COLLECTIONS: &[(&str, &str)] = &[("contacts", "contact_read")];
 
+/// Endpoints whose scope their first segment does not tell.
+const BY_PATH: &[(&str, &str)] = &[("/contacts/attributes", "all_contact_read")];
+
 /// The scope of an endpoint that serves no collection and is not in [`NOT_COLLECTIONS`].
 const OTHERWISE: &str = "conversation_read";
 
@@ -33,6 +36,7 @@ const OTHERWISE: &str = "conversation_read";
 fn all_scopes() -> Vec<&'static str> {
     let mut all: Vec<&str> = COLLECTIONS.iter().map(|s| s.scope).collect();
     all.extend(NOT_COLLECTIONS.iter().map(|(_, scope)| *scope));
+    all.extend(BY_PATH.iter().map(|(_, scope)| *scope));
     all.push(OTHERWISE);
     all.sort_unstable();
     all.dedup();
@@ -65,6 +69,9 @@ fn expire_token_after(_: &Shared) -> Option<u32> {
 /// [`NOT_COLLECTIONS`].
 fn scope_of(path: &str) -> &'static str {
     let first = |p: &str| p.split('/').nth(1).unwrap_or_default().to_string();
+    if let Some((_, scope)) = BY_PATH.iter().find(|(p, _)| *p == path) {
+        return scope;
+    }
     COLLECTIONS
         .iter()
         .find(|s| s.path == path)

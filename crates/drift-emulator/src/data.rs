@@ -407,8 +407,83 @@ impl Dataset {
         if r.chance(40) {
             attributes["plan"] = json!(r.pick(&["free", "pro", "enterprise"]));
         }
+        messy(&mut attributes, &mut r, n, created);
         Some(json!({"id": id, "createdAt": created, "attributes": attributes}))
     }
+}
+
+/// The contact attributes the account lists (`GET /contacts/attributes`): Drift's standard ones and
+/// custom ones of every type, as (name, type, display name).
+pub const CONTACT_ATTRIBUTES: &[(&str, &str, &str)] = &[
+    ("email", "EMAIL", "Email"),
+    ("name", "STRING", "Name"),
+    ("phone", "PHONE", "Phone"),
+    ("start_date", "DATETIME", "First seen"),
+    ("_END_USER_VERSION", "NUMERIC", "End user version"),
+    ("lead_score", "NUMERIC", "Lead score"),
+    ("is_customer", "BOOLEAN", "Customer"),
+    ("last_seen", "DATETIME", "Last seen"),
+    ("renewal_date", "DATE", "Renewal date"),
+    ("website", "URL", "Website"),
+    ("lifecycle_stage", "ENUM", "Lifecycle stage"),
+    ("company", "STRING", "Company"),
+    ("last_context_location", "STRING", "Last location"),
+];
+
+/// What real contact bodies carry beside their attributes: both case spellings of the version
+/// key, `_calculated_version`, sometimes `externalId` beside `external_id`, a JSON-encoded string
+/// where an object would do, empty `tags`, and custom attributes of every type (a DATETIME as
+/// epoch milliseconds or as RFC 3339 text, a NUMERIC sometimes as a numeric string).
+fn messy(a: &mut Value, r: &mut Rng, n: i64, created: i64) {
+    a["_END_USER_VERSION"] = a["_end_user_version"].clone();
+    a["_calculated_version"] = json!(1 + r.below(9) as i64);
+    if r.chance(30) {
+        a["external_id"] = json!(format!("crm-{n}"));
+        a["externalId"] = json!(format!("crm-{n}"));
+    }
+    if r.chance(20) {
+        a["tags"] = json!([]);
+    }
+    let city = r.pick(&["Oslo", "Lyon", "Kraków"]);
+    a["last_context_location"] = json!(json!({"city": city, "country": "NO"}).to_string());
+    let score = r.below(1000) as f64 / 10.0;
+    a["lead_score"] = if r.chance(25) {
+        json!(score.to_string())
+    } else {
+        json!(score)
+    };
+    a["is_customer"] = json!(r.chance(30));
+    let seen = created + r.below(86_400_000 * 30) as i64;
+    a["last_seen"] = match r.chance(50) {
+        true => json!(seen),
+        false => json!(chrono_free_rfc3339(seen)),
+    };
+    a["renewal_date"] = json!(format!(
+        "2027-{:02}-{:02}",
+        1 + r.below(12),
+        1 + r.below(28)
+    ));
+    a["website"] = json!(format!("https://visitor{n}.example.org"));
+    a["lifecycle_stage"] = json!(r.pick(&["lead", "mql", "sql", "customer"]));
+    a["company"] = json!(r.pick(&["Acme", "Globex", "Initech", "Søstrene Grene"]));
+}
+
+/// RFC 3339 text of an epoch-millisecond time, UTC (as some Drift accounts store DATETIMEs).
+fn chrono_free_rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // civil-from-days (Howard Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s) = (rest / 3600, rest % 3600 / 60, rest % 60);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
 }
 
 fn custom_property(r: &mut Rng, d: &Dataset) -> Value {

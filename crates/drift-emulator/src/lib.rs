@@ -31,7 +31,7 @@ use axum::Router;
 use serde_json::Value;
 
 use collections::{Answer, Spec};
-pub use data::{Dataset, EPOCH_END_MS, EPOCH_START_MS, ORG_ID};
+pub use data::{Dataset, CONTACT_ATTRIBUTES, EPOCH_END_MS, EPOCH_START_MS, ORG_ID};
 #[cfg(feature = "faults")]
 pub use faults::{Bucket, Fault, Faults, Outage, Storm};
 pub use reports::METRICS as REPORT_METRICS;
@@ -163,6 +163,7 @@ impl Emulator {
             .route("/conversations/list", get(routes::conversations_list))
             .route("/conversations/{id}", get(routes::conversation_one))
             .route("/conversations/{id}/messages", get(routes::messages_list))
+            .route("/contacts/attributes", get(routes::contact_attributes))
             .route("/contacts/{id}", get(routes::contact_one))
             .route("/users/meetings/org", get(routes::meetings_org))
             .route(

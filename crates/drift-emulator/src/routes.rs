@@ -103,6 +103,15 @@ pub async fn conversation_one(State(s): State<Arc<Shared>>, Path(id): Path<Strin
     one(&s, collection("conversations"), &id, "conversation")
 }
 
+/// `GET /contacts/attributes`: the account's contact attributes with their types.
+pub async fn contact_attributes(State(_): State<Arc<Shared>>) -> Response {
+    let properties: Vec<Value> = crate::data::CONTACT_ATTRIBUTES
+        .iter()
+        .map(|(name, ty, shown)| json!({"type": ty, "displayName": shown, "name": name}))
+        .collect();
+    Json(json!({"data": {"properties": properties}})).into_response()
+}
+
 /// `GET /contacts/{id}`.
 pub async fn contact_one(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     let contact = id.parse::<i64>().ok().and_then(|id| {
