@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::config::TimestampFormat;
 use crate::error::{Error, Result};
 use crate::singer::catalog::{self, StreamInfo};
-use crate::streams::attributes::Column;
+use crate::streams::attributes::TypedColumn;
 use crate::streams::schema::{render, stream_schema};
 use crate::streams::STREAMS;
 
@@ -38,7 +38,7 @@ pub fn known(ts: TimestampFormat) -> Result<Vec<StreamInfo>> {
 /// unless `keep_object`, that stream's attributes object left out).
 pub fn known_with(
     ts: TimestampFormat,
-    typed: &[Column],
+    typed: &[TypedColumn],
     keep_object: bool,
 ) -> Result<Vec<StreamInfo>> {
     let mut known = known(ts)?;

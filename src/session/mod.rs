@@ -20,7 +20,7 @@ use crate::out::output::Output;
 use crate::out::tally::Tally;
 use crate::singer::catalog::Selected;
 use crate::singer::state::State;
-use crate::streams::attributes::{self, Column};
+use crate::streams::attributes::{self, TypedColumn};
 use crate::sync::{self, Run, Synced, TestMode};
 use crate::{drift, streams, time};
 use persist::Source;
@@ -33,7 +33,7 @@ pub struct Session {
     /// The client, once made.
     client: OnceCell<Arc<DriftClient>>,
     /// The typed attribute columns, once learnt.
-    typed: OnceCell<Vec<Column>>,
+    typed: OnceCell<Vec<TypedColumn>>,
     /// The run's counters, which the client feeds.
     tally: Tally,
     /// Where the refresh token came from (a rotated one is saved there).
@@ -85,12 +85,12 @@ impl Session {
     /// The account's contact attributes as typed columns (`GET /contacts/attributes`, scope
     /// `all_contact_read`), learnt once: none when `contact_attribute_columns` is off, or when
     /// Drift refuses or does not serve the list (one line says what the scope would add).
-    pub async fn typed_columns(&self) -> Result<&[Column]> {
+    pub async fn typed_columns(&self) -> Result<&[TypedColumn]> {
         let columns = self.typed.get_or_try_init(|| self.learn_columns()).await?;
         Ok(columns)
     }
 
-    async fn learn_columns(&self) -> Result<Vec<Column>> {
+    async fn learn_columns(&self) -> Result<Vec<TypedColumn>> {
         let Some((def, typed)) = streams::typed() else {
             return Ok(Vec::new());
         };

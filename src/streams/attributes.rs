@@ -110,7 +110,7 @@ fn date_of(ms: i64) -> Option<chrono::NaiveDate> {
 
 /// One attribute column.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Column {
+pub struct TypedColumn {
     /// The column's name.
     pub name: String,
     /// The attribute it holds.
@@ -123,7 +123,7 @@ pub struct Column {
 
 /// The columns of an answer of `GET /contacts/attributes` (`{"data": {"properties": [...]}}`),
 /// beside the contact's own `fields`; `None` when the answer is not of that shape.
-pub fn columns(answer: &Value, fields: &[&str]) -> Option<Vec<Column>> {
+pub fn columns(answer: &Value, fields: &[&str]) -> Option<Vec<TypedColumn>> {
     let listed = answer
         .pointer("/data/properties")
         .or_else(|| answer.get("properties"))?
@@ -140,7 +140,7 @@ pub fn columns(answer: &Value, fields: &[&str]) -> Option<Vec<Column>> {
         };
         if columns
             .iter()
-            .any(|c: &Column| c.attribute.eq_ignore_ascii_case(attribute))
+            .any(|c: &TypedColumn| c.attribute.eq_ignore_ascii_case(attribute))
         {
             continue;
         }
@@ -157,7 +157,7 @@ pub fn columns(answer: &Value, fields: &[&str]) -> Option<Vec<Column>> {
             .get("displayName")
             .and_then(Value::as_str)
             .unwrap_or(attribute);
-        columns.push(Column {
+        columns.push(TypedColumn {
             name,
             attribute: attribute.to_string(),
             kind: Kind::of(drift_type),

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::singer::catalog::{Replication, Selected};
 use crate::singer::state::State;
-use crate::streams::attributes::Column;
+use crate::streams::attributes::TypedColumn;
 use crate::streams::{self, Child, StreamDef};
 use pass::Member;
 pub use run::Run;
@@ -161,7 +161,7 @@ pub fn plan<'s>(
 /// filling the `typed` attribute columns, if it is the stream they are of).
 fn take<'s>(
     planned: &mut Vec<Planned<'s>>,
-    (config, typed): (&Config, &[Column]),
+    (config, typed): (&Config, &[TypedColumn]),
     pick: impl Fn(&Planned<'s>) -> bool,
 ) -> Option<Member<'s>> {
     let i = planned.iter().position(pick)?;

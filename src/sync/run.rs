@@ -23,7 +23,7 @@ use crate::out::tally::{Ended, Tally};
 use crate::signal;
 use crate::singer::conform::conform;
 use crate::singer::state::State;
-use crate::streams::attributes::Column;
+use crate::streams::attributes::TypedColumn;
 use crate::streams::{Child, StreamDef, STREAMS};
 use crate::sync::pass::{Member, Pass, TakenParent};
 use crate::sync::{progress, take, Planned, Synced, TestMode};
@@ -40,7 +40,7 @@ pub struct Run<'o, O: Output> {
     /// Connection-test mode (`--test`): no bookmark moves.
     test: Option<TestMode>,
     /// The typed attribute columns the account lists (contacts'), for the stream that has them.
-    typed: Vec<Column>,
+    typed: Vec<TypedColumn>,
 }
 
 impl<'o, O: Output> Run<'o, O> {
@@ -52,7 +52,7 @@ impl<'o, O: Output> Run<'o, O> {
         state: State,
         out: &'o mut O,
         (started_ms, test): (i64, Option<TestMode>),
-        typed: Vec<Column>,
+        typed: Vec<TypedColumn>,
     ) -> Self {
         Run {
             client,

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::config::{Config, TimestampFormat};
 use crate::singer::catalog::Selected;
 use crate::singer::flatten::{flatten_record, flatten_schema};
-use crate::streams::attributes::{value_of, Column};
+use crate::streams::attributes::{value_of, TypedColumn};
 use crate::streams::infer::{infer, widen};
 use crate::streams::schema::stream_schema;
 use crate::streams::StreamDef;
@@ -36,7 +36,7 @@ pub struct Shape {
     /// The token's organization: a record whose `orgId` column Drift left empty gets it.
     org: Option<i64>,
     /// The selected typed attribute columns, and the record field holding the attributes.
-    typed: Vec<Column>,
+    typed: Vec<TypedColumn>,
     attributes_at: &'static str,
     /// Typed columns whose values did not convert, already warned about.
     unconverted: HashSet<String>,
@@ -49,7 +49,7 @@ impl Shape {
         sel: &Selected,
         def: &'static StreamDef,
         config: &Config,
-        typed: &[Column],
+        typed: &[TypedColumn],
     ) -> Shape {
         let mut known: HashSet<String> = stream_schema(def, TimestampFormat::EpochMs)
             .ok()
@@ -62,7 +62,7 @@ impl Shape {
         let all = known.iter().all(|f| {
             sel.fields.contains(f) || (f == attributes_at && !config.contact_attributes_object)
         });
-        let typed: Vec<Column> = match def.typed_attributes {
+        let typed: Vec<TypedColumn> = match def.typed_attributes {
             Some(_) => typed.to_vec(),
             None => Vec::new(),
         };
