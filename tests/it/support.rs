@@ -84,6 +84,12 @@ pub fn truth(emu: &Emulator, stream: &str) -> Vec<Value> {
                 *m = Value::Object(with_key);
             }
         }
+        // real bodies carry no orgId: the tap fills it with the token's organization
+        "conversations" => {
+            for c in &mut records {
+                c["orgId"] = json!(drift_emulator::ORG_ID);
+            }
+        }
         // each attribute the account lists, a column holding its value in the column's type
         "contacts" => {
             for c in &mut records {

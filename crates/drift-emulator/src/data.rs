@@ -90,11 +90,12 @@ const ZONES: &[&str] = &[
     "America/Sao_Paulo",
     "Australia/Sydney",
 ];
+/// Tags with their colours as real bodies carry them: hex without `#`.
 const TAGS: &[(&str, &str)] = &[
-    ("#E74C3C", "VIP"),
-    ("#3498DB", "Résumé 📎"),
-    ("#2ECC71", "pricing"),
-    ("#F1C40F", "support – urgent"),
+    ("E74C3C", "VIP"),
+    ("3498DB", "Résumé 📎"),
+    ("2ECC71", "pricing"),
+    ("F1C40F", "support – urgent"),
 ];
 const PROPERTY_TYPES: &[&str] = &[
     "STRING",
@@ -277,7 +278,7 @@ impl Dataset {
         );
         c.insert("createdAt".into(), json!(created));
         c.insert("updatedAt".into(), json!(updated));
-        c.insert("orgId".into(), json!(ORG_ID));
+        // real conversation bodies carry no orgId (none of seven seen does)
         c.insert("inboxId".into(), json!(55_000 + r.below(4) as i64));
         if full {
             let humans = self.users.saturating_sub(2).max(1);
@@ -365,7 +366,19 @@ impl Dataset {
         if from_contact {
             let mut context = json!({"ip": format!("203.0.113.{}", r.below(250)), "userAgent": "Mozilla/5.0 (X11; Linux x86_64)"});
             if r.chance(50) {
-                context["location"] = json!({"city": "Zürich", "country": "CH"});
+                // where the geolocation sits is undocumented: under `location` in one
+                // conversation, flat in `context` in the next
+                let geo = json!({"city": "Zürich", "country": "CH", "countryName": "Switzerland",
+                    "region": "ZH", "postalCode": "8001", "latitude": 47.3769, "longitude": 8.5417,
+                    "locale": "de-CH", "timezone": "Europe/Zurich"});
+                match conversation_id % 2 {
+                    0 => context["location"] = geo,
+                    _ => {
+                        if let (Some(c), Some(g)) = (context.as_object_mut(), geo.as_object()) {
+                            c.extend(g.clone());
+                        }
+                    }
+                }
                 context["href"] = json!("https://www.example.com/pricing?utm_source=ads");
                 context["referrer"] = json!("https://www.google.com/");
                 context["title"] = json!("Pricing – Example");
