@@ -227,7 +227,8 @@ typed_attributes() { # typed_attributes SCHEMA NUMERIC_TYPE: contacts' custom at
         "$(psql -c "select count(*) from $1.contacts where lead_score is distinct from (attributes->>'lead_score')::double precision")" || ok=1
     return $ok
 }
-check "MeltanoLabs target-postgres: a typed custom contact attribute" typed_attributes ml "double precision"
+# (MeltanoLabs types a number column numeric, pipelinewise double precision)
+check "MeltanoLabs target-postgres: a typed custom contact attribute" typed_attributes ml numeric
 check "pipelinewise target-postgres: a typed custom contact attribute" typed_attributes pw "double precision"
 check "MeltanoLabs target-postgres: a field no column table declares becomes a column with its values" new_column mlpg mlnew
 check "pipelinewise target-postgres: a field no column table declares becomes a column with its values" new_column pwpg pwnew
