@@ -46,7 +46,7 @@ fn assert_exactly_the_changes(emu: &Emulator, run2: &Synced, state1: &Value, at:
             .iter()
             .all(|r| r[key].as_i64() >= Some(bm1)));
         // changed values arrived
-        let want = truth(&emu, stream);
+        let want = truth(emu, stream);
         for r in &run2.records[stream] {
             let k = &run2.schemas[stream]["key_properties"][0];
             let t = want
