@@ -114,7 +114,12 @@ impl Dataset {
         p.insert("interactionId".into(), json!(1_500_000 + i64::from(i) * 11));
         p.insert("reportType".into(), json!(r.pick(REPORT_TYPES)));
         let goals: Vec<Value> = (0..r.below(3))
-            .map(|_| json!({"id": uuid(&mut r), "message": r.pick(GOALS)}))
+            .map(|_| {
+                let id = uuid(&mut r);
+                let message = r.pick(GOALS);
+                let first = message.split_whitespace().next().unwrap_or("Goal");
+                json!({"id": id, "message": message, "name": format!("{first} goal")})
+            })
             .collect();
         p.insert("goals".into(), json!(goals));
         Value::Object(p)
