@@ -613,6 +613,25 @@ mod tests {
     }
 
     #[test]
+    fn an_absent_requests_per_minute_leaves_the_pace_to_the_tap() {
+        let c = cfg(json!({"access_token": "t"})).unwrap();
+        assert_eq!(c.requests_per_minute, None);
+        assert_eq!(c.max_requests_per_minute, 6_000);
+        let c = cfg(json!({"access_token": "t", "requests_per_minute": "600", "max_requests_per_minute": 900})).unwrap();
+        assert_eq!(
+            (c.requests_per_minute, c.max_requests_per_minute),
+            (Some(600), 900)
+        );
+        let e = cfg(json!({"access_token": "t", "requests_per_minute": 0}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("requests_per_minute") && e.contains("from 1"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn every_setting_read_by_name_is_in_the_table() {
         // `integer` and `choice` look settings up by name: a typo would be a runtime error
         let c = cfg(json!({"access_token": "t"})).unwrap();

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 pub const START_PACE: u32 = 300;
 /// While requests succeed and wait for their slots, the pace doubles this often (until a 429, or
 /// up to the pace settled after one).
-pub const DOUBLING: Duration = Duration::from_millis(1000);
+const DOUBLING: Duration = Duration::from_millis(1000);
 /// After a 429, the pace settles at this share of the pace that was throttled.
 const SETTLE: f64 = 0.9;
 /// The run's first 429, and one that follows another within [`SOON`], halve the pace.
