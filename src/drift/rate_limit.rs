@@ -6,8 +6,8 @@
 //! every worker and lowers the pace: to just below the pace that was throttled, or by half for the
 //! run's first 429 and one soon after another (the bucket's burst hides how far a fast climb went
 //! past its rate); below that settled pace it climbs back fast, beyond it by 1 % a minute. A
-//! sustained outage pauses every worker too. Knows nothing of HTTP: the client tells it what
-//! happened.
+//! sustained outage pauses every worker too, and one request at a time probes it. Knows nothing
+//! of HTTP: the client tells it what happened.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -98,6 +98,8 @@ struct Inner {
     throttled_since: Option<Instant>,
     /// Transient failures since the last success.
     failures_in_row: u32,
+    /// During an outage: the pause after each probe, so that one request at a time probes.
+    probe_gap: Duration,
     /// When the pace last climbed (or may start climbing again after a pause).
     raised_at: Instant,
 }
@@ -152,6 +154,7 @@ impl RateLimiter {
                 throttles_in_row: 0,
                 throttled_since: None,
                 failures_in_row: 0,
+                probe_gap: Duration::ZERO,
                 raised_at: Instant::now(),
             }),
         }
@@ -212,15 +215,20 @@ impl RateLimiter {
                         if inner.sent.len() > SENT_LAST {
                             inner.sent.pop_front();
                         }
-                        Ok(slot)
+                        let probe = inner.failures_in_row >= OUTAGE_FAILURES;
+                        if probe {
+                            // an outage: this request probes, the others wait for its answer
+                            inner.paused_until = Some(slot + inner.probe_gap);
+                        }
+                        Ok((slot, probe))
                     }
                 }
             };
             match wait {
-                Ok(slot) => {
+                Ok((slot, probe)) => {
                     tokio::time::sleep_until(slot).await;
                     let paused = self.lock().paused_until.is_some_and(|p| p > Instant::now());
-                    if !paused {
+                    if probe || !paused {
                         return;
                     }
                 }
@@ -236,6 +244,10 @@ impl RateLimiter {
         let mut inner = self.lock();
         inner.throttles_in_row = 0;
         inner.throttled_since = None;
+        if inner.failures_in_row >= OUTAGE_FAILURES {
+            // the outage is over: nobody waits for a probe any more
+            inner.paused_until = None;
+        }
         inner.failures_in_row = 0;
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(inner.raised_at);
@@ -303,6 +315,7 @@ impl RateLimiter {
         let mut inner = self.lock();
         inner.failures_in_row += 1;
         if inner.failures_in_row >= OUTAGE_FAILURES {
+            inner.probe_gap = backoff;
             let until = Instant::now() + backoff;
             inner.paused_until = Some(inner.paused_until.map_or(until, |p| p.max(until)));
             inner.raised_at = inner.raised_at.max(until);
@@ -413,6 +426,28 @@ mod tests {
         );
         std::thread::sleep(Duration::from_millis(5));
         assert!(matches!(impatient.throttled(None), Throttle::GiveUp { .. }));
+    }
+
+    #[tokio::test]
+    async fn during_an_outage_one_request_at_a_time_probes() {
+        let limiter = RateLimiter::new(60_000, Duration::from_secs(60));
+        for _ in 0..OUTAGE_FAILURES {
+            limiter.failed(Duration::from_millis(100));
+        }
+        // after the pause one request probes; the next waits a gap for its answer
+        let start = Instant::now();
+        limiter.acquire().await;
+        let first = start.elapsed();
+        limiter.acquire().await;
+        assert!(start.elapsed() >= first + Duration::from_millis(90));
+        // a success ends the outage: nobody waits for a probe any more
+        limiter.succeeded();
+        assert!(limiter.lock().paused_until.is_none());
+        limiter.acquire().await;
+        assert!(
+            limiter.lock().paused_until.is_none(),
+            "no probe gap after it"
+        );
     }
 
     #[tokio::test]
