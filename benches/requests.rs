@@ -6,8 +6,12 @@
 //!   of the conversations changed, and a first sync killed at 25 %, 50 % and 75 % and resumed;
 //! - the safeguards against Drift's unknowns: an incremental run with the list in strict or loose
 //!   order, with and without lookback;
-//! - with `TAP_DRIFT_BENCH_SLOW=1`, the wall time of a 2 000-conversation sync under leaky buckets of
-//!   120 and 600 requests a minute (no Retry-After, the tap's ceiling 600), and a 3-minute outage.
+//! - with `TAP_DRIFT_BENCH_SLOW=1` (`=only`: this alone), a 2 000-conversation sync with the default
+//!   config (the tap finds Drift's pace by itself) under leaky buckets of 120, 600, 1 200, 3 000 and
+//!   6 000 requests a minute (no Retry-After, 20 held), answering at 0 and 50 ms, against the floor
+//!   the bucket allows, then where a second run's pace starts; and a 3-minute outage.
+//!   `TAP_DRIFT_BENCH_BUCKETS=600,1200` (without the outage) and `TAP_DRIFT_BENCH_LATENCIES_MS=0`
+//!   pick some of them.
 #![allow(clippy::print_stdout, clippy::expect_used)] // a benchmark reports on stdout, and panics on a failed run
 
 use std::collections::{BTreeSet, HashMap};
@@ -22,14 +26,21 @@ use tap_drift::drift::page::Pagination;
 use tap_drift::drift::span::Span;
 use tap_drift::streams::{Child, Parent, StreamDef, STREAMS};
 
-/// One run of the binary: the messages it wrote (all, or until a kill) and its wall time.
+/// One run of the binary: the messages it wrote (all, or until a kill), its wall time, and
+/// whether it succeeded.
 struct Ran {
     messages: Vec<Value>,
     wall: Duration,
+    ok: bool,
 }
 
 /// Runs the tap with `args`, SIGKILLing it after `kill_after` conversation records if asked.
 fn run(args: &[&Path], kill_after: Option<usize>) -> Ran {
+    run_logged(args, kill_after, Stdio::null())
+}
+
+/// [`run`], with its log going to `log`.
+fn run_logged(args: &[&Path], kill_after: Option<usize>, log: Stdio) -> Ran {
     let started = Instant::now();
     let mut command = Command::new(env!("CARGO_BIN_EXE_tap-drift"));
     for pair in args.chunks(2) {
@@ -37,7 +48,7 @@ fn run(args: &[&Path], kill_after: Option<usize>) -> Ran {
     }
     let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("tap starts");
     let reader = BufReader::new(child.stdout.take().expect("stdout"));
@@ -54,10 +65,11 @@ fn run(args: &[&Path], kill_after: Option<usize>) -> Ran {
             messages.push(m);
         }
     }
-    child.wait().expect("wait");
+    let status = child.wait().expect("wait");
     Ran {
         messages,
         wall: started.elapsed(),
+        ok: status.success(),
     }
 }
 
@@ -232,6 +244,15 @@ fn dataset(conversations: u32) -> Dataset {
     }
 }
 
+/// The number a log line gives a field (`key=N`), in the first line with `message`.
+fn logged(log: &str, message: &str, key: &str) -> Option<u64> {
+    let line = log.lines().find(|l| l.contains(message))?;
+    let value = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}=")))?;
+    value.parse().ok()
+}
+
 async fn start(data: Dataset, variants: Variants, faults: Faults) -> Emulator {
     let options = Options {
         variants,
@@ -367,33 +388,77 @@ async fn safeguards(n: u32, scratch: &Scratch) {
     }
 }
 
-/// Slow: a 2 000-conversation sync under leaky buckets, and through a 3-minute outage.
-async fn throttled(scratch: &Scratch) {
-    println!("\n### 2 000 conversations under Drift's rate limit (the tap's ceiling 600/min)\n");
-    println!(
-        "| bucket | requests | wall | floor (requests ÷ rate) | 429s |\n|---|---|---|---|---|"
+/// The numbers of a `TAP_DRIFT_BENCH_<name>` list, or `default`.
+fn numbers(name: &str, default: &[u32]) -> Vec<u32> {
+    std::env::var(format!("TAP_DRIFT_BENCH_{name}"))
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|_| default.to_vec())
+}
+
+/// One row of the pace table: a first sync of 2 000 conversations with the default config under a
+/// bucket of `per_minute` answering after `latency`, then a second run from its state.
+async fn paced(scratch: &Scratch, per_minute: u32, latency: Duration) {
+    let bucket = Bucket {
+        per_minute,
+        capacity: 20,
+        retry_after: false,
+    };
+    let faults = Faults {
+        bucket: Some(bucket),
+        latency,
+        ..Faults::default()
+    };
+    let emu = start(dataset(2_000), Variants::default(), faults).await;
+    let cfg = scratch.json(
+        "config.json",
+        &json!({"access_token": "bench", "api_url": emu.base_url}),
     );
-    for per_minute in [600, 120] {
-        let bucket = Bucket {
-            per_minute,
-            capacity: 20,
-            retry_after: false,
-        };
-        let emu = start(
-            dataset(2_000),
-            Variants::default(),
-            Faults {
-                bucket: Some(bucket),
-                ..Faults::default()
-            },
-        )
-        .await;
-        let cfg = config(&emu, scratch, json!({"requests_per_minute": 600}));
-        let ran = run(&[Path::new("--config"), &cfg], None);
-        let requests = emu.statuses().iter().filter(|s| **s != 429).count();
-        let throttled = emu.statuses().iter().filter(|s| **s == 429).count();
-        let floor = requests as f64 / f64::from(per_minute);
-        println!("| {per_minute}/min, no Retry-After | {requests} | {:.1} min | {floor:.1} min | {throttled} |", ran.wall.as_secs_f64() / 60.0);
+    let log = scratch.0.join("first.log");
+    let first = run_logged(
+        &[Path::new("--config"), &cfg],
+        None,
+        std::fs::File::create(&log).expect("log").into(),
+    );
+    let statuses = emu.statuses();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    let served = statuses.len() - throttled;
+    let floor = served as f64 / f64::from(per_minute);
+    let minutes = first.wall.as_secs_f64() / 60.0;
+    let settled = last_state(&first.messages)["pace"]["requests_per_minute"].clone();
+    let state = scratch.json("state.json", &last_state(&first.messages));
+    let second_log = scratch.0.join("second.log");
+    let second = run_logged(
+        &[Path::new("--config"), &cfg, Path::new("--state"), &state],
+        None,
+        std::fs::File::create(&second_log).expect("log").into(),
+    );
+    let text = std::fs::read_to_string(&second_log).unwrap_or_default();
+    let starts = logged(&text, "pace: starting", "start_per_minute")
+        .map_or("?".to_string(), |p| p.to_string());
+    let failed = match (first.ok, second.ok) {
+        (true, true) => "no",
+        _ => "YES",
+    };
+    println!(
+        "| {per_minute}/min | {} ms | {served} | {throttled} ({:.2} %) | {minutes:.2} min | {floor:.2} min | {:.2} | {failed} | {settled} | {starts} |",
+        latency.as_millis(),
+        throttled as f64 * 100.0 / statuses.len() as f64,
+        minutes / floor,
+    );
+}
+
+/// Slow: a 2 000-conversation sync with the default config under leaky buckets, and through a
+/// 3-minute outage.
+async fn throttled(scratch: &Scratch) {
+    println!("\n### 2 000 conversations under Drift's rate limit, default config (the tap finds the pace)\n");
+    println!("| bucket (no Retry-After, 20 held) | latency | requests answered | 429s (share of requests) | wall | floor (requests ÷ rate) | wall ÷ floor | a run failed | pace settled (run 1) | pace run 2 starts at |\n|---|---|---|---|---|---|---|---|---|---|");
+    for per_minute in numbers("BUCKETS", &[6_000, 3_000, 1_200, 600, 120]) {
+        for latency in numbers("LATENCIES_MS", &[0, 50]) {
+            paced(scratch, per_minute, Duration::from_millis(latency.into())).await;
+        }
+    }
+    if std::env::var_os("TAP_DRIFT_BENCH_BUCKETS").is_some() {
+        return; // some buckets were picked: the outage is not one of them
     }
     let outage = Outage {
         after: 2_000,
@@ -422,9 +487,12 @@ fn main() {
         .unwrap_or(10_000);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let scratch = Scratch::new();
-    runtime.block_on(costs(n, &scratch));
-    runtime.block_on(safeguards(n, &scratch));
-    if std::env::var_os("TAP_DRIFT_BENCH_SLOW").is_some() {
+    let slow = std::env::var("TAP_DRIFT_BENCH_SLOW").ok();
+    if slow.as_deref() != Some("only") {
+        runtime.block_on(costs(n, &scratch));
+        runtime.block_on(safeguards(n, &scratch));
+    }
+    if slow.is_some() {
         runtime.block_on(throttled(&scratch));
     }
 }

@@ -29,8 +29,8 @@ pub enum SettingKind {
     DateTime,
     /// An integer within a range.
     Integer {
-        /// The value when the setting is absent.
-        default: i64,
+        /// The value when the setting is absent (`None`: absent means something of its own).
+        default: Option<i64>,
         /// The smallest value accepted.
         min: i64,
         /// The largest value accepted.
@@ -75,7 +75,7 @@ impl SettingKind {
     pub fn default_text(&self) -> Option<String> {
         match self {
             SettingKind::Text { default } => default.map(str::to_string),
-            SettingKind::Integer { default, .. } => Some(default.to_string()),
+            SettingKind::Integer { default, .. } => default.map(|d| d.to_string()),
             SettingKind::Number { default, .. } => Some(default.to_string()),
             SettingKind::Choice { default, .. } => Some((*default).to_string()),
             SettingKind::Boolean { default } => Some(default.to_string()),
@@ -104,7 +104,20 @@ impl Setting {
 }
 
 const fn int(default: i64, min: i64, max: i64) -> SettingKind {
-    SettingKind::Integer { default, min, max }
+    SettingKind::Integer {
+        default: Some(default),
+        min,
+        max,
+    }
+}
+
+/// An integer setting whose absence means something of its own.
+const fn int_or_absent(min: i64, max: i64) -> SettingKind {
+    SettingKind::Integer {
+        default: None,
+        min,
+        max,
+    }
 }
 
 const fn number(default: f64, min: f64, max: f64) -> SettingKind {
@@ -135,8 +148,10 @@ pub static SETTINGS: &[Setting] = &[
         description: "Incremental streams re-read this far behind their bookmark, so a record that reached Drift's list late (a lagging search index) is still read; records already sent are recognised and not sent again." },
     Setting { name: "max_concurrency", kind: int(8, 1, 64),
         description: "Requests in flight at once when completing conversations." },
-    Setting { name: "requests_per_minute", kind: int(300, 1, 1_000_000),
-        description: "Client-side rate limit shared by every request of the run." },
+    Setting { name: "requests_per_minute", kind: int_or_absent(1, 1_000_000),
+        description: "A fixed pace: at most this many requests a minute, shared by every request of the run (after a 429 the pace drops, then climbs back, never above it). Absent (the default), the tap finds Drift's pace by itself: it starts at 300 a minute, or a little below the pace the last run settled on (kept in the state), climbs while requests succeed, settles just below the pace of the first 429, and never goes above max_requests_per_minute." },
+    Setting { name: "max_requests_per_minute", kind: int(6_000, 1, 1_000_000),
+        description: "The highest pace the tap climbs to when requests_per_minute is absent. Drift's limit is per app and undocumented, and other integrations of the org may share it: 6000 (100 a second) reads a 2 000-conversation account in about a minute, and leaves whatever Drift allows beyond it to them. Lower it to leave them more; ignored when requests_per_minute is set." },
     Setting { name: "request_timeout_seconds", kind: int(30, 1, 3600),
         description: "Timeout of one HTTP request, connect to last byte: a server that accepts and never answers costs this long per attempt." },
     Setting { name: "connect_timeout_seconds", kind: int(5, 1, 600),
@@ -222,8 +237,10 @@ pub struct Config {
     pub lookback_ms: i64,
     /// Concurrent requests when completing records.
     pub max_concurrency: usize,
-    /// Client-side rate limit.
-    pub requests_per_minute: u32,
+    /// A fixed pace (`None`: the tap finds Drift's pace by itself, up to `max_requests_per_minute`).
+    pub requests_per_minute: Option<u32>,
+    /// The highest pace a probing run climbs to.
+    pub max_requests_per_minute: u32,
     /// Per-request timeout.
     pub request_timeout_seconds: u64,
     /// Connect timeout.
@@ -321,8 +338,14 @@ fn bad(setting: &str, reason: impl Into<String>) -> Error {
     }
 }
 
-/// An integer setting, within the range its [`Setting`] declares.
+/// An integer setting, within the range its [`Setting`] declares; its default when absent.
 fn integer(raw: &Map<String, Value>, name: &str) -> Result<i64> {
+    optional_integer(raw, name)?.ok_or_else(|| bad(name, "has no default (a bug in tap-drift)"))
+}
+
+/// An integer setting, within the range its [`Setting`] declares; `None` when it is absent and
+/// has no default.
+fn optional_integer(raw: &Map<String, Value>, name: &str) -> Result<Option<i64>> {
     let Some(SettingKind::Integer { default, min, max }) = setting(name).map(|s| s.kind) else {
         return Err(bad(name, "is not an integer setting (a bug in tap-drift)"));
     };
@@ -334,7 +357,7 @@ fn integer(raw: &Map<String, Value>, name: &str) -> Result<i64> {
                 .as_i64()
                 .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()));
             match n {
-                Some(n) if (min..=max).contains(&n) => Ok(n),
+                Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
                 _ => Err(bad(
                     name,
                     format!("must be an integer from {min} to {max}, got {v}"),
@@ -541,7 +564,12 @@ impl Config {
             page_size: unsigned(raw, "page_size")?,
             lookback_ms: integer(raw, "lookback_seconds")? * 1000,
             max_concurrency: unsigned(raw, "max_concurrency")?,
-            requests_per_minute: unsigned(raw, "requests_per_minute")?,
+            requests_per_minute: optional_integer(raw, "requests_per_minute")?
+                .map(|n| {
+                    u32::try_from(n).map_err(|_| bad("requests_per_minute", "is out of range"))
+                })
+                .transpose()?,
+            max_requests_per_minute: unsigned(raw, "max_requests_per_minute")?,
             request_timeout_seconds: unsigned(raw, "request_timeout_seconds")?,
             connect_timeout_seconds: unsigned(raw, "connect_timeout_seconds")?,
             max_attempts: unsigned(raw, "max_attempts")?,
@@ -604,12 +632,32 @@ mod tests {
     }
 
     #[test]
+    fn an_absent_requests_per_minute_leaves_the_pace_to_the_tap() {
+        let c = cfg(json!({"access_token": "t"})).unwrap();
+        assert_eq!(c.requests_per_minute, None);
+        assert_eq!(c.max_requests_per_minute, 6_000);
+        let c = cfg(json!({"access_token": "t", "requests_per_minute": "600", "max_requests_per_minute": 900})).unwrap();
+        assert_eq!(
+            (c.requests_per_minute, c.max_requests_per_minute),
+            (Some(600), 900)
+        );
+        let e = cfg(json!({"access_token": "t", "requests_per_minute": 0}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("requests_per_minute") && e.contains("from 1"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn every_setting_read_by_name_is_in_the_table() {
         // `integer` and `choice` look settings up by name: a typo would be a runtime error
         let c = cfg(json!({"access_token": "t"})).unwrap();
         assert_eq!(c.timestamp_format, TimestampFormat::EpochMs);
         for s in SETTINGS {
             if let SettingKind::Integer { default, min, max } = s.kind {
+                let default = default.unwrap_or(min);
                 assert!(min <= default && default <= max, "{}", s.name);
                 assert!(min >= 0, "{} is read as unsigned", s.name);
             }

@@ -190,7 +190,7 @@ fn throttled(waited: std::time::Duration, retry_after: Option<std::time::Duratio
             )
         }
         None => format!(
-            "drift kept answering 429 (rate limited) for {} without a success, longer than max_throttle_wait_minutes: stopping with the last STATE; run again later, or lower requests_per_minute",
+            "drift kept answering 429 (rate limited) for {} without a success, longer than max_throttle_wait_minutes: stopping with the last STATE; run again later, or lower max_requests_per_minute (or a fixed requests_per_minute) to leave more of drift's limit to the org's other integrations",
             human(waited)
         ),
     }

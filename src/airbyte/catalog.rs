@@ -8,15 +8,23 @@ use serde_json::{json, Map, Value};
 
 use crate::config::{SettingKind, SETTINGS};
 use crate::singer::catalog::{selected, Replication, Selected, StreamInfo};
+use crate::singer::state::PACE_KEY;
 
 /// The connection specification: every setting, typed, with its range and default.
 pub fn connection_specification() -> Value {
     let mut props = Map::new();
     for s in SETTINGS {
         let mut p = match s.kind {
-            SettingKind::Integer { default, min, max } => {
-                json!({"type": "integer", "default": default, "minimum": min, "maximum": max})
-            }
+            SettingKind::Integer {
+                default: Some(default),
+                min,
+                max,
+            } => json!({"type": "integer", "default": default, "minimum": min, "maximum": max}),
+            SettingKind::Integer {
+                default: None,
+                min,
+                max,
+            } => json!({"type": "integer", "minimum": min, "maximum": max}),
             SettingKind::Number { default, min, max } => {
                 json!({"type": "number", "default": default, "minimum": min, "maximum": max})
             }
@@ -122,7 +130,9 @@ const AIRBYTE_KEYS: &[&str] = &["type", "stream", "global", "data", "state"];
 /// An Airbyte state (a list of STREAM states, a GLOBAL one, a LEGACY one, or one of them alone) →
 /// the tap's Singer-shaped state value. An object that is no Airbyte state is read as a Singer
 /// state (its bookmarks, a Meltano-wrapped one, or keys the state reader names and drops); a
-/// LEGACY state without bookmarks is said in a warning naming what it holds.
+/// LEGACY state without bookmarks is said in a warning naming what it holds. The remembered pace
+/// rides in each stream's state (the platform keeps those whole; see [`with_pace`]), or in a
+/// GLOBAL state's `shared_state` or a LEGACY state's data: the latest copy is the state's pace.
 pub fn state(input: Value) -> Result<Value, String> {
     let messages = match input {
         Value::Array(items) => items,
@@ -131,19 +141,24 @@ pub fn state(input: Value) -> Result<Value, String> {
         }
         other => vec![other],
     };
-    let mut bookmarks = Map::new();
+    let (mut bookmarks, mut paces) = (Map::new(), Vec::new());
     for m in messages {
         let m = m.get("state").cloned().unwrap_or(m); // a whole STATE message, or its state
         match m.get("type").and_then(Value::as_str) {
-            Some("STREAM") => add(&mut bookmarks, m.get("stream"))?,
+            Some("STREAM") => add(&mut bookmarks, &mut paces, m.get("stream"))?,
             Some("GLOBAL") => {
+                paces.extend(
+                    m.pointer(&format!("/global/shared_state/{PACE_KEY}"))
+                        .cloned(),
+                );
                 let states = m.pointer("/global/stream_states").and_then(Value::as_array);
                 for s in states.ok_or("a GLOBAL state has no global.stream_states list")? {
-                    add(&mut bookmarks, Some(s))?;
+                    add(&mut bookmarks, &mut paces, Some(s))?;
                 }
             }
             Some("LEGACY") | None => {
                 let data = m.get("data").cloned().unwrap_or(m);
+                paces.extend(data.get(PACE_KEY).cloned());
                 match data.get("bookmarks").and_then(Value::as_object) {
                     Some(b) => bookmarks.extend(b.clone()),
                     None => tracing::warn!(
@@ -159,7 +174,31 @@ pub fn state(input: Value) -> Result<Value, String> {
             }
         }
     }
-    Ok(json!({"bookmarks": bookmarks}))
+    let mut singer = json!({"bookmarks": bookmarks});
+    if let Some(pace) = latest(paces) {
+        singer[PACE_KEY] = pace;
+    }
+    Ok(singer)
+}
+
+/// The copy of the pace written by the latest run (by its `run_started_at`; RFC 3339 in UTC, as
+/// the tap writes it, sorts as text).
+fn latest(paces: Vec<Value>) -> Option<Value> {
+    let at = |p: &Value| {
+        p.get("run_started_at")
+            .and_then(Value::as_str)
+            .map(String::from)
+    };
+    paces.into_iter().filter(|p| !p.is_null()).max_by_key(at)
+}
+
+/// A stream's state as `source-drift` writes it: its bookmark, with the run's pace beside it.
+pub fn with_pace(bookmark: &Value, pace: Option<&Value>) -> Value {
+    let mut state = bookmark.clone();
+    if let (Value::Object(s), Some(pace)) = (&mut state, pace) {
+        s.insert(PACE_KEY.into(), pace.clone());
+    }
+    state
 }
 
 /// An object's keys for a message ("a, b", or what the value is when it is no object).
@@ -171,17 +210,23 @@ fn keys_of(v: &Value) -> String {
     }
 }
 
-/// One stream's state (`{stream_descriptor, stream_state}`) into the bookmarks (a stream without
-/// a state has none to add).
-fn add(bookmarks: &mut Map<String, Value>, stream: Option<&Value>) -> Result<(), String> {
+/// One stream's state (`{stream_descriptor, stream_state}`) into the bookmarks, and the pace it
+/// carries into `paces` (a stream without a state has none to add).
+fn add(
+    bookmarks: &mut Map<String, Value>,
+    paces: &mut Vec<Value>,
+    stream: Option<&Value>,
+) -> Result<(), String> {
     let name = stream
         .and_then(|s| s.pointer("/stream_descriptor/name"))
         .and_then(Value::as_str)
         .ok_or("a stream state has no stream_descriptor.name: pass the STATE messages source-drift wrote")?;
     match stream.and_then(|s| s.get("stream_state")) {
         None | Some(Value::Null) => {}
-        Some(state @ Value::Object(_)) => {
-            bookmarks.insert(name.to_string(), state.clone());
+        Some(Value::Object(state)) => {
+            let mut state = state.clone();
+            paces.extend(state.remove(PACE_KEY));
+            bookmarks.insert(name.to_string(), Value::Object(state));
         }
         Some(_) => return Err(format!("the state of stream `{name}` is not an object")),
     }
@@ -249,5 +294,26 @@ mod tests {
         );
         let none = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "users"}, "stream_state": null}}]);
         assert_eq!(state(none).unwrap()["bookmarks"], json!({}));
+    }
+
+    #[test]
+    fn the_pace_rides_in_each_stream_state_and_the_latest_copy_wins() {
+        let bm = json!({"replication_key": "updatedAt", "replication_key_value": 5});
+        let old = json!({"requests_per_minute": 900, "run_started_at": "2026-01-01T00:00:00.000Z"});
+        let new =
+            json!({"requests_per_minute": 1200, "run_started_at": "2026-02-01T00:00:00.000Z"});
+        let stream = |name: &str, pace: &Value| json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": with_pace(&bm, Some(pace))}});
+        let singer = state(json!([stream("users", &old), stream("accounts", &new)])).unwrap();
+        assert_eq!(singer["pace"], new);
+        assert_eq!(singer["bookmarks"]["users"], bm, "the bookmark without it");
+        let global = json!({"type": "GLOBAL", "global": {"shared_state": {"pace": new}, "stream_states": [{"stream_descriptor": {"name": "users"}, "stream_state": with_pace(&bm, Some(&old))}]}});
+        assert_eq!(state(global).unwrap()["pace"], new);
+        let legacy = json!({"type": "LEGACY", "data": {"bookmarks": {"users": bm}, "pace": old}});
+        assert_eq!(state(legacy).unwrap()["pace"], old);
+        assert!(state(json!([stream("users", &Value::Null)]))
+            .unwrap()
+            .get("pace")
+            .is_none());
+        assert_eq!(with_pace(&bm, None), bm);
     }
 }

@@ -1,6 +1,6 @@
 //! The Airbyte protocol's writer, an [`Output`] for the sync engine: RECORD with `emitted_at`,
-//! per-stream STATE (the protocol's STREAM state: each stream's bookmark object, written when it
-//! changed and when the stream ends), and TRACE stream statuses (STARTED, RUNNING at its first
+//! per-stream STATE (the protocol's STREAM state: each stream's bookmark object with the run's
+//! pace beside it, written when it changed and when the stream ends), and TRACE stream statuses (STARTED, RUNNING at its first
 //! record, COMPLETE or INCOMPLETE). Through the one owner of stdout; no ACTIVATE_VERSION (Airbyte's
 //! destinations handle full refreshes themselves).
 
@@ -9,9 +9,10 @@ use std::io;
 
 use serde_json::{Map, Value};
 
-use crate::airbyte::message;
+use crate::airbyte::{catalog, message};
 use crate::out::output::{Output, StreamEnd, StreamStart};
 use crate::out::stdout::Lines;
+use crate::singer::state::PACE_KEY;
 
 /// Writes Airbyte messages.
 pub struct Writer {
@@ -24,6 +25,8 @@ pub struct Writer {
     started: Vec<String>,
     /// Streams that ended, whose status is written after their last STATE (the next checkpoint).
     ended: Vec<(String, &'static str)>,
+    /// The pace of the last checkpoint, which every stream's state carries.
+    pace: Option<Value>,
 }
 
 impl Writer {
@@ -35,6 +38,7 @@ impl Writer {
             counts: HashMap::new(),
             started: Vec::new(),
             ended: Vec::new(),
+            pace: None,
         }
     }
 
@@ -94,9 +98,11 @@ impl Output for Writer {
     }
 
     fn checkpoint(&mut self, state: &Value) -> io::Result<()> {
+        self.pace = state.get(PACE_KEY).cloned();
         for stream in self.started.clone() {
             if let Some(bm) = bookmark(state, &stream) {
-                self.state_of(&stream, bm, false)?;
+                let with_pace = catalog::with_pace(bm, self.pace.as_ref());
+                self.state_of(&stream, &with_pace, false)?;
             }
         }
         self.statuses()?;
@@ -125,7 +131,8 @@ impl Writer {
         for (stream, status) in std::mem::take(&mut self.ended) {
             // a stream that stopped short keeps the state it had: nothing replaces it
             if status == "COMPLETE" && !self.written.contains_key(&stream) {
-                self.state_of(&stream, &Value::Object(Map::new()), true)?;
+                let none = catalog::with_pace(&Value::Object(Map::new()), self.pace.as_ref());
+                self.state_of(&stream, &none, true)?;
             }
             self.lines.json(&message::stream_status(&stream, status))?;
         }

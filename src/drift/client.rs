@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::drift::auth::{Auth, OnRotate, TOKEN_PATH};
-use crate::drift::rate_limit::{RateLimiter, Throttle};
+use crate::drift::rate_limit::{Learnt, RateLimiter, Throttle};
 use crate::drift::request::{Envelope, Request};
 use crate::drift::retry::{backoff, decide, jitter, Context, Decision, Outcome, FIRST_CONTACT};
 use crate::drift::spool::{self, Fault, Spool};
@@ -195,7 +195,10 @@ impl DriftClient {
             http: http_client(config)?,
             base: config.api_url.as_str().trim_end_matches('/').to_string(),
             auth: Auth::new(config.access_token.clone(), config.oauth.clone(), on_rotate),
-            limiter: RateLimiter::new(config.requests_per_minute, patience),
+            limiter: match config.requests_per_minute {
+                Some(fixed) => RateLimiter::new(fixed, patience),
+                None => RateLimiter::probing(config.max_requests_per_minute, patience),
+            },
             capped: capped
                 .iter()
                 .map(|(prefix, per_minute)| (*prefix, RateLimiter::new(*per_minute, patience)))
@@ -235,6 +238,17 @@ impl DriftClient {
     /// The effective pace (requests a minute) and the 429s seen so far.
     pub fn pace(&self) -> (f64, u64) {
         self.limiter.stats()
+    }
+
+    /// Starts the pace from what the last run learnt; the pace it starts at, or `None` when
+    /// `requests_per_minute` fixes it.
+    pub fn resume_pace(&self, last: Learnt) -> Option<f64> {
+        self.limiter.resume(last)
+    }
+
+    /// What this run learnt of Drift's pace, for the next run (`None` when it is fixed).
+    pub fn learnt_pace(&self) -> Option<Learnt> {
+        self.limiter.learnt()
     }
 
     /// Replaces the access token by OAuth2 refresh. A token request that cannot connect before

@@ -14,12 +14,13 @@ use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
 
 use crate::config::Config;
+use crate::drift::rate_limit::{Learnt, START_PACE};
 use crate::drift::DriftClient;
 use crate::error::Result;
 use crate::out::output::Output;
 use crate::out::tally::Tally;
 use crate::singer::catalog::Selected;
-use crate::singer::state::State;
+use crate::singer::state::{Pace, State};
 use crate::streams::attributes::{self, TypedColumn};
 use crate::sync::{self, Run, Synced, TestMode};
 use crate::{drift, streams, time};
@@ -135,9 +136,11 @@ impl Session {
         state.keep_known(&names);
         let planned = sync::plan(selected, &mut state, &self.config, started_ms, how.test)
             .map_err(how.state_error)?;
+        let client = self.client().await?;
+        start_pace(&client, state.pace(), &self.config);
         let typed = self.typed_columns().await?.to_vec();
         let run = Run::new(
-            self.client().await?,
+            client,
             self.config.clone(),
             state,
             out,
@@ -145,6 +148,37 @@ impl Session {
             typed,
         );
         run.sync(planned, how.had_state).await
+    }
+}
+
+/// Starts the client's pace from the one the state remembers, and says in one line where it
+/// starts and why.
+fn start_pace(client: &drift::DriftClient, remembered: Option<Pace>, config: &Config) {
+    let max = config.max_requests_per_minute;
+    let Some(last) = remembered else {
+        if config.requests_per_minute.is_none() {
+            let start = START_PACE.min(max);
+            tracing::info!(start_per_minute = start, max_per_minute = max, "pace: none remembered in the state; starting at {start} requests a minute and climbing while drift allows");
+        }
+        return;
+    };
+    let learnt = Learnt {
+        per_minute: last.per_minute,
+        limit_found: last.limit_found,
+    };
+    let remembered = last.per_minute.round() as u64;
+    match client.resume_pace(learnt) {
+        Some(start) => tracing::info!(
+            start_per_minute = start.round() as u64,
+            remembered_per_minute = remembered,
+            max_per_minute = max,
+            limit_found = last.limit_found,
+            "pace: starting a little below the pace the last run settled on (or reached, without a 429, when limit_found is false)"
+        ),
+        None => tracing::info!(
+            remembered_per_minute = remembered,
+            "pace: requests_per_minute fixes it; the pace the state remembers is ignored"
+        ),
     }
 }
 

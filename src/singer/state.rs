@@ -1,14 +1,66 @@
-//! Singer STATE in the Meltano SDK shape: `{"bookmarks": {stream: {"replication_key", "replication_key_value"}}}`.
+//! Singer STATE in the Meltano SDK shape: `{"bookmarks": {stream: {"replication_key", "replication_key_value"}}}`,
+//! plus the pace the last run settled on (`"pace": {"requests_per_minute", "limit_found",
+//! "run_started_at"}`, beside the bookmarks: targets and Meltano keep a STATE value whole).
 //! Read tolerantly: a Meltano-wrapped state or a whole STATE message is unwrapped, SDK leftovers
 //! inside a stream's bookmark are carried forward, and what the tap does not know at all (keys
 //! beside `bookmarks`, bookmarks of streams it does not have) is dropped with one warning naming
-//! it ([`State::keep_known`]). Bookmarks are epoch milliseconds. Pure: the caller reads files,
-//! supplies the clock and the stream names, and names the file in errors (errors here are
-//! reasons, without a path).
+//! it ([`State::keep_known`]); a pace it cannot read is ignored with a warning (it only saves
+//! time). Bookmarks are epoch milliseconds. Pure: the caller reads files, supplies the clock and
+//! the stream names, and names the file in errors (errors here are reasons, without a path).
 
 use serde_json::{json, Map, Value};
 
 use crate::time::parse_timestamp_ms;
+
+/// The key of the remembered pace, beside `bookmarks`.
+pub const PACE_KEY: &str = "pace";
+
+/// The pace a run settled on, kept in the state for the next run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pace {
+    /// Requests a minute.
+    pub per_minute: f64,
+    /// Whether a 429 came near it (else it is as far as a run climbed without one).
+    pub limit_found: bool,
+    /// When the run that wrote it started (RFC 3339), if the state says: of several copies (an Airbyte
+    /// state keeps one per stream), the latest is used.
+    pub run_started_at: Option<String>,
+}
+
+impl Pace {
+    /// The pace as the state keeps it (a whole number of requests a minute).
+    pub fn to_value(&self) -> Value {
+        let mut v = json!({"requests_per_minute": self.per_minute.round().max(1.0) as u64,
+            "limit_found": self.limit_found});
+        if let Some(at) = &self.run_started_at {
+            v["run_started_at"] = json!(at);
+        }
+        v
+    }
+
+    /// Reads a pace as the state keeps it.
+    pub fn from_value(v: &Value) -> Result<Pace, String> {
+        let per_minute = v
+            .get("requests_per_minute")
+            .and_then(Value::as_f64)
+            .filter(|p| p.is_finite() && *p >= 1.0)
+            .ok_or("its requests_per_minute is not a number of at least 1")?;
+        let limit_found = match v.get("limit_found") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err("its limit_found is not true or false".into()),
+        };
+        let run_started_at = v
+            .get("run_started_at")
+            .and_then(Value::as_str)
+            .map(String::from);
+        Ok(Pace {
+            per_minute,
+            limit_found,
+            run_started_at,
+        })
+    }
+}
 
 /// The run's state: the whole input value, with this run's bookmarks written into it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -213,6 +265,24 @@ impl State {
         }
     }
 
+    /// The pace the last run settled on, if the state keeps one it can read (one it cannot is
+    /// ignored with a warning: the run finds the pace again).
+    pub fn pace(&self) -> Option<Pace> {
+        let v = self.value.get(PACE_KEY).filter(|v| !v.is_null())?;
+        match Pace::from_value(v) {
+            Ok(pace) => Some(pace),
+            Err(why) => {
+                tracing::warn!("ignoring the state's pace ({why}: {v}): the run finds Drift's pace again from 300 a minute");
+                None
+            }
+        }
+    }
+
+    /// Keeps the pace this run learnt, for the next run.
+    pub fn set_pace(&mut self, pace: &Pace) {
+        self.value.insert(PACE_KEY.into(), pace.to_value());
+    }
+
     /// The value to emit in a STATE message.
     pub fn to_value(&self) -> Value {
         let mut v = self.value.clone();
@@ -221,9 +291,9 @@ impl State {
     }
 }
 
-/// The top-level keys of a state the tap knows: its bookmarks, and the Singer spec's
+/// The top-level keys of a state the tap knows: its bookmarks, the pace, and the Singer spec's
 /// `currently_syncing` (carried as it is).
-const KNOWN_KEYS: &[&str] = &["bookmarks", "currently_syncing"];
+const KNOWN_KEYS: &[&str] = &["bookmarks", PACE_KEY, "currently_syncing"];
 
 /// A state value without the wrappings it may come in: Meltano's export (`{"singer_state": …}`,
 /// one info line) and a whole STATE message (a warning: a common mistake), in any nesting.
@@ -336,6 +406,38 @@ mod tests {
         let mut s = State::from_value(json!({"bookmarks": {"tickets": bm}})).unwrap();
         s.keep_known(&["users"]);
         assert_eq!(s.to_value(), json!({"bookmarks": {}}));
+    }
+
+    #[test]
+    fn the_pace_is_kept_beside_the_bookmarks_and_a_bad_one_is_ignored() {
+        let bm = json!({"replication_key": "updatedAt", "replication_key_value": 5});
+        let mut s = State::from_value(json!({"bookmarks": {"users": bm}})).unwrap();
+        assert_eq!(s.pace(), None);
+        let pace = Pace {
+            per_minute: 2_716.4,
+            limit_found: true,
+            run_started_at: Some("2026-01-01T00:00:00Z".into()),
+        };
+        s.set_pace(&pace);
+        let kept = json!({"requests_per_minute": 2_716, "limit_found": true, "run_started_at": "2026-01-01T00:00:00Z"});
+        assert_eq!(
+            s.to_value(),
+            json!({"bookmarks": {"users": bm}, "pace": kept})
+        );
+        let mut again = State::from_value(s.to_value()).unwrap();
+        again.keep_known(&["users"]);
+        assert_eq!(again.to_value()["pace"], kept, "a key the tap knows");
+        let read = again.pace().unwrap();
+        assert_eq!((read.per_minute, read.limit_found), (2_716.0, true));
+        for bad in [
+            json!({"requests_per_minute": "fast"}),
+            json!({"requests_per_minute": 0}),
+            json!(7),
+            json!({"requests_per_minute": 10, "limit_found": "yes"}),
+        ] {
+            let s = State::from_value(json!({"pace": bad})).unwrap();
+            assert_eq!(s.pace(), None, "{bad}");
+        }
     }
 
     #[test]

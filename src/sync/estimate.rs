@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::drift::page::{self, Order, Pages, Pagination};
+use crate::drift::rate_limit::START_PACE;
 use crate::drift::read::key_text;
 use crate::drift::request::{Envelope, Request};
 use crate::drift::span::{self, Span};
@@ -19,9 +20,6 @@ use crate::drift::DriftClient;
 use crate::error::Result;
 use crate::singer::catalog::Selected;
 use crate::streams::{self, Child, StreamDef, STREAMS};
-
-/// The default of `requests_per_minute`, for comparison when another pace is configured.
-const DEFAULT_PACE: u32 = 300;
 
 /// What the calls taught: sizes and ratios the request counts follow from.
 #[derive(Debug, Default)]
@@ -327,7 +325,7 @@ pub async fn run(
     let (first, hourly): (f64, f64) = lines
         .iter()
         .fold((0.0, 0.0), |(a, b), l| (a + l.first, b + l.hourly));
-    let pace = config.requests_per_minute;
+    let pace = config.requests_per_minute.unwrap_or(START_PACE);
     let updated = sizes.last_hour.map_or("?".into(), |h| h.to_string());
     let counted = STREAMS
         .iter()
@@ -343,10 +341,24 @@ pub async fn run(
         "hourly run ({updated} {counted} updated in the last hour): {hourly:.0} requests, about {}",
         hours(hourly, pace)
     );
-    if pace != DEFAULT_PACE {
-        let _ = writeln!(text, "at the default {DEFAULT_PACE} requests a minute: first sync about {}, hourly run about {}", hours(first, DEFAULT_PACE), hours(hourly, DEFAULT_PACE));
-    }
-    let _ = writeln!(text, "(learnt with {} requests; Drift's rate limit, not the tap, sets these times: raise requests_per_minute if Drift allows your app more)", sizes.spent);
+    let _ = match config.requests_per_minute {
+        Some(fixed) if fixed != START_PACE => writeln!(
+            text,
+            "at {START_PACE} requests a minute: first sync about {}, hourly run about {}",
+            hours(first, START_PACE),
+            hours(hourly, START_PACE)
+        ),
+        Some(_) => Ok(()),
+        None => {
+            let max = config.max_requests_per_minute;
+            writeln!(text, "the tap starts at {START_PACE} a minute and climbs while Drift allows, up to max_requests_per_minute; at {max} a minute: first sync about {}, hourly run about {}", hours(first, max), hours(hourly, max))
+        }
+    };
+    let _ = writeln!(
+        text,
+        "(learnt with {} requests; Drift's rate limit, not the tap, sets these times)",
+        sizes.spent
+    );
     if sizes.window.is_none() {
         let _ = writeln!(
             text,

@@ -22,7 +22,7 @@ use crate::out::output::{Output, StreamEnd, StreamStart};
 use crate::out::tally::{Ended, Tally};
 use crate::signal;
 use crate::singer::conform::conform;
-use crate::singer::state::State;
+use crate::singer::state::{Pace, State};
 use crate::streams::attributes::TypedColumn;
 use crate::streams::{Child, StreamDef, STREAMS};
 use crate::sync::pass::{Member, Pass, TakenParent};
@@ -67,6 +67,19 @@ impl<'o, O: Output> Run<'o, O> {
 
     fn tally(&self) -> &Tally {
         self.client.tally()
+    }
+
+    /// Writes a STATE: the bookmarks, and the pace this run learnt so far (none is learnt with a
+    /// fixed `requests_per_minute`, nor in a connection test: the state's own is carried).
+    fn checkpoint(&mut self) -> std::io::Result<()> {
+        if let (Some(learnt), None) = (self.client.learnt_pace(), self.test) {
+            self.state.set_pace(&Pace {
+                per_minute: learnt.per_minute,
+                limit_found: learnt.limit_found,
+                run_started_at: crate::time::ms_to_rfc3339(self.started_ms),
+            });
+        }
+        self.out.checkpoint(&self.state.to_value())
     }
 }
 
@@ -155,10 +168,7 @@ impl<O: Output> Run<'_, O> {
             Err(Error::Output(_)) => {}
             Err(Error::Interrupted(s)) => {
                 // every line handed over is whole; they go out if stdout takes them in time
-                let written = self
-                    .out
-                    .checkpoint(&self.state.to_value())
-                    .and_then(|()| self.out.flush());
+                let written = self.checkpoint().and_then(|()| self.out.flush());
                 match written {
                     Ok(()) => tracing::warn!("{s} received: the last STATE was written; stopping"),
                     Err(e) => tracing::warn!("{s} received: no last STATE was written, {e}; stopping (the next run starts from the last STATE the target took)"),
@@ -166,7 +176,7 @@ impl<O: Output> Run<'_, O> {
             }
             Err(_) => {
                 // best effort: the run already failed, and the error is what gets reported
-                let _ = self.out.checkpoint(&self.state.to_value());
+                let _ = self.checkpoint();
                 let _ = self.out.flush();
             }
             Ok(_) => self.out.flush()?,
@@ -177,7 +187,7 @@ impl<O: Output> Run<'_, O> {
 
     async fn passes(&mut self, planned: Vec<Planned<'_>>, had_state: bool) -> Result<Synced> {
         if had_state {
-            self.out.checkpoint(&self.state.to_value())?;
+            self.checkpoint()?;
         }
         let (mut planned, mut synced) = self.readable(planned).await?;
         for def in STREAMS.iter().filter(|d| d.parent.is_none()) {
@@ -195,7 +205,7 @@ impl<O: Output> Run<'_, O> {
             }
             synced.extend(self.pass(Pass::new(def, own, kids)).await?);
         }
-        self.out.checkpoint(&self.state.to_value())?;
+        self.checkpoint()?;
         Ok(synced)
     }
 
@@ -631,7 +641,7 @@ impl<O: Output> Run<'_, O> {
         let written = pass.written();
         let resumable = self.record_progress(pass);
         if pass.progress.checkpoint_due(written) || resumable {
-            self.out.checkpoint(&self.state.to_value())?;
+            self.checkpoint()?;
         }
         if pass.progress.report_due() {
             let (pace, throttled) = self.client.pace();
@@ -696,7 +706,7 @@ impl<O: Output> Run<'_, O> {
             self.tally().end(m.def.name, Ended::Complete);
             synced.read.push(m.def.name);
         }
-        self.out.checkpoint(&self.state.to_value())?;
+        self.checkpoint()?;
         Ok(synced)
     }
 }

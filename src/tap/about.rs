@@ -34,9 +34,18 @@ pub fn description() -> String {
 /// A setting's property in the settings JSON Schema.
 fn setting_schema(s: &Setting) -> Value {
     let mut p = match s.kind {
-        SettingKind::Integer { default, min, max } => {
+        SettingKind::Integer {
+            default: Some(default),
+            min,
+            max,
+        } => {
             json!({"type": ["integer", "null"], "default": default, "minimum": min, "maximum": max})
         }
+        SettingKind::Integer {
+            default: None,
+            min,
+            max,
+        } => json!({"type": ["integer", "null"], "minimum": min, "maximum": max}),
         SettingKind::Number { default, min, max } => {
             json!({"type": ["number", "null"], "default": default, "minimum": min, "maximum": max})
         }

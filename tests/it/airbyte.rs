@@ -489,3 +489,45 @@ async fn a_state_file_not_there_yet_is_a_first_read_and_stray_stream_states_are_
         .iter()
         .all(|s| !s.to_string().contains("tickets")));
 }
+
+#[tokio::test]
+async fn the_pace_rides_in_every_stream_state_and_the_next_read_starts_from_it() {
+    let emu = emulator(small()).await;
+    let dir = TempDir::new("airbyte-pace");
+    let probing = json!({"requests_per_minute": null, "max_requests_per_minute": 3_000});
+    let cfg = dir.json("config.json", &config_for(&emu, probing));
+    let catalog = dir.json("catalog.json", &configured(&discover(&cfg).await));
+    let run1 = read(&cfg, &catalog, None).await;
+    assert!(run1.ok);
+    let kept = run1.kept_states();
+    let states = kept.as_array().expect("stream states");
+    assert_eq!(states.len(), all_streams().len(), "one per stream read");
+    for s in states {
+        let pace = &s["stream"]["stream_state"]["pace"];
+        assert_eq!(
+            pace["requests_per_minute"], 3_000,
+            "climbed to its cap: {s}"
+        );
+        assert_eq!(pace["limit_found"], false, "{s}");
+    }
+    let run2 = read(&cfg, &catalog, Some(&dir.json("state.json", &kept))).await;
+    assert!(run2.ok);
+    let started: Vec<&str> = run2
+        .of("LOG")
+        .into_iter()
+        .filter_map(|l| l["log"]["message"].as_str())
+        .filter(|m| m.contains("pace: starting a little below"))
+        .collect();
+    assert_eq!(started.len(), 1, "{started:?}");
+    let log = started[0];
+    assert_eq!(
+        crate::pace::logged(log, "pace", "remembered_per_minute"),
+        Some(3_000)
+    );
+    assert_eq!(
+        crate::pace::logged(log, "pace", "start_per_minute"),
+        Some(2_700)
+    );
+    // the bookmarks came back without it: nothing changed in Drift, nothing read again
+    assert!(run2.records("conversations").is_empty());
+}

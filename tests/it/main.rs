@@ -12,6 +12,7 @@ mod incremental;
 mod matrix;
 mod meltano;
 mod more_streams;
+mod pace;
 mod patience;
 mod resilience;
 mod resume;

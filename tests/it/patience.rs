@@ -120,9 +120,11 @@ async fn a_leaky_bucket_slower_than_the_ceiling_without_retry_after_slows_the_ta
     assert!(out.status.success(), "{}", stderr(&out));
     assert_truth(&emu, &check_output(&out));
     let throttled = emu.statuses().iter().filter(|s| **s == 429).count();
-    // The bound: the pace starts at 600/min and drops by 30 % per 429, so it is below the bucket's
-    // 120/min after at most 5 of them (600 × 0.7^5 = 101); past that it climbs back fast only to 80 %
-    // of the pace that was throttled, then by 3/min, so at most one more 429 a minute.
+    // The bound: the pace starts at its fixed 600/min; the first 429 halves it, and so does one
+    // within 10 s of the last (600 / 2³ = 75 is below the bucket's 120/min); a later one sets it at
+    // 90 % of the pace requests actually went at, which overflowed the bucket only by what it held;
+    // it climbs back fast to that, then by 1 % of it a minute: a handful of 429s, then at most one
+    // more a minute.
     let minutes = started.elapsed().as_secs().div_ceil(60) as usize;
     assert!(throttled >= 1, "the bucket was hit");
     assert!(

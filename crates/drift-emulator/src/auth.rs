@@ -174,6 +174,9 @@ fn echo(status: StatusCode, token: &str) -> Response {
 async fn serve(s: &Shared, n: u32, path: &str, token: &str, req: Request, next: Next) -> Response {
     let fault = s.options.faults.decide(n, path, &mut lock(&s.fault_state));
     let echoing = s.options.faults.echo_authorization;
+    if !s.options.faults.latency.is_zero() {
+        tokio::time::sleep(s.options.faults.latency).await;
+    }
     match fault {
         Fault::None => next.run(req).await,
         Fault::Hang(d) => {

@@ -28,7 +28,8 @@ pub struct Outage {
 }
 
 /// Drift's rate limit as a leaky bucket: it drains `per_minute` requests a minute and holds
-/// `capacity`; a request that would overflow it is answered 429.
+/// `capacity`; a request that would overflow it is answered 429 (with `Retry-After`, or without it,
+/// as Drift promises none). Drift publishes no number: tests pick any rate.
 #[derive(Debug, Clone, Copy)]
 pub struct Bucket {
     /// How fast the bucket drains.
@@ -46,6 +47,9 @@ pub struct Faults {
     pub outage: Option<Outage>,
     /// A leaky-bucket rate limit.
     pub bucket: Option<Bucket>,
+    /// Every answer leaves this long after its request came (a fixed network and server delay;
+    /// the bucket counts the request when it comes).
+    pub latency: Duration,
     /// Error bodies echo the request's Authorization header (as a careless proxy does).
     pub echo_authorization: bool,
     /// Lists answer their first page again and again, each time with a fresh cursor.
