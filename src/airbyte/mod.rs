@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::input::{bad_file, parse_json_file, state_error, state_exists};
-use crate::out::output::Discard;
+use crate::out::output::{Discard, Schemas};
 use crate::out::stdout::Lines;
 use crate::out::tally::Tally;
 use crate::session::persist;
@@ -114,9 +114,13 @@ async fn discovered(c: &ConfigArgs) -> Result<Vec<StreamInfo>> {
     if !sandbox && !config::has_credentials(&raw) {
         return discover::known(config::timestamp_format(&raw)?);
     }
-    let session = open(c).await?;
+    let mut session = open(c).await?;
     match known(&session).await {
-        Ok(known) => Ok(known),
+        Ok(known) => {
+            // the sample's schemas are compared with the catalog's, which is never flattened
+            session.config.flattening = None;
+            Ok(sampled(&session, known).await)
+        }
         Err(e) => {
             tracing::warn!("could not ask Drift for the account's contact attributes ({e}): the catalog has the column tables' schemas only");
             let config = &session.config;
@@ -127,6 +131,38 @@ async fn discovered(c: &ConfigArgs) -> Result<Vec<StreamInfo>> {
             )
         }
     }
+}
+
+/// The streams grown by the fields a sample of the account carries that their column tables
+/// lack: one record of each stream, read as `check` reads them. So a field Drift started to send
+/// (which `read`'s records carry already) is in the catalog from the next `discover` on. With
+/// `new_fields: drop`, or when the sample cannot be read, the streams stay as they are.
+async fn sampled(session: &Session, mut known: Vec<StreamInfo>) -> Vec<StreamInfo> {
+    if !session.config.add_new_fields {
+        return known;
+    }
+    let all = crate::singer::catalog::select_all(&known);
+    let mut seen = Schemas::default();
+    let how = How {
+        test: Some(TestMode::OneRecord),
+        had_state: false,
+        state_error: state_error(None),
+    };
+    if let Err(e) = session.sync(&all, State::default(), &mut seen, how).await {
+        tracing::warn!("could not sample the account's records ({e}): the catalog has only the fields the tap's tables know");
+        return known;
+    }
+    for info in &mut known {
+        let sampled = seen.0.get(info.name).and_then(|s| s.get("properties"));
+        let props = info.schema.get_mut("properties");
+        let (Some(Value::Object(sampled)), Some(Value::Object(props))) = (sampled, props) else {
+            continue;
+        };
+        for (field, schema) in sampled {
+            props.entry(field).or_insert_with(|| schema.clone());
+        }
+    }
+    known
 }
 
 /// The raw config, without the `sandbox` key, and whether it asks for the sandbox.

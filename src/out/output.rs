@@ -3,6 +3,7 @@
 //! `sync/`. Owns no I/O itself and knows neither Singer's nor Drift's shapes: records are JSON
 //! objects, and the state is the engine's checkpoint value.
 
+use std::collections::HashMap;
 use std::io;
 
 use serde_json::{Map, Value};
@@ -69,6 +70,39 @@ impl Output for Discard {
     }
     fn schema_changed(&mut self, _: StreamStart<'_>) -> io::Result<()> {
         Ok(())
+    }
+    fn record(
+        &mut self,
+        _: &str,
+        _: &Map<String, Value>,
+        _: &str,
+        _: Option<i64>,
+    ) -> io::Result<()> {
+        Ok(())
+    }
+    fn checkpoint(&mut self, _: &Value) -> io::Result<()> {
+        Ok(())
+    }
+    fn stream_end(&mut self, _: &str, _: StreamEnd) -> io::Result<()> {
+        Ok(())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An output that keeps each stream's latest schema and no record: what a sample of the account
+/// taught about the fields its streams carry.
+#[derive(Debug, Default)]
+pub struct Schemas(pub HashMap<String, Value>);
+
+impl Output for Schemas {
+    fn stream_start(&mut self, start: StreamStart<'_>) -> io::Result<()> {
+        self.0.insert(start.stream.into(), start.schema.clone());
+        Ok(())
+    }
+    fn schema_changed(&mut self, start: StreamStart<'_>) -> io::Result<()> {
+        self.stream_start(start)
     }
     fn record(
         &mut self,

@@ -434,15 +434,55 @@ async fn a_field_the_catalog_lacks_is_carried_by_the_records() {
         },
         ..Options::new(TOKEN)
     };
-    let emu = emulator_with(small(), options).await;
+    let emu = emulator_with(small(), options.clone()).await;
     let dir = TempDir::new("airbyte-new-fields");
     let cfg = dir.json("config.json", &config_for(&emu, json!({})));
-    let catalog = dir.json("catalog.json", &configured(&discover(&cfg).await));
+    let discovered = discover(&cfg).await;
+    let catalog = dir.json("catalog.json", &configured(&discovered));
     let run = read(&cfg, &catalog, None).await;
     assert!(run.ok);
     let conversations = run.records("conversations");
     assert_eq!(conversations.len(), truth(&emu, "conversations").len());
     assert!(conversations.iter().all(|r| r["priority"] == "high"));
+    // discover sampled a record of each stream: the new fields are in the catalog, typed from
+    // the emulator's values; with new_fields: drop they are not
+    let new = [
+        ("conversations", "priority"),
+        ("users", "teamIds"),
+        ("messages", "reactions"),
+        ("accounts", "segment"),
+    ];
+    let declared = |catalog: &Value, stream: &str, field: &str| {
+        let streams = catalog["streams"].as_array().expect("streams");
+        let s = streams.iter().find(|s| s["name"] == stream).expect(stream);
+        s["json_schema"]["properties"][field]["type"].clone()
+    };
+    for (stream, field) in new {
+        let mut probe = json!({});
+        options.variants.shape(stream, &mut probe);
+        let kind = match &probe[field] {
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            other => panic!("the emulator adds {stream}.{field}: {other}"),
+        };
+        let want = json!([kind, "null"]);
+        assert_eq!(
+            declared(&discovered, stream, field),
+            want,
+            "{stream}.{field}"
+        );
+    }
+    let dropping = dir.json(
+        "drop.json",
+        &config_for(&emu, json!({"new_fields": "drop"})),
+    );
+    let plain = discover(&dropping).await;
+    for (stream, field) in new {
+        assert!(
+            declared(&plain, stream, field).is_null(),
+            "{stream}.{field}"
+        );
+    }
 }
 
 #[tokio::test]
