@@ -136,6 +136,8 @@ pub static SETTINGS: &[Setting] = &[
         description: "OAuth2 refresh token. Drift may replace it at every refresh: the tap then writes the new one back into the config file it came from (never into a log), or warns once that it could not." },
     Setting { name: "start_date", kind: SettingKind::DateTime,
         description: "RFC 3339 timestamp; records updated before it are skipped when a stream has no bookmark." },
+    Setting { name: "end_date", kind: SettingKind::DateTime,
+        description: "RFC 3339 timestamp, optional: no record whose replication key is after it is emitted (conversations, messages and conversation metrics by their update, accounts by theirs, meetings by their slot start), and no bookmark passes it. Streams read whole (FULL_TABLE) ignore it, as they ignore start_date. For a backfill of one range, with a state of its own." },
     Setting { name: "api_url", kind: SettingKind::Text { default: Some(DEFAULT_API_URL) },
         description: "Base URL of the Drift API (any http or https URL: a proxy, or the emulator)." },
     Setting { name: "user_agent", kind: SettingKind::Text { default: Some("tap-drift/<version>") },
@@ -225,6 +227,8 @@ pub struct Config {
     pub oauth: Option<OAuth>,
     /// Lower bound for streams without bookmark, epoch ms.
     pub start_date_ms: Option<i64>,
+    /// No record whose replication value is after this is emitted; no bookmark passes it.
+    pub end_date_ms: Option<i64>,
     /// API base URL, without trailing slash.
     pub api_url: reqwest::Url,
     /// User-Agent header.
@@ -501,17 +505,31 @@ fn credentials(raw: &Map<String, Value>) -> Result<(Option<Secret>, Option<OAuth
     Ok((access_token, oauth))
 }
 
-fn start_date(raw: &Map<String, Value>) -> Result<Option<i64>> {
-    string(raw, "start_date")?
+fn date(raw: &Map<String, Value>, name: &str) -> Result<Option<i64>> {
+    string(raw, name)?
         .map(|s| {
             parse_timestamp_ms(s).ok_or_else(|| {
                 bad(
-                    "start_date",
+                    name,
                     format!("is not an RFC 3339 timestamp (e.g. 2024-01-01T00:00:00Z): {s:?}"),
                 )
             })
         })
         .transpose()
+}
+
+/// `start_date` and `end_date`, the second after the first.
+fn dates(raw: &Map<String, Value>) -> Result<(Option<i64>, Option<i64>)> {
+    let (start, end) = (date(raw, "start_date")?, date(raw, "end_date")?);
+    if let (Some(s), Some(e)) = (start, end) {
+        if e <= s {
+            return Err(bad(
+                "end_date",
+                "is not after start_date: set end_date later than start_date, or leave it out",
+            ));
+        }
+    }
+    Ok((start, end))
 }
 
 /// The base URL: http or https with a host; no control character (the URL parser would drop a
@@ -554,11 +572,13 @@ impl Config {
             .map(str::to_string)
             .unwrap_or_else(|| format!("tap-drift/{}", env!("CARGO_PKG_VERSION")));
         sendable("user_agent", &user_agent)?;
+        let (start_date_ms, end_date_ms) = dates(raw)?;
         Ok(Config {
             timestamp_format: timestamp_format(raw)?,
             access_token,
             oauth,
-            start_date_ms: start_date(raw)?,
+            start_date_ms,
+            end_date_ms,
             api_url: api_url(raw)?,
             user_agent,
             page_size: unsigned(raw, "page_size")?,
@@ -621,6 +641,10 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("api_url"));
+        let both = json!({"access_token": "t", "start_date": "2024-02-01T00:00:00Z", "end_date": "2024-01-01T00:00:00Z"});
+        assert!(cfg(both).unwrap_err().to_string().contains("end_date"));
+        let range = json!({"access_token": "t", "start_date": "2024-01-01T00:00:00Z", "end_date": "2024-02-01T00:00:00Z"});
+        assert_eq!(cfg(range).unwrap().end_date_ms, Some(1_706_745_600_000));
         assert!(cfg(json!({"access_token": "t", "start_date": "yesterday"}))
             .unwrap_err()
             .to_string()

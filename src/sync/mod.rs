@@ -118,6 +118,17 @@ fn not_in_future(
     }
 }
 
+/// A bookmark after `end_date` leaves its stream nothing to read: said once, as a backfill that
+/// was handed the regular schedule's state would otherwise read nothing silently.
+fn before_end(bookmark: Option<i64>, stream: &str, end: Option<i64>) -> Option<i64> {
+    if let (Some(b), Some(e)) = (bookmark, end) {
+        if b > e {
+            tracing::warn!(stream, "the bookmark is after end_date: none of the stream's records is read (a backfill of an earlier range wants a state of its own)");
+        }
+    }
+    bookmark
+}
+
 /// Reads every selected stream's bookmark once, into its window: from the bookmark minus the
 /// lookback (skipping the records the state remembers sending), else from `start_date`;
 /// FULL_TABLE streams read everything. Bookmarks never pass `started_ms`, which is also the version
@@ -137,13 +148,19 @@ pub fn plan<'s>(
         };
         let window = match sel.replication {
             Replication::Incremental(k) => BookmarkWindow::new(
-                not_in_future(state, sel.name, k, started_ms)?,
+                before_end(
+                    not_in_future(state, sel.name, k, started_ms)?,
+                    sel.name,
+                    config.end_date_ms,
+                ),
                 config.start_date_ms,
                 state.recent(sel.name),
                 config.lookback_ms,
                 started_ms,
             )
-            .resuming(state.progress(sel.name).and_then(ResumePoint::from_value)),
+            .resuming(state.progress(sel.name).and_then(ResumePoint::from_value))
+            .until(config.end_date_ms),
+            // what a stream read whole does not emit is taken as deleted: no date bounds it
             Replication::FullTable => BookmarkWindow::everything(),
         };
         let version = read_whole(sel, def, test).then_some(started_ms);

@@ -453,7 +453,12 @@ impl<O: Output> Run<'_, O> {
                     .collect()
             })
             .unwrap_or_default();
-        pages.within(lower, span::upper(span, self.started_ms), metrics)
+        let mut upper = span::upper(span, self.started_ms);
+        if let Some(end) = self.config.end_date_ms {
+            // nothing after end_date is taken: no span asks beyond it
+            upper = upper.min(end).max(lower);
+        }
+        pages.within(lower, upper, metrics)
     }
 
     /// The parents' own records, completed concurrently, written in list order.

@@ -85,8 +85,10 @@ pub struct BookmarkWindow {
     lower: Option<i64>,
     /// How far behind its bookmark the window starts, in ms.
     lookback_ms: i64,
-    /// No bookmark goes past this (the sync's start).
+    /// No bookmark goes past this (the sync's start, or `end_date` when earlier).
     cap: i64,
+    /// No record with a value above this is taken (`end_date`).
+    upper: Option<i64>,
     /// The pairs an earlier run sent (from the state), as (key text, value).
     sent: HashSet<(String, i64)>,
     /// The same pairs, to remember again if they stay within the lookback.
@@ -152,6 +154,21 @@ impl BookmarkWindow {
         }
     }
 
+    /// The same window, taking no record with a value after `end` (and so moving no bookmark
+    /// past it).
+    pub fn until(mut self, end: Option<i64>) -> Self {
+        self.upper = end;
+        if let Some(e) = end {
+            self.cap = self.cap.min(e);
+        }
+        self
+    }
+
+    /// The inclusive upper bound (`end_date`), if any.
+    pub fn upper(&self) -> Option<i64> {
+        self.upper
+    }
+
     /// The inclusive lower bound.
     pub fn lower(&self) -> Option<i64> {
         self.lower
@@ -162,6 +179,7 @@ impl BookmarkWindow {
     pub fn accepts(&self, value: Option<i64>, key: &Value) -> bool {
         match (self.lower, value) {
             (Some(l), Some(v)) if v < l => false,
+            (_, Some(v)) if self.upper.is_some_and(|u| v > u) => false,
             (_, Some(v)) if self.resumed.as_ref().is_some_and(|p| p.covers(v, key)) => false,
             (_, Some(v)) => !self.sent.contains(&(key.to_string(), v)),
             (_, None) => true,
@@ -279,6 +297,18 @@ mod tests {
         assert!(BookmarkWindow::everything().accepts(Some(0), &json!(1)));
         let start = BookmarkWindow::new(None, Some(50), vec![], 300, 5_000);
         assert_eq!(start.lower(), Some(50), "start_date has no lookback");
+    }
+
+    #[test]
+    fn end_date_takes_nothing_after_it_and_caps_the_bookmark() {
+        let mut w = BookmarkWindow::new(None, None, vec![], 0, 5_000).until(Some(2_000));
+        assert!(w.accepts(Some(2_000), &json!(1)), "inclusive");
+        assert!(!w.accepts(Some(2_001), &json!(2)));
+        assert!(w.accepts(None, &json!(3)), "no value: taken");
+        w.saw(Some(2_000), &json!(1));
+        assert_eq!(w.bookmark().map(|b| b.0), Some(2_000));
+        let later = BookmarkWindow::new(None, None, vec![], 0, 1_000).until(Some(2_000));
+        assert_eq!(later.cap, 1_000, "the sync's start caps it when earlier");
     }
 
     #[test]

@@ -571,3 +571,40 @@ async fn the_pace_rides_in_every_stream_state_and_the_next_read_starts_from_it()
     // the bookmarks came back without it: nothing changed in Drift, nothing read again
     assert!(run2.records("conversations").is_empty());
 }
+
+#[tokio::test]
+async fn end_date_bounds_a_read_and_its_stream_states() {
+    let emu = emulator(small()).await;
+    let mut updated: Vec<i64> = truth(&emu, "conversations")
+        .iter()
+        .filter_map(|c| c["updatedAt"].as_i64())
+        .collect();
+    updated.sort_unstable();
+    let end = updated[updated.len() / 3];
+    let end_text = chrono::DateTime::from_timestamp_millis(end)
+        .expect("ms")
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let dir = TempDir::new("airbyte-end-date");
+    let cfg = dir.json(
+        "config.json",
+        &config_for(&emu, json!({"end_date": end_text})),
+    );
+    let catalog = dir.json("catalog.json", &configured(&discover(&cfg).await));
+    let run = read(&cfg, &catalog, None).await;
+    assert!(run.ok);
+    let want = updated.iter().filter(|u| **u <= end).count();
+    let got = run.records("conversations");
+    assert_eq!(got.len(), want, "the conversations up to end_date");
+    assert!(got.iter().all(|c| c["updatedAt"].as_i64() <= Some(end)));
+    let marks: Vec<i64> = run
+        .of("STATE")
+        .iter()
+        .map(|m| &m["state"]["stream"])
+        .filter(|s| s["stream_descriptor"]["name"] == "conversations")
+        .filter_map(|s| s["stream_state"]["replication_key_value"].as_i64())
+        .collect();
+    assert!(
+        !marks.is_empty() && marks.iter().all(|m| *m <= end),
+        "{marks:?}"
+    );
+}
