@@ -26,7 +26,7 @@ pub fn wanted() -> bool {
     std::io::stderr().is_terminal()
         && !std::io::stdout().is_terminal()
         && std::env::var("TERM").map_or(true, |t| t != "dumb")
-        && !std::env::var("TAP_DRIFT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"))
+        && !crate::out::logging::json_lines()
 }
 
 struct Bars {
