@@ -304,6 +304,11 @@ m_deleted() { # users are read whole (FULL_TABLE + ACTIVATE_VERSION): the 2 dele
     equal "the deleted ones are the first two" "1290000 1290013" "$(psql -c 'select id from meltano.users where _sdc_deleted_at is not null order by id' | tr '\n' ' ' | sed 's/ $//')" || ok=1
     return $ok
 }
+m_structured() { # the tap declares structured-logging: Meltano parses its lines (level, message with fields)
+    grep -Eq '\[info +\] tap-drift +stream finished stream=conversations records=' meltano-run1.log \
+        || { echo "      no parsed 'stream finished' line of tap-drift"; return 1; }
+    if grep -Eq 'tap-drift +(INFO|\{)' meltano-run1.log; then echo "      unparsed tap-drift lines"; return 1; fi
+}
 m_config_test() { meltano config test tap-drift > meltano-config-test.log 2>&1 || { tail -5 meltano-config-test.log; return 1; }; }
 m_select() { meltano select tap-drift --list --all > meltano-select.log 2>&1 && grep -q "conversations.participants" meltano-select.log; }
 check "meltano run tap-drift target-postgres (1st run)" m_run1
@@ -312,6 +317,7 @@ check "meltano: state has bookmarks for every incremental stream" m_state
 check "meltano run tap-drift target-postgres (2nd run, incremental)" m_run2
 check "meltano: 2nd run added only what changed" m_incremental
 check "meltano: users deleted in Drift get _sdc_deleted_at (ACTIVATE_VERSION)" m_deleted
+check "meltano parses tap-drift's log lines (structured-logging)" m_structured
 check "meltano config test tap-drift" m_config_test
 check "meltano select tap-drift --list --all" m_select
 
@@ -323,7 +329,7 @@ check "the Meltano Hub definition validates against the Hub's schemas" \
 #     email hashed (users become agents, without phone, email as md5(email)).
 m_mapped() {
     TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=mapped TAP_DRIFT__SELECT='["users.*", "accounts.*"]' \
-        meltano run tap-drift drift-tidy target-postgres > meltano-mapped.log 2>&1 || { tail -30 meltano-mapped.log; return 1; }
+        meltano run --state-id-suffix mapped tap-drift drift-tidy target-postgres > meltano-mapped.log 2>&1 || { tail -30 meltano-mapped.log; return 1; }
     local ok=0
     equal "mapped.agents rows" "$(truth users)" "$(rows mapped.agents)" || ok=1
     equal "a users table" "0" "$(psql -c "select count(*) from information_schema.tables where table_schema='mapped' and table_name='users'")" || ok=1
@@ -394,6 +400,15 @@ check "two orgs: two emulated accounts that differ" orgs_setup
 check "two orgs: meltano run per org, each into its own schema with its own rows" orgs_first
 check "two orgs: a state ID per org" orgs_state
 check "two orgs: both incremental on the second run" orgs_second
+
+# 9e. The README's Meltano recipe, run as written (see the script for the two lines it replaces): a
+#     new project, the extractor from the Hub definition, the loader, and a sandbox run.
+readme_recipe() {
+    bash "$HERE/readme_recipe.sh" "$REPO" "$WORK/recipe" "$(dirname "$TAP")" "$PGPORT" > recipe.log 2>&1 \
+        || { tail -40 recipe.log; return 1; }
+    table_counts tap_drift
+}
+check "the README's Meltano recipe runs as written and loads every record" readme_recipe
 
 # 10. Meltano installing the tap from a wheel (pip_url), as users without a Rust toolchain do.
 wheel_install() {

@@ -89,7 +89,8 @@ fn plain(f: &Fields) -> String {
     line
 }
 
-/// A line in the Meltano SDK's JSON log format.
+/// A line in the Meltano SDK's JSON log format. The message carries the fields too, as the plain
+/// line does: Meltano's console shows a parsed line's message, not its other keys.
 fn sdk_json(level: &str, mut f: Fields) -> String {
     let (logger, message, metric) = match f.extra.remove("metric") {
         Some(Value::String(m)) => (
@@ -97,7 +98,7 @@ fn sdk_json(level: &str, mut f: Fields) -> String {
             "METRIC".to_string(),
             serde_json::from_str(&m).ok(),
         ),
-        _ => ("tap_drift", f.message, None),
+        _ => ("tap_drift", plain(&f), None),
     };
     let stream = f.extra.get("stream").cloned().unwrap_or(Value::Null);
     let mut obj = json!({

@@ -255,6 +255,10 @@ async fn an_sdk_logging_config_from_meltano_sets_json_lines_and_the_level() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
+    // the message carries the fields, as Meltano's console shows only the message
+    assert!(lines.iter().any(|v| v["message"]
+        .as_str()
+        .is_some_and(|m| m.starts_with("stream finished stream=conversations records=137 "))));
     assert!(lines
         .iter()
         .any(|v| v["metric_info"]["metric"] == "record_count"
