@@ -2,7 +2,9 @@
 # End-to-end checks of tap-drift's output against the real consumers, on the built-in sandbox
 # (the Drift emulator, over HTTP on 127.0.0.1): singer-check-tap, target-jsonl, MeltanoLabs and
 # pipelinewise target-postgres on a private PostgreSQL cluster, and Meltano (twice, incrementally,
-# with its own state), plus a Meltano install from a wheel (pip_url); then source-drift, the
+# with its own state; its log lines parsed), meltano-map-transformer after the tap, two Drift orgs
+# (two inheriting extractors), the README's Meltano recipe as written, the Meltano Hub definition
+# against the Hub's schemas, plus a Meltano install from a wheel (pip_url); then source-drift, the
 # Airbyte source, under Airbyte's protocol models and PyAirbyte, and tap-drift under airbyte-cdk's
 # Singer-tap wrapper.
 # Needs: the Rust toolchain, Python 3 with venv, and root for apt-get when PostgreSQL is missing.
