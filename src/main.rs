@@ -13,7 +13,14 @@ use tap_drift::out::tally::Tally;
 use tap_drift::tap::cli::{Cli, Mode};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli =
+        match Cli::parse().with_sandbox_env(std::env::var("TAP_DRIFT_SANDBOX").ok().as_deref()) {
+            Ok(cli) => cli,
+            Err(e) => {
+                eprintln!("CRITICAL {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let tally = Tally::new();
     let display = match cli.mode() {
         Mode::Sync(_) if display::wanted() => Some(Display::start(tally.clone())),

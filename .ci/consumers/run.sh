@@ -2,7 +2,9 @@
 # End-to-end checks of tap-drift's output against the real consumers, on the built-in sandbox
 # (the Drift emulator, over HTTP on 127.0.0.1): singer-check-tap, target-jsonl, MeltanoLabs and
 # pipelinewise target-postgres on a private PostgreSQL cluster, and Meltano (twice, incrementally,
-# with its own state), plus a Meltano install from a wheel (pip_url); then source-drift, the
+# with its own state; its log lines parsed), meltano-map-transformer after the tap, two Drift orgs
+# (two inheriting extractors), the README's Meltano recipe as written, the Meltano Hub definition
+# against the Hub's schemas, plus a Meltano install from a wheel (pip_url); then source-drift, the
 # Airbyte source, under Airbyte's protocol models and PyAirbyte, and tap-drift under airbyte-cdk's
 # Singer-tap wrapper.
 # Needs: the Rust toolchain, Python 3 with venv, and root for apt-get when PostgreSQL is missing.
@@ -54,6 +56,8 @@ declare -A PKG=(
     [pyairbyte]="airbyte==0.71.3"
     [abproto]="airbyte-protocol-models==0.18.0 jsonschema==4.23.0"
     [abcdk]="airbyte-cdk==0.81.6"
+    [map]="meltano-map-transform==0.12.3"
+    [hub]="jsonschema==4.23.0 PyYAML==6.0.2"
 )
 pids=()
 for v in "${!PKG[@]}"; do
@@ -252,7 +256,22 @@ project["plugins"]["loaders"] = [{
     "executable": f"{work}/venv-mlpg/bin/target-postgres",
     "settings": [{"name": n} for n in ("host", "port", "user", "password", "database", "default_target_schema")],
     "config": {"host": "127.0.0.1", "port": int(port), "user": "postgres", "password": "x",
-               "database": "drift", "default_target_schema": "meltano"},
+               "database": "drift", "default_target_schema": "$MELTANO_EXTRACT__LOAD_SCHEMA"},
+}]
+extractors = project["plugins"]["extractors"]
+extractors[0]["load_schema"] = "meltano"
+# one extractor per Drift organization, as the README's recipe has them, each with its own emulated
+# account (another seed) standing for its own token
+for org, seed in (("acme", "11"), ("globex", "12")):
+    extractors.append({"name": f"tap-drift--{org}", "inherit_from": "tap-drift",
+                       "load_schema": f"drift_{org}", "env": {"TAP_DRIFT_SANDBOX_SEED": seed}})
+# meltano-map-transformer (the Hub's name), from its virtual environment, with the README's mapping
+project["plugins"]["mappers"] = [{
+    "name": "meltano-map-transformer", "namespace": "meltano_map_transformer",
+    "executable": f"{work}/venv-map/bin/meltano-map-transform",
+    "settings": [{"name": "stream_maps", "kind": "object"}],
+    "mappings": [{"name": "drift-tidy", "config": {"stream_maps": {
+        "users": {"__alias__": "agents", "phone": "__NULL__", "email": "md5(email)"}}}}],
 }]
 yaml.safe_dump(project, open(dst, "w"), sort_keys=False)
 EOF
@@ -287,6 +306,11 @@ m_deleted() { # users are read whole (FULL_TABLE + ACTIVATE_VERSION): the 2 dele
     equal "the deleted ones are the first two" "1290000 1290013" "$(psql -c 'select id from meltano.users where _sdc_deleted_at is not null order by id' | tr '\n' ' ' | sed 's/ $//')" || ok=1
     return $ok
 }
+m_structured() { # the tap declares structured-logging: Meltano parses its lines (level, message with fields)
+    grep -Eq '\[info +\] tap-drift +stream finished stream=conversations records=' meltano-run1.log \
+        || { echo "      no parsed 'stream finished' line of tap-drift"; return 1; }
+    if grep -Eq 'tap-drift +(INFO|\{)' meltano-run1.log; then echo "      unparsed tap-drift lines"; return 1; fi
+}
 m_config_test() { meltano config test tap-drift > meltano-config-test.log 2>&1 || { tail -5 meltano-config-test.log; return 1; }; }
 m_select() { meltano select tap-drift --list --all > meltano-select.log 2>&1 && grep -q "conversations.participants" meltano-select.log; }
 check "meltano run tap-drift target-postgres (1st run)" m_run1
@@ -295,8 +319,98 @@ check "meltano: state has bookmarks for every incremental stream" m_state
 check "meltano run tap-drift target-postgres (2nd run, incremental)" m_run2
 check "meltano: 2nd run added only what changed" m_incremental
 check "meltano: users deleted in Drift get _sdc_deleted_at (ACTIVATE_VERSION)" m_deleted
+check "meltano parses tap-drift's log lines (structured-logging)" m_structured
 check "meltano config test tap-drift" m_config_test
 check "meltano select tap-drift --list --all" m_select
+
+# 9b. The Meltano Hub definition (generated from the settings table) against the Hub's own schemas.
+check "the Meltano Hub definition validates against the Hub's schemas" \
+    venv-hub/bin/python "$REPO/.ci/hub/validate.py" "$REPO/.ci/hub/schemas" "$REPO/hub/_data"
+
+# 9c. meltano-map-transformer between the tap and the loader: a stream aliased, a field dropped, an
+#     email hashed (users become agents, without phone, email as md5(email)).
+m_mapped() {
+    TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=mapped TAP_DRIFT__SELECT='["users.*", "accounts.*"]' \
+        meltano run --state-id-suffix mapped tap-drift drift-tidy target-postgres > meltano-mapped.log 2>&1 || { tail -30 meltano-mapped.log; return 1; }
+    local ok=0
+    equal "mapped.agents rows" "$(truth users)" "$(rows mapped.agents)" || ok=1
+    equal "a users table" "0" "$(psql -c "select count(*) from information_schema.tables where table_schema='mapped' and table_name='users'")" || ok=1
+    equal "mapped.agents.phone columns" "0" "$(psql -c "select count(*) from information_schema.columns where table_schema='mapped' and table_name='agents' and column_name='phone'")" || ok=1
+    equal "emails hashed: md5 of the tap's" "$(truth users)" \
+        "$(psql -c 'select count(*) from mapped.agents a join ml.users u using (id) where a.email = md5(u.email)')" || ok=1
+    equal "mapped.accounts rows (not mapped)" "$(truth accounts)" "$(rows mapped.accounts)" || ok=1
+    return $ok
+}
+check "meltano run tap-drift meltano-map-transformer target-postgres: alias, drop, hash" m_mapped
+
+# 9d. Two Drift organizations: two extractors inheriting from tap-drift, each with its own emulated
+#     account (TAP_DRIFT_SANDBOX_SEED), its own schema (load_schema) and its own state ID.
+orgs_setup() {
+    local ok=0
+    for org in acme:11 globex:12; do
+        TAP_DRIFT_SANDBOX_SEED=${org#*:} "$TAP" --sandbox > "org-${org%:*}.jsonl" 2> /dev/null || return 1
+    done
+    ACME=$(python3 "$HERE/count.py" org-acme.jsonl)
+    GLOBEX=$(python3 "$HERE/count.py" org-globex.jsonl)
+    echo "      acme: $ACME"
+    echo "      globex: $GLOBEX"
+    [ "$ACME" != "$GLOBEX" ] || { echo "      the two emulated accounts are the same"; ok=1; }
+    return $ok
+}
+org_rows() { # org_rows ORG COUNTS: every table of the org's schema has the org's records
+    local ok=0
+    for s in $STREAMS; do
+        equal "drift_$1.$s rows" "$(python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$2" "$s")" "$(rows "drift_$1.$s")" || ok=1
+    done
+    return $ok
+}
+orgs_run() { # orgs_run N [ENV...]: both orgs, one `meltano run` each, as an orchestrator would
+    local n=$1 org
+    shift
+    for org in acme globex; do
+        (cd "$WORK/meltano" && env "$@" "$WORK/venv-meltano/bin/meltano" run "tap-drift--$org" target-postgres) \
+            > "meltano-$org-$n.log" 2>&1 || { tail -30 "meltano-$org-$n.log"; return 1; }
+    done
+}
+orgs_first() {
+    orgs_run 1 || return 1
+    local ok=0
+    org_rows acme "$ACME" || ok=1
+    org_rows globex "$GLOBEX" || ok=1
+    equal "the orgs' users differ (same ids, other names)" "t" \
+        "$(psql -c 'select count(*) > 0 from drift_acme.users a join drift_globex.users g using (id) where a.name <> g.name')" || ok=1
+    return $ok
+}
+orgs_state() {
+    local ok=0
+    meltano state list > meltano-states.log 2>&1 || return 1
+    grep -qx "dev:tap-drift--acme-to-target-postgres" meltano-states.log || { echo "      no state ID for acme"; ok=1; }
+    grep -qx "dev:tap-drift--globex-to-target-postgres" meltano-states.log || { echo "      no state ID for globex"; ok=1; }
+    return $ok
+}
+orgs_second() {
+    orgs_run 2 TAP_DRIFT_SANDBOX_CHANGES=5 || return 1
+    local ok=0 org
+    for org in acme globex; do
+        grep -q "stream finished stream=conversations records=5 " "meltano-$org-2.log" || { echo "      $org: run 2 did not read exactly the 5 changed conversations"; ok=1; }
+        grep -q "stream finished stream=accounts records=0 " "meltano-$org-2.log" || { echo "      $org: run 2 re-read accounts"; ok=1; }
+    done
+    equal "drift_acme.messages rows (5 new)" "$(($(python3 -c "import json,sys; print(json.loads(sys.argv[1])['messages'])" "$ACME") + 5))" "$(rows drift_acme.messages)" || ok=1
+    return $ok
+}
+check "two orgs: two emulated accounts that differ" orgs_setup
+check "two orgs: meltano run per org, each into its own schema with its own rows" orgs_first
+check "two orgs: a state ID per org" orgs_state
+check "two orgs: both incremental on the second run" orgs_second
+
+# 9e. The README's Meltano recipe, run as written (see the script for the two lines it replaces): a
+#     new project, the extractor from the Hub definition, the loader, and a sandbox run.
+readme_recipe() {
+    bash "$HERE/readme_recipe.sh" "$REPO" "$WORK/recipe" "$(dirname "$TAP")" "$PGPORT" > recipe.log 2>&1 \
+        || { tail -40 recipe.log; return 1; }
+    table_counts tap_drift
+}
+check "the README's Meltano recipe runs as written and loads every record" readme_recipe
 
 # 10. Meltano installing the tap from a wheel (pip_url), as users without a Rust toolchain do.
 wheel_install() {

@@ -26,7 +26,7 @@ pub fn wanted() -> bool {
     std::io::stderr().is_terminal()
         && !std::io::stdout().is_terminal()
         && std::env::var("TERM").map_or(true, |t| t != "dumb")
-        && !std::env::var("TAP_DRIFT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"))
+        && !crate::out::logging::json_lines()
 }
 
 struct Bars {
@@ -203,16 +203,40 @@ fn totals(rows: &[Row], elapsed: Duration) -> String {
     )
 }
 
-/// The summary table that replaces the display at the end.
+/// The width the summary table keeps within: an 80-column terminal's, less one.
+const TABLE_WIDTH: usize = 79;
+
+/// `text` wrapped at spaces into lines of at most `width` characters, each starting with `indent`.
+fn wrapped(text: &str, indent: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::from(indent);
+    for word in text.split(' ') {
+        if line.len() > indent.len() && line.chars().count() + 1 + word.chars().count() > width {
+            out += &line;
+            out.push('\n');
+            line = String::from(indent);
+        }
+        if line.len() > indent.len() {
+            line.push(' ');
+        }
+        line += word;
+    }
+    out + &line + "\n"
+}
+
+/// The summary table that replaces the display at the end, within [`TABLE_WIDTH`] columns: a
+/// stream's status is one word, its reason (a skipped stream's, say) wrapped on the lines below.
 pub fn table(rows: &[Row], elapsed: Duration) -> String {
     let mut t = format!(
-        "\n{:<22} {:>10} {:>7} {:>9} {:>9} {:>10}  {}\n",
-        "stream", "records", "pages", "requests", "per min", "time", "status"
+        "\n{:<20} {:>9} {:>7} {:>9} {:>7} {:>11} {}\n",
+        "stream", "records", "pages", "requests", "/min", "time", "status"
     );
     for row in rows.iter().filter(|r| r.is_stream) {
+        let status = row.status();
+        let (word, why) = status.split_once(": ").unwrap_or((&status, ""));
         let _ = writeln!(
             t,
-            "{:<22} {:>10} {:>7} {:>9} {:>9} {:>10}  {}",
+            "{:<20} {:>9} {:>7} {:>9} {:>7} {:>11} {word}",
             row.stream,
             HumanCount(row.records).to_string(),
             HumanCount(row.pages).to_string(),
@@ -220,9 +244,59 @@ pub fn table(rows: &[Row], elapsed: Duration) -> String {
             row.pace()
                 .map_or("-".into(), |p| HumanCount(p.round() as u64).to_string()),
             human(row.elapsed()),
-            row.status()
         );
+        if !why.is_empty() {
+            t += &wrapped(why, "    ", TABLE_WIDTH);
+        }
     }
-    let _ = writeln!(t, "{}", totals(rows, elapsed));
+    t += &wrapped(&totals(rows, elapsed), "", TABLE_WIDTH);
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row of a long run: the longest stream name, large counts, an hour's time.
+    fn row(stream: &str, how: Ended) -> Row {
+        let tally = Tally::new();
+        tally.start(stream);
+        let mut row = tally.rows().remove(0);
+        row.is_stream = true;
+        row.records = 9_999_999;
+        row.pages = 999_999;
+        row.requests = 9_999_999;
+        row.ended = Some((row.started + Duration::from_secs(3599), how));
+        row
+    }
+
+    #[test]
+    fn the_summary_fits_an_80_column_terminal() {
+        let rows = [
+            row("conversation_metrics", Ended::Complete),
+            row("conversations", Ended::CutShort("Drift's list ended before its total: the bookmark stays where it was, and the next run reads again".into())),
+            row("accounts", Ended::Skipped("the token lacks the account_read scope (Drift grants it only on paid plans)".into())),
+        ];
+        let table = table(&rows, Duration::from_secs(3599));
+        for line in table.lines() {
+            assert!(
+                line.chars().count() <= 79,
+                "{} columns: {line}",
+                line.chars().count()
+            );
+        }
+        // every stream, its status word, and its reason, in full
+        assert!(table.contains("conversation_metrics"));
+        assert!(
+            table.contains(" complete\n")
+                && table.contains(" incomplete\n")
+                && table.contains(" skipped\n")
+        );
+        assert!(table.contains("    the token lacks the account_read scope"));
+        let words = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            words(&table).contains("the bookmark stays where it was, and the next run reads again")
+        );
+        assert!(table.contains("59 min 59 s") && table.contains("9,999,999"));
+    }
 }

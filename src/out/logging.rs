@@ -1,6 +1,8 @@
 //! The logger: the only code that installs a tracing subscriber, writing each line to its [`Sink`]:
 //! stderr (plain `INFO message key=value` lines by default; the Meltano SDK's JSON lines when
-//! `TAP_DRIFT_LOG_FORMAT=json`, which Meltano parses), the live display on a terminal, or a
+//! `TAP_DRIFT_LOG_FORMAT=json`, or when `SINGER_SDK_LOG_CONFIG` names a logging config whose
+//! formatter is the SDK's `StructuredFormatter`, as Meltano writes it for plugins declaring
+//! `structured-logging`; Meltano parses them), the live display on a terminal, or a
 //! protocol's log messages on stdout, shaped by a function the protocol's binary hands in (it never
 //! imports a protocol). Level from `TAP_DRIFT_LOGLEVEL` or `LOGLEVEL` (default `info`). Also the
 //! `METRIC:` helpers, so metric and tag names stay SDK-compatible in one place. Every line is
@@ -87,7 +89,8 @@ fn plain(f: &Fields) -> String {
     line
 }
 
-/// A line in the Meltano SDK's JSON log format.
+/// A line in the Meltano SDK's JSON log format. The message carries the fields too, as the plain
+/// line does: Meltano's console shows a parsed line's message, not its other keys.
 fn sdk_json(level: &str, mut f: Fields) -> String {
     let (logger, message, metric) = match f.extra.remove("metric") {
         Some(Value::String(m)) => (
@@ -95,7 +98,7 @@ fn sdk_json(level: &str, mut f: Fields) -> String {
             "METRIC".to_string(),
             serde_json::from_str(&m).ok(),
         ),
-        _ => ("tap_drift", f.message, None),
+        _ => ("tap_drift", plain(&f), None),
     };
     let stream = f.extra.get("stream").cloned().unwrap_or(Value::Null);
     let mut obj = json!({
@@ -146,10 +149,44 @@ impl<S: Subscriber> Layer<S> for Logger {
     }
 }
 
+/// What a Meltano SDK logging config (the JSON file `SINGER_SDK_LOG_CONFIG` names) asks for:
+/// whether its formatter is the SDK's structured (JSON) one, and the root logger's level.
+pub fn sdk_log_config(text: &str) -> (bool, Option<String>) {
+    let Ok(config) = serde_json::from_str::<Value>(text) else {
+        return (false, None);
+    };
+    let structured = config["formatters"].as_object().is_some_and(|f| {
+        f.values().any(|v| {
+            v["()"]
+                .as_str()
+                .is_some_and(|c| c.ends_with("StructuredFormatter"))
+        })
+    });
+    let level = config["root"]["level"].as_str().map(str::to_string);
+    (structured, level)
+}
+
+/// The SDK logging config of this run, if `SINGER_SDK_LOG_CONFIG` names a readable one.
+fn sdk_config() -> (bool, Option<String>) {
+    std::env::var("SINGER_SDK_LOG_CONFIG")
+        .ok()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .map_or((false, None), |text| sdk_log_config(&text))
+}
+
+/// Whether log lines are the Meltano SDK's JSON lines: `TAP_DRIFT_LOG_FORMAT=json`, or an SDK
+/// logging config with the structured formatter.
+pub fn json_lines() -> bool {
+    std::env::var("TAP_DRIFT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"))
+        || sdk_config().0
+}
+
 /// Installs the logger, writing to `sink`. Call once, from `main`.
 pub fn init(sink: Sink) {
     let level = std::env::var("TAP_DRIFT_LOGLEVEL")
         .or_else(|_| std::env::var("LOGLEVEL"))
+        .ok()
+        .or_else(|| sdk_config().1)
         .unwrap_or_default()
         .to_lowercase();
     let max = match level.as_str() {
@@ -159,7 +196,7 @@ pub fn init(sink: Sink) {
         "error" | "critical" | "fatal" => Level::ERROR,
         _ => Level::INFO,
     };
-    let json = std::env::var("TAP_DRIFT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let json = json_lines();
     let _ = tracing_subscriber::registry()
         .with(Logger { sink, json, max })
         .try_init();
@@ -196,5 +233,25 @@ pub fn http_request_duration(
         tracing::info!(metric = %m, "metric");
     } else {
         tracing::debug!(metric = %m, "metric");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_sdk_logging_config_asks_for_json_lines_only_with_the_structured_formatter() {
+        // as Meltano writes it for a plugin declaring structured-logging, and for one that does not
+        let config = |formatter: &str| {
+            format!(
+                r#"{{"version": 1, "formatters": {{"singer_formatter": {formatter}}}, "root": {{"handlers": ["console"], "level": "WARNING"}}}}"#
+            )
+        };
+        let structured = config(r#"{"()": "singer_sdk.logging.StructuredFormatter"}"#);
+        assert_eq!(sdk_log_config(&structured), (true, Some("WARNING".into())));
+        let plain = config(r#"{"format": "%(message)s"}"#);
+        assert_eq!(sdk_log_config(&plain), (false, Some("WARNING".into())));
+        assert_eq!(sdk_log_config("not json"), (false, None));
     }
 }

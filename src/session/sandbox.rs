@@ -31,7 +31,9 @@ const CHANGED_AT: i64 = drift_emulator::EPOCH_END_MS + 86_400_000;
 /// the config sets one). So that a second run has something to pick up,
 /// `TAP_DRIFT_SANDBOX_CHANGES=N` changes N conversations first, and
 /// `TAP_DRIFT_SANDBOX_DELETIONS=N` deletes the first N users and accounts from the account;
-/// `TAP_DRIFT_SANDBOX_NEW_FIELDS=1` gives every record a field no column table declares. For
+/// `TAP_DRIFT_SANDBOX_NEW_FIELDS=1` gives every record a field no column table declares;
+/// `TAP_DRIFT_SANDBOX_SEED=N` generates another account (other names, emails, message counts,
+/// contacts), so that two sandbox runs can stand for two Drift organizations. For
 /// CI, `TAP_DRIFT_SANDBOX_TRUTH=FILE` writes the emulator's own counts of each stream (after those
 /// changes, `Emulator::counts`) to FILE, so checks compare the run with the emulator, not with
 /// another run.
@@ -46,7 +48,14 @@ pub async fn start(raw: &mut Map<String, Value>) -> Result<Guard> {
         },
         ..Options::new(SANDBOX_TOKEN)
     };
-    let emulator = Emulator::start(Dataset::sandbox(), options)
+    let dataset = match env_count("TAP_DRIFT_SANDBOX_SEED") {
+        Some(seed) => Dataset {
+            seed: u64::from(seed),
+            ..Dataset::sandbox()
+        },
+        None => Dataset::sandbox(),
+    };
+    let emulator = Emulator::start(dataset, options)
         .await
         .map_err(|e| crate::error::Error::Emulator(e.to_string()))?;
     tracing::info!(

@@ -10,9 +10,8 @@ use crate::drift::span::Span;
 use crate::streams::{self, StreamDef, STREAMS};
 use crate::tap::cli::AboutFormat;
 
-/// Capabilities actually implemented.
-/// (JSON log lines are offered through `TAP_DRIFT_LOG_FORMAT=json`, but the SDK's
-/// `structured-logging` capability also means honouring `SINGER_SDK_LOG_CONFIG`, which this tap does not.)
+/// Capabilities actually implemented (`structured-logging`: the SDK's JSON log lines when the
+/// `SINGER_SDK_LOG_CONFIG` that Meltano hands such plugins asks for its structured formatter).
 pub const CAPABILITIES: &[&str] = &[
     "catalog",
     "discover",
@@ -21,6 +20,14 @@ pub const CAPABILITIES: &[&str] = &[
     "test",
     "activate-version",
     "schema-flattening",
+    "structured-logging",
+];
+
+/// The settings that make a config complete, one group of which must be set: a token, or the
+/// refresh credentials to obtain one.
+pub const CREDENTIAL_GROUPS: &[&[&str]] = &[
+    &["access_token"],
+    &["client_id", "client_secret", "refresh_token"],
 ];
 
 /// One line saying what the tap is, naming every stream.
@@ -85,9 +92,11 @@ pub fn settings_schema() -> Value {
         .iter()
         .map(|s| (s.name.to_string(), setting_schema(s)))
         .collect();
-    json!({"type": "object", "properties": props, "required": [],
-        // a token, or the refresh credentials to obtain one
-        "anyOf": [{"required": ["access_token"]}, {"required": ["client_id", "client_secret", "refresh_token"]}]})
+    let any_of: Vec<Value> = CREDENTIAL_GROUPS
+        .iter()
+        .map(|g| json!({ "required": g }))
+        .collect();
+    json!({"type": "object", "properties": props, "required": [], "anyOf": any_of})
 }
 
 /// The README's config table (kept in sync by a test).

@@ -27,7 +27,8 @@ pub struct Cli {
     /// State JSON file to resume from (accepted, and ignored, with --discover).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
-    /// Run against a built-in Drift emulator on a loopback port: no account or config needed.
+    /// Run against a built-in Drift emulator on a loopback port: no account or config needed (as
+    /// does TAP_DRIFT_SANDBOX=1, for runners such as Meltano that add no arguments).
     #[arg(long)]
     pub sandbox: bool,
     /// Print what the tap is and its settings, then exit.
@@ -75,6 +76,21 @@ impl Cli {
         self.catalog.as_ref().or(self.properties.as_ref())
     }
 
+    /// Turns the sandbox on when `TAP_DRIFT_SANDBOX` (`value`) says so: `1` or `true` (`0`, `false`
+    /// or empty leave the command line as it is); anything else is an error naming the variable.
+    pub fn with_sandbox_env(mut self, value: Option<&str>) -> Result<Cli, String> {
+        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("" | "0" | "false") => {}
+            Some("1" | "true") => self.sandbox = true,
+            Some(other) => {
+                return Err(format!(
+                    "TAP_DRIFT_SANDBOX is \"{other}\": set it to 1 (run against the built-in emulator) or 0, or unset it"
+                ))
+            }
+        }
+        Ok(self)
+    }
+
     /// The mode: `--about` wins over `--discover`, which wins over `--estimate`, which wins over a
     /// sync.
     pub fn mode(&self) -> Mode {
@@ -87,5 +103,27 @@ impl Cli {
         } else {
             Mode::Sync(self.test)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli() -> Cli {
+        Cli::parse_from(["tap-drift"])
+    }
+
+    #[test]
+    fn the_sandbox_variable_turns_the_sandbox_on_or_names_itself() {
+        assert!(!cli().with_sandbox_env(None).expect("unset").sandbox);
+        assert!(!cli().with_sandbox_env(Some("0")).expect("0").sandbox);
+        assert!(cli().with_sandbox_env(Some("1")).expect("1").sandbox);
+        assert!(cli().with_sandbox_env(Some("TRUE")).expect("TRUE").sandbox);
+        let e = cli().with_sandbox_env(Some("yes")).expect_err("yes");
+        assert!(
+            e.contains("TAP_DRIFT_SANDBOX") && e.contains("set it to 1"),
+            "{e}"
+        );
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod about;
 pub mod cli;
+pub mod hub;
 
 use std::io::Write;
 use std::path::Path;

@@ -114,3 +114,13 @@ fn every_stream_is_documented_and_selected_by_the_example_project() {
         );
     }
 }
+
+#[test]
+fn the_meltano_hub_definition_matches_the_settings() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join(tap_drift::tap::hub::path());
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("hub dir");
+    }
+    check(&path, &tap_drift::tap::hub::definition());
+}

@@ -211,3 +211,64 @@ async fn logs_carry_sdk_metrics_and_honour_level_and_json_format() {
         }
     }
 }
+
+/// Meltano runs a plugin declaring `structured-logging` with `SINGER_SDK_LOG_CONFIG` naming a
+/// logging config whose formatter is the SDK's StructuredFormatter, and parses its JSON lines;
+/// for other plugins the formatter is a plain format string.
+#[tokio::test]
+async fn an_sdk_logging_config_from_meltano_sets_json_lines_and_the_level() {
+    let emu = emulator(small()).await;
+    let dir = TempDir::new("sdk-log-config");
+    let cfg = dir.json("config.json", &config_for(&emu, json!({})));
+    let logging = |name: &str, formatter: Value, level: &str| {
+        dir.json(
+            name,
+            &json!({"version": 1, "disable_existing_loggers": false,
+                "formatters": {"singer_formatter": formatter},
+                "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "singer_formatter", "stream": "ext://sys.stderr"}},
+                "root": {"handlers": ["console"], "level": level}}),
+        )
+    };
+    let structured = logging(
+        "structured.json",
+        json!({"()": "singer_sdk.logging.StructuredFormatter"}),
+        "INFO",
+    );
+    let plain = logging("plain.json", json!({"format": "%(message)s"}), "WARNING");
+    let run = |log_config: std::path::PathBuf| {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_tap-drift"))
+                .arg("--config")
+                .arg(cfg)
+                .env("SINGER_SDK_LOG_CONFIG", log_config)
+                .env_remove("LOGLEVEL")
+                .env_remove("TAP_DRIFT_LOGLEVEL")
+                .env_remove("TAP_DRIFT_LOG_FORMAT")
+                .output()
+                .expect("runs")
+        })
+    };
+    let json_run = run(structured).await.expect("join");
+    assert!(json_run.status.success());
+    let lines: Vec<Value> = stderr(&json_run)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    // the message carries the fields, as Meltano's console shows only the message
+    assert!(lines.iter().any(|v| v["message"]
+        .as_str()
+        .is_some_and(|m| m.starts_with("stream finished stream=conversations records=137 "))));
+    assert!(lines
+        .iter()
+        .any(|v| v["metric_info"]["metric"] == "record_count"
+            && v["metric_info"]["tags"]["stream"] == "conversations"
+            && v["metric_info"]["value"] == 137));
+    let plain_run = run(plain).await.expect("join");
+    assert!(plain_run.status.success());
+    assert!(
+        stderr(&plain_run).lines().all(|l| l.starts_with("WARN")),
+        "plain lines at the config's WARNING level: {}",
+        stderr(&plain_run)
+    );
+}
