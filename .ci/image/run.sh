@@ -2,11 +2,12 @@
 # The connector image, end to end: installs podman and buildah from Debian's packages when missing,
 # builds the image as the README says (release binary, airbyte/stage.sh, airbyte/Dockerfile),
 # checks its config (entrypoint, AIRBYTE_ENTRYPOINT, labels, user) and its files (nothing but what
-# was staged), then runs spec, check, discover and read with "sandbox": true inside it, and a
-# config without a token. Every message is validated with airbyte-protocol-models, and the records
-# per stream must equal the same binary's outside the image. Where no container can start, the
-# image's exported filesystem runs by chroot instead (chroot_run.py): it says which way it proved
-# it. TAP_DRIFT_IMAGE_RUN=chroot forces that way. Ends with a line "image: N passed, M failed".
+# was staged), then runs spec, check, discover and read with "sandbox": true inside it, a config
+# without a token, and a check against http://localhost:9 (a name must resolve in the image).
+# Every message is validated with airbyte-protocol-models, and the records per stream must equal
+# the same binary's outside the image. Where no container can start, the image's exported
+# filesystem runs by chroot instead (chroot_run.py), and it says which way it proved the image;
+# TAP_DRIFT_IMAGE_RUN=chroot forces that way. Ends with a line "image: N passed, M failed".
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -109,10 +110,12 @@ else
     tar --numeric-owner -xf rootfs.tar -C rootfs
     DATA="$WORK/rootfs/data"
     mkdir "$DATA"
+    cp /etc/hosts rootfs/etc/hosts # as a container runtime provides it
     RUN=(timeout 300 python3 "$HERE/chroot_run.py" "$WORK/rootfs" "$WORK/inspect.json")
 fi
 echo '{"sandbox": true}' > "$DATA/config.json"
 echo '{}' > "$DATA/no-token.json"
+echo '{"access_token": "x", "api_url": "http://localhost:9", "max_retry_minutes": 0}' > "$DATA/localhost.json"
 
 # 5. The connector, inside the image.
 SOURCE="$REPO/target/release/source-drift"
@@ -143,7 +146,12 @@ counts() { # records for every stream, as many as the same binary reads outside 
         "$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])))' "$inside")" || ok=1
     return $ok
 }
+resolves() { # a name resolves inside the image: its libc reads the /etc/hosts a runtime provides
+    "${RUN[@]}" check --config /data/localhost.json > localhost.jsonl || true
+    grep -q 'Connection refused' localhost.jsonl || { grep -v '"LOG"' localhost.jsonl | head -c 400; return 1; }
+}
 check "inside the image: spec, check (SUCCEEDED), discover, read, and a config_error without a token" in_image
+check "inside the image: localhost resolves (check against http://localhost:9 is refused, not a DNS error)" resolves
 check "every message validates against airbyte-protocol-models" valid
 check "the image's read: records for every stream, as many as outside it" counts
 
