@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod message;
+pub mod spec;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -76,7 +77,7 @@ pub struct ReadArgs {
 /// as a TRACE ERROR.
 pub async fn run(cli: &Cli, lines: &Lines) -> Result<()> {
     match &cli.command {
-        Command::Spec => Ok(lines.json(&message::spec(catalog::connection_specification()))?),
+        Command::Spec => Ok(lines.json(&message::spec(spec::spec()))?),
         Command::Check(c) => {
             let status = match check(c).await {
                 Ok(outcome) => checked(&outcome),
@@ -147,9 +148,14 @@ fn raw_config(c: &ConfigArgs) -> Result<(Map<String, Value>, bool)> {
 }
 
 async fn open(c: &ConfigArgs) -> Result<Session> {
+    open_counting(c, Tally::new()).await
+}
+
+/// A session whose requests, pages and lists' totals are counted in `tally`.
+async fn open_counting(c: &ConfigArgs, tally: Tally) -> Result<Session> {
     let (raw, sandbox) = raw_config(c)?;
     let refresh_from = persist::source_of(std::slice::from_ref(&c.config), "refresh_token");
-    Session::open(raw, sandbox, Tally::new(), refresh_from).await
+    Session::open(raw, sandbox, tally, refresh_from).await
 }
 
 /// A connection check: one record of every stream (a connection test), so that a bad token, an
@@ -198,7 +204,8 @@ fn checked(outcome: &Synced) -> (bool, String) {
 
 /// `read`: the configured catalog's streams, from the state given, as Airbyte messages.
 async fn read(r: &ReadArgs, lines: &Lines) -> Result<()> {
-    let session = open(&r.config).await?;
+    let tally = Tally::new();
+    let session = open_counting(&r.config, tally.clone()).await?;
     let known = known(&session).await?;
     let selected = parse_json_file(&r.catalog, "catalog", |v| catalog::select(&v, &known))?;
     let state = match &r.state {
@@ -212,9 +219,16 @@ async fn read(r: &ReadArgs, lines: &Lines) -> Result<()> {
         had_state: false,
         state_error: state_error(r.state.clone()),
     };
-    let mut writer = writer::Writer::new(lines.clone());
-    session.sync(&selected, state, &mut writer, how).await?;
-    Ok(())
+    let mut writer = writer::Writer::new(lines.clone(), tally);
+    let watch = session.client().await?.throttle_watch();
+    let shown = tokio::spawn(writer::show_throttles(
+        watch,
+        writer.running(),
+        lines.clone(),
+    ));
+    let synced = session.sync(&selected, state, &mut writer, how).await;
+    shown.abort();
+    synced.map(|_| ())
 }
 
 /// The protocol's failure type of an error: the user's to fix (config_error), worth another try
