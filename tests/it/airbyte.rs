@@ -74,6 +74,7 @@ pub(crate) async fn source(args: Vec<String>) -> Run {
     .await
     .expect("join");
     assert!(out.stderr.is_empty(), "nothing on stderr: {}", stderr(&out));
+    keep_for_ci(&out.stdout);
     let messages = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -97,6 +98,18 @@ pub(crate) async fn source(args: Vec<String>) -> Run {
         messages,
         ok: out.status.success(),
     }
+}
+
+/// With `SOURCE_DRIFT_MESSAGES_DIR` set, each command's messages are saved there as one file, for
+/// CI to validate them with Airbyte's protocol models (the emulator's faults reach no sandbox).
+fn keep_for_ci(stdout: &[u8]) {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let Some(dir) = std::env::var_os("SOURCE_DRIFT_MESSAGES_DIR") else {
+        return;
+    };
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = Path::new(&dir).join(format!("run-{}-{n}.jsonl", std::process::id()));
+    std::fs::write(&path, stdout).expect("the messages directory takes the file");
 }
 
 /// `read` with a config, a configured catalog and maybe a state.
