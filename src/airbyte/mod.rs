@@ -1,8 +1,9 @@
 //! The Airbyte source (`source-drift`): its command line (`spec`, `check`, `discover`, `read`) and
 //! each command, from files to messages on stdout. Reads and writes through the same session, sync
 //! engine and stdout owner as the Singer tap; translates only at the edges (`catalog.rs` for what
-//! comes in, `writer.rs` and `message.rs` for what goes out). Never touches `drift/` or `sync/`
-//! internals, and writes nothing on stderr: Airbyte reads stdout only.
+//! comes in, `spec.rs` for the SPEC, `writer.rs` and `message.rs` for what goes out), and shows the
+//! rate limiter's waits (its public watch) as RATE_LIMITED statuses. Never touches `drift/` or
+//! `sync/` internals, and writes nothing on stderr: Airbyte reads stdout only.
 
 pub mod catalog;
 pub mod message;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Map, Value};
 
+use crate::drift::rate_limit::Waiting;
 use crate::error::{Error, Result};
 use crate::input::{bad_file, parse_json_file, state_error, state_exists};
 use crate::out::output::Discard;
@@ -221,14 +223,28 @@ async fn read(r: &ReadArgs, lines: &Lines) -> Result<()> {
     };
     let mut writer = writer::Writer::new(lines.clone(), tally);
     let watch = session.client().await?.throttle_watch();
-    let shown = tokio::spawn(writer::show_throttles(
-        watch,
-        writer.running(),
-        lines.clone(),
-    ));
+    let shown = tokio::spawn(show_throttles(watch, writer.running(), lines.clone()));
     let synced = session.sync(&selected, state, &mut writer, how).await;
     shown.abort();
     synced.map(|_| ())
+}
+
+/// Writes a RUNNING status with reason RATE_LIMITED (and when the quota resets, when Drift said)
+/// for every running stream when the limiter starts waiting out Drift's rate limit, and a plain
+/// RUNNING when a request succeeds again; until the task is dropped or the limiter is.
+async fn show_throttles(
+    mut watch: tokio::sync::watch::Receiver<Option<Waiting>>,
+    running: writer::Running,
+    lines: Lines,
+) {
+    while watch.changed().await.is_ok() {
+        let waiting = *watch.borrow_and_update();
+        // a target that stopped reading: the sync itself says so
+        let _ = running.write_each(&lines, |stream| match waiting {
+            Some(w) => message::rate_limited(stream, w.reset_ms),
+            None => message::stream_status(stream, "RUNNING"),
+        });
+    }
 }
 
 /// The protocol's failure type of an error: the user's to fix (config_error), worth another try

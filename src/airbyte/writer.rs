@@ -3,8 +3,8 @@
 //! state: each stream's bookmark object with the run's pace beside it, written when it changed and
 //! when the stream ends, with `sourceStats.recordCount`), TRACE stream statuses (STARTED, RUNNING at
 //! its first record, COMPLETE or INCOMPLETE), an ESTIMATE for a stream once its list's total is
-//! known, and (from [`show_throttles`]) RUNNING with reason RATE_LIMITED while the limiter waits
-//! out Drift's rate limit. Through the one owner of stdout; no ACTIVATE_VERSION (Airbyte's
+//! known; [`Running`] names the streams running, for the RATE_LIMITED statuses written while the
+//! run waits out Drift's rate limit. Through the one owner of stdout; no ACTIVATE_VERSION (Airbyte's
 //! destinations handle full refreshes themselves).
 
 use std::collections::{HashMap, HashSet};
@@ -12,10 +12,8 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
-use tokio::sync::watch;
 
 use crate::airbyte::{catalog, message};
-use crate::drift::rate_limit::Waiting;
 use crate::out::output::{Output, StreamEnd, StreamStart};
 use crate::out::stdout::Lines;
 use crate::out::tally::Tally;
@@ -30,27 +28,13 @@ impl Running {
     fn lock(&self) -> MutexGuard<'_, Vec<String>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
 
-/// Writes a RUNNING status with reason RATE_LIMITED (and when the quota resets, when Drift said)
-/// for every running stream when the limiter starts waiting out Drift's rate limit, and a plain
-/// RUNNING when a request succeeds again; until the task is dropped or the limiter is.
-pub async fn show_throttles(
-    mut watch: watch::Receiver<Option<Waiting>>,
-    running: Running,
-    lines: Lines,
-) {
-    while watch.changed().await.is_ok() {
-        let waiting = *watch.borrow_and_update();
-        let streams = running.lock();
-        for stream in streams.iter() {
-            let status = match waiting {
-                Some(w) => message::rate_limited(stream, w.reset_ms),
-                None => message::stream_status(stream, "RUNNING"),
-            };
-            // a target that stopped reading: the sync itself says so
-            let _ = lines.json(&status);
+    /// Writes `status` of each running stream, under the lock.
+    pub fn write_each(&self, lines: &Lines, status: impl Fn(&str) -> Value) -> io::Result<()> {
+        for stream in self.lock().iter() {
+            lines.json(&status(stream))?;
         }
+        Ok(())
     }
 }
 
@@ -91,7 +75,7 @@ impl Writer {
         }
     }
 
-    /// The streams running now, for [`show_throttles`].
+    /// The streams running now, for statuses written from outside the sync.
     pub fn running(&self) -> Running {
         self.running.clone()
     }
