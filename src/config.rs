@@ -286,7 +286,61 @@ pub fn read_files(paths: &[impl AsRef<Path>]) -> Result<Map<String, Value>> {
         }
         merged.extend(read_json_object(path, "config")?);
     }
+    airbyte_shapes(&mut merged)?;
     Ok(merged)
+}
+
+/// The OAuth2 keys of Airbyte's `credentials` object that are taken only together.
+const OAUTH_KEYS: [&str; 3] = ["client_id", "client_secret", "refresh_token"];
+
+/// Reads the keys of a config saved for Airbyte's own `source-drift` into ours: its `credentials`
+/// object (`{"credentials": "access_token", "access_token"}` or `{"credentials": "oauth2.0",
+/// "client_id", "client_secret", "access_token", "refresh_token"}`) becomes the flat keys (a flat
+/// key that is set wins), and its `email` (which filtered its contacts) is dropped with one info
+/// line. Empty values are left out: Airbyte saved an empty `refresh_token` by default, and then
+/// the access token alone is used.
+pub fn airbyte_shapes(raw: &mut Map<String, Value>) -> Result<()> {
+    if raw.remove("email").is_some_and(|e| !e.is_null()) {
+        tracing::info!("ignoring `email` (Airbyte's source-drift config): every contact is read");
+    }
+    let credentials = match raw.remove("credentials") {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Object(c)) => c,
+        Some(_) => return Err(bad("credentials", "must be an object, as Airbyte saves it: {\"credentials\": \"access_token\", \"access_token\": \"…\"} or {\"credentials\": \"oauth2.0\", \"client_id\", \"client_secret\", \"access_token\", \"refresh_token\"}")),
+    };
+    match credentials.get("credentials") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if s == "access_token" || s == "oauth2.0" => {}
+        Some(other) => {
+            return Err(bad(
+                "credentials.credentials",
+                format!("must be \"access_token\" or \"oauth2.0\", got {other}"),
+            ))
+        }
+    }
+    let given = |k: &str| {
+        credentials
+            .get(k)
+            .filter(|v| !v.is_null() && v.as_str().is_none_or(|s| !s.trim().is_empty()))
+    };
+    let oauth = OAUTH_KEYS.iter().all(|k| given(k).is_some());
+    for (key, value) in &credentials {
+        let wanted = match key.as_str() {
+            "credentials" => false,
+            "access_token" => true,
+            // a part of the OAuth2 trio alone is taken only when there is no token to use instead
+            k if OAUTH_KEYS.contains(&k) => oauth || given("access_token").is_none(),
+            other => {
+                tracing::warn!("ignoring unknown config setting `credentials.{other}`");
+                false
+            }
+        };
+        let flat_set = raw.get(key).is_some_and(|v| !v.is_null());
+        if wanted && !flat_set && given(key).is_some() {
+            raw.insert(key.clone(), value.clone());
+        }
+    }
+    Ok(())
 }
 
 /// The `KEY=value` lines of a `.env` file (comments, blank lines and `export ` prefixes allowed).
@@ -698,6 +752,37 @@ mod tests {
         assert_eq!(m.get("page_size"), Some(&json!(25)));
         assert_eq!(m.get("access_token"), Some(&json!("abc")));
         assert_eq!(m.len(), 2);
+    }
+
+    fn shaped(v: Value) -> Result<Map<String, Value>> {
+        let mut raw = v.as_object().unwrap().clone();
+        airbyte_shapes(&mut raw).map(|()| raw)
+    }
+
+    #[test]
+    fn airbyte_credentials_become_the_flat_keys() {
+        let token = shaped(json!({"credentials": {"credentials": "access_token", "access_token": "t"}, "email": "a@b.c"})).unwrap();
+        assert_eq!(Value::Object(token), json!({"access_token": "t"}));
+        let oauth = json!({"credentials": "oauth2.0", "client_id": "i", "client_secret": "s", "access_token": "t", "refresh_token": "r"});
+        let flat = shaped(json!({ "credentials": oauth })).unwrap();
+        let c = Config::from_raw(&flat).unwrap();
+        assert!(c.access_token.is_some() && c.oauth.is_some());
+        // the refresh token Airbyte left empty: the access token alone
+        let empty = json!({"credentials": "oauth2.0", "client_id": "i", "client_secret": "s", "access_token": "t", "refresh_token": ""});
+        let c = Config::from_raw(&shaped(json!({ "credentials": empty })).unwrap()).unwrap();
+        assert!(c.access_token.is_some() && c.oauth.is_none());
+        // a flat key that is set wins
+        let both =
+            shaped(json!({"access_token": "flat", "credentials": {"access_token": "nested"}}))
+                .unwrap();
+        assert_eq!(both["access_token"], "flat");
+        for bad in [
+            json!({"credentials": "t"}),
+            json!({"credentials": {"credentials": "api_key"}}),
+        ] {
+            let e = shaped(bad).unwrap_err().to_string();
+            assert!(e.contains("`credentials"), "{e}");
+        }
     }
 
     #[test]

@@ -460,8 +460,18 @@ ab_messages() {
         return 1
     fi
     grep -q '"failure_type":"config_error"' ab-error.jsonl || { echo "      no config_error TRACE"; return 1; }
-    venv-abproto/bin/python "$HERE/airbyte/validate.py" ab-discover.jsonl \
+    venv-abproto/bin/python "$HERE/airbyte/validate.py" --expect SPEC,ESTIMATE ab-discover.jsonl \
         ab-spec.jsonl ab-check.jsonl ab-discover.jsonl ab-read1.jsonl ab-read2.jsonl ab-error.jsonl
+}
+# What only the emulator's faults bring out (the sandbox has none): the integration tests of what
+# the platform shows users save every source-drift run's messages, and the models validate them.
+ab_platform() {
+    rm -rf ab-platform && mkdir ab-platform
+    (cd "$REPO" && SOURCE_DRIFT_MESSAGES_DIR="$WORK/ab-platform" cargo test --locked --quiet --test it airbyte_platform:: \
+        > "$WORK/ab-platform.log" 2>&1) || { tail -20 ab-platform.log; return 1; }
+    venv-abproto/bin/python "$HERE/airbyte/validate.py" --expect SPEC,ESTIMATE,RATE_LIMITED,CHANGES - ab-platform/*.jsonl \
+        > ab-platform-valid.log || { grep -v "messages valid" ab-platform-valid.log; return 1; }
+    echo "      $(ls ab-platform | wc -l) runs' messages valid, with ESTIMATE, RATE_LIMITED and meta.changes among them"
 }
 ab_counts() {
     local ok=0
@@ -484,6 +494,7 @@ cdk_singer() {
 }
 check "source-drift: spec, check, discover, two reads and a failure validate against airbyte-protocol-models" ab_messages
 check "source-drift: records per stream equal the tap's, in both reads" ab_counts
+check "source-drift: ESTIMATE, RATE_LIMITED, meta.changes and sourceStats from the emulator's faults validate against airbyte-protocol-models" ab_platform
 check "PyAirbyte: check, discover, full read into DuckDB, incremental read from its state; counts equal the tap's" pyairbyte
 check "airbyte-cdk's SingerSource runs tap-drift: full and incremental reads equal the tap's" cdk_singer
 

@@ -1,57 +1,19 @@
 //! The Airbyte protocol's inputs and descriptions, translated to and from the tap's own: the
-//! connection specification (from the one settings table, secrets marked `airbyte_secret`), the
 //! discovered catalog, a configured catalog → the streams to sync, and an Airbyte state (STREAM,
 //! GLOBAL or LEGACY) → the tap's Singer-shaped state. Pure: the caller reads files and names them
 //! in errors.
 
 use serde_json::{json, Map, Value};
 
-use crate::config::{SettingKind, SETTINGS};
 use crate::singer::catalog::{selected, Replication, Selected, StreamInfo};
 use crate::singer::state::PACE_KEY;
 
-/// The connection specification: every setting, typed, with its range and default.
-pub fn connection_specification() -> Value {
-    let mut props = Map::new();
-    for s in SETTINGS {
-        let mut p = match s.kind {
-            SettingKind::Integer {
-                default: Some(default),
-                min,
-                max,
-            } => json!({"type": "integer", "default": default, "minimum": min, "maximum": max}),
-            SettingKind::Integer {
-                default: None,
-                min,
-                max,
-            } => json!({"type": "integer", "minimum": min, "maximum": max}),
-            SettingKind::Number { default, min, max } => {
-                json!({"type": "number", "default": default, "minimum": min, "maximum": max})
-            }
-            SettingKind::Choice { default, options } => {
-                json!({"type": "string", "default": default, "enum": options})
-            }
-            SettingKind::Boolean { default } => json!({"type": "boolean", "default": default}),
-            SettingKind::DateTime => json!({"type": "string", "format": "date-time"}),
-            SettingKind::Secret => json!({"type": "string", "airbyte_secret": true}),
-            SettingKind::Text { .. } => json!({"type": "string"}),
-        };
-        p["title"] = json!(s.name);
-        p["description"] = json!(crate::streams::describe(s));
-        props.insert(s.name.into(), p);
-    }
-    props.insert("sandbox".into(), json!({"type": "boolean", "default": false, "title": "sandbox",
-        "description": "Read the built-in Drift emulator instead of Drift (no token needed): to try the source."}));
-    json!({"$schema": "http://json-schema.org/draft-07/schema#", "title": "Drift Source Spec",
-        "type": "object", "properties": props, "additionalProperties": true,
-        "anyOf": [{"required": ["access_token"]}, {"required": ["client_id", "client_secret", "refresh_token"]},
-            {"required": ["sandbox"], "properties": {"sandbox": {"const": true}}}]})
-}
-
 /// One stream of the discovered catalog.
 pub fn stream(info: &StreamInfo) -> Value {
+    // a stream with a cursor resumes where its last STATE left it; one read whole starts over
     let mut s = json!({"name": info.name, "json_schema": info.schema,
-        "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [[info.key]]});
+        "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [[info.key]],
+        "is_resumable": info.replication_key.is_some()});
     if let Some(rk) = info.replication_key {
         s["supported_sync_modes"] = json!(["full_refresh", "incremental"]);
         s["source_defined_cursor"] = json!(true);

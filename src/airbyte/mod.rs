@@ -1,11 +1,13 @@
 //! The Airbyte source (`source-drift`): its command line (`spec`, `check`, `discover`, `read`) and
 //! each command, from files to messages on stdout. Reads and writes through the same session, sync
 //! engine and stdout owner as the Singer tap; translates only at the edges (`catalog.rs` for what
-//! comes in, `writer.rs` and `message.rs` for what goes out). Never touches `drift/` or `sync/`
-//! internals, and writes nothing on stderr: Airbyte reads stdout only.
+//! comes in, `spec.rs` for the SPEC, `writer.rs` and `message.rs` for what goes out), and shows the
+//! rate limiter's waits (its public watch) as RATE_LIMITED statuses. Never touches `drift/` or
+//! `sync/` internals, and writes nothing on stderr: Airbyte reads stdout only.
 
 pub mod catalog;
 pub mod message;
+pub mod spec;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -13,6 +15,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Map, Value};
 
+use crate::drift::rate_limit::Waiting;
 use crate::error::{Error, Result};
 use crate::input::{bad_file, parse_json_file, state_error, state_exists};
 use crate::out::output::{Discard, Schemas};
@@ -76,7 +79,7 @@ pub struct ReadArgs {
 /// as a TRACE ERROR.
 pub async fn run(cli: &Cli, lines: &Lines) -> Result<()> {
     match &cli.command {
-        Command::Spec => Ok(lines.json(&message::spec(catalog::connection_specification()))?),
+        Command::Spec => Ok(lines.json(&message::spec(spec::spec()))?),
         Command::Check(c) => {
             let status = match check(c).await {
                 Ok(outcome) => checked(&outcome),
@@ -183,9 +186,14 @@ fn raw_config(c: &ConfigArgs) -> Result<(Map<String, Value>, bool)> {
 }
 
 async fn open(c: &ConfigArgs) -> Result<Session> {
+    open_counting(c, Tally::new()).await
+}
+
+/// A session whose requests, pages and lists' totals are counted in `tally`.
+async fn open_counting(c: &ConfigArgs, tally: Tally) -> Result<Session> {
     let (raw, sandbox) = raw_config(c)?;
     let refresh_from = persist::source_of(std::slice::from_ref(&c.config), "refresh_token");
-    Session::open(raw, sandbox, Tally::new(), refresh_from).await
+    Session::open(raw, sandbox, tally, refresh_from).await
 }
 
 /// A connection check: one record of every stream (a connection test), so that a bad token, an
@@ -234,7 +242,8 @@ fn checked(outcome: &Synced) -> (bool, String) {
 
 /// `read`: the configured catalog's streams, from the state given, as Airbyte messages.
 async fn read(r: &ReadArgs, lines: &Lines) -> Result<()> {
-    let session = open(&r.config).await?;
+    let tally = Tally::new();
+    let session = open_counting(&r.config, tally.clone()).await?;
     let known = known(&session).await?;
     let selected = parse_json_file(&r.catalog, "catalog", |v| catalog::select(&v, &known))?;
     let state = match &r.state {
@@ -248,9 +257,30 @@ async fn read(r: &ReadArgs, lines: &Lines) -> Result<()> {
         had_state: false,
         state_error: state_error(r.state.clone()),
     };
-    let mut writer = writer::Writer::new(lines.clone());
-    session.sync(&selected, state, &mut writer, how).await?;
-    Ok(())
+    let mut writer = writer::Writer::new(lines.clone(), tally);
+    let watch = session.client().await?.throttle_watch();
+    let shown = tokio::spawn(show_throttles(watch, writer.running(), lines.clone()));
+    let synced = session.sync(&selected, state, &mut writer, how).await;
+    shown.abort();
+    synced.map(|_| ())
+}
+
+/// Writes a RUNNING status with reason RATE_LIMITED (and when the quota resets, when Drift said)
+/// for every running stream when the limiter starts waiting out Drift's rate limit, and a plain
+/// RUNNING when a request succeeds again; until the task is dropped or the limiter is.
+async fn show_throttles(
+    mut watch: tokio::sync::watch::Receiver<Option<Waiting>>,
+    running: writer::Running,
+    lines: Lines,
+) {
+    while watch.changed().await.is_ok() {
+        let waiting = *watch.borrow_and_update();
+        // a target that stopped reading: the sync itself says so
+        let _ = running.write_each(&lines, |stream| match waiting {
+            Some(w) => message::rate_limited(stream, w.reset_ms),
+            None => message::stream_status(stream, "RUNNING"),
+        });
+    }
 }
 
 /// The protocol's failure type of an error: the user's to fix (config_error), worth another try

@@ -1,18 +1,42 @@
-//! The Airbyte protocol's writer, an [`Output`] for the sync engine: RECORD with `emitted_at`,
-//! per-stream STATE (the protocol's STREAM state: each stream's bookmark object with the run's
-//! pace beside it, written when it changed and when the stream ends), and TRACE stream statuses (STARTED, RUNNING at its first
-//! record, COMPLETE or INCOMPLETE). Through the one owner of stdout; no ACTIVATE_VERSION (Airbyte's
+//! The Airbyte protocol's writer, an [`Output`] for the sync engine: RECORD with `emitted_at` (and
+//! `meta.changes` for the values nulled to fit the schema), per-stream STATE (the protocol's STREAM
+//! state: each stream's bookmark object with the run's pace beside it, written when it changed and
+//! when the stream ends, with `sourceStats.recordCount`), TRACE stream statuses (STARTED, RUNNING at
+//! its first record, COMPLETE or INCOMPLETE), an ESTIMATE for a stream once its list's total is
+//! known; [`Running`] names the streams running, for the RATE_LIMITED statuses written while the
+//! run waits out Drift's rate limit. Through the one owner of stdout; no ACTIVATE_VERSION (Airbyte's
 //! destinations handle full refreshes themselves).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
 
 use crate::airbyte::{catalog, message};
 use crate::out::output::{Output, StreamEnd, StreamStart};
 use crate::out::stdout::Lines;
+use crate::out::tally::Tally;
 use crate::singer::state::PACE_KEY;
+
+/// The streams started and not ended yet. Their statuses are written under its lock, so that no
+/// RATE_LIMITED status follows a stream's last one.
+#[derive(Debug, Clone, Default)]
+pub struct Running(Arc<Mutex<Vec<String>>>);
+
+impl Running {
+    fn lock(&self) -> MutexGuard<'_, Vec<String>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes `status` of each running stream, under the lock.
+    pub fn write_each(&self, lines: &Lines, status: impl Fn(&str) -> Value) -> io::Result<()> {
+        for stream in self.lock().iter() {
+            lines.json(&status(stream))?;
+        }
+        Ok(())
+    }
+}
 
 /// Writes Airbyte messages.
 pub struct Writer {
@@ -27,11 +51,17 @@ pub struct Writer {
     ended: Vec<(String, &'static str)>,
     /// The pace of the last checkpoint, which every stream's state carries.
     pace: Option<Value>,
+    /// The run's counters, where a list's total shows.
+    tally: Tally,
+    /// Streams whose ESTIMATE was written.
+    estimated: HashSet<String>,
+    /// Streams running now.
+    running: Running,
 }
 
 impl Writer {
-    /// Writes through a handle on stdout.
-    pub fn new(lines: Lines) -> Writer {
+    /// Writes through a handle on stdout; the lists' totals are read from `tally`.
+    pub fn new(lines: Lines, tally: Tally) -> Writer {
         Writer {
             lines,
             written: HashMap::new(),
@@ -39,7 +69,28 @@ impl Writer {
             started: Vec::new(),
             ended: Vec::new(),
             pace: None,
+            tally,
+            estimated: HashSet::new(),
+            running: Running::default(),
         }
+    }
+
+    /// The streams running now, for statuses written from outside the sync.
+    pub fn running(&self) -> Running {
+        self.running.clone()
+    }
+
+    /// A stream's ESTIMATE, once: its list's total, when the list says it (the records a read of
+    /// the whole list emits; an incremental read may emit fewer).
+    fn estimate(&mut self, stream: &str) -> io::Result<()> {
+        if self.estimated.contains(stream) {
+            return Ok(());
+        }
+        let Some(total) = self.tally.total_of(stream) else {
+            return Ok(());
+        };
+        self.estimated.insert(stream.to_string());
+        self.lines.json(&message::estimate(stream, total))
     }
 
     /// A stream's STATE, when it differs from the last one written (or `force`).
@@ -67,8 +118,11 @@ impl Output for Writer {
     fn stream_start(&mut self, start: StreamStart<'_>) -> io::Result<()> {
         self.started.push(start.stream.to_string());
         self.counts.insert(start.stream.to_string(), (0, false));
+        let mut running = self.running.lock();
         self.lines
-            .json(&message::stream_status(start.stream, "STARTED"))
+            .json(&message::stream_status(start.stream, "STARTED"))?;
+        running.push(start.stream.to_string());
+        Ok(())
     }
 
     fn schema_changed(&mut self, _: StreamStart<'_>) -> io::Result<()> {
@@ -81,9 +135,21 @@ impl Output for Writer {
         &mut self,
         stream: &str,
         record: &Map<String, Value>,
+        time_extracted: &str,
+        version: Option<i64>,
+    ) -> io::Result<()> {
+        self.record_nulled(stream, record, time_extracted, version, &[])
+    }
+
+    fn record_nulled(
+        &mut self,
+        stream: &str,
+        record: &Map<String, Value>,
         _time_extracted: &str,
         _version: Option<i64>,
+        nulled: &[String],
     ) -> io::Result<()> {
+        self.estimate(stream)?;
         let running = self.counts.get_mut(stream).is_some_and(|c| {
             let first = !c.1;
             c.0 += 1;
@@ -94,12 +160,13 @@ impl Output for Writer {
             self.lines
                 .json(&message::stream_status(stream, "RUNNING"))?;
         }
-        self.lines.json(&message::record(stream, record))
+        self.lines.json(&message::record(stream, record, nulled))
     }
 
     fn checkpoint(&mut self, state: &Value) -> io::Result<()> {
         self.pace = state.get(PACE_KEY).cloned();
         for stream in self.started.clone() {
+            self.estimate(&stream)?;
             if let Some(bm) = bookmark(state, &stream) {
                 let with_pace = catalog::with_pace(bm, self.pace.as_ref());
                 self.state_of(&stream, &with_pace, false)?;
@@ -134,6 +201,8 @@ impl Writer {
                 let none = catalog::with_pace(&Value::Object(Map::new()), self.pace.as_ref());
                 self.state_of(&stream, &none, true)?;
             }
+            let mut running = self.running.lock();
+            running.retain(|s| *s != stream);
             self.lines.json(&message::stream_status(&stream, status))?;
         }
         Ok(())

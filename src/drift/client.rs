@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::drift::auth::{Auth, OnRotate, TOKEN_PATH};
-use crate::drift::rate_limit::{Learnt, RateLimiter, Throttle};
+use crate::drift::rate_limit::{Learnt, RateLimiter, Throttle, Waiting};
 use crate::drift::request::{Envelope, Request};
 use crate::drift::retry::{backoff, decide, jitter, Context, Decision, Outcome, FIRST_CONTACT};
 use crate::drift::spool::{self, Fault, Spool};
@@ -238,6 +238,11 @@ impl DriftClient {
     /// The effective pace (requests a minute) and the 429s seen so far.
     pub fn pace(&self) -> (f64, u64) {
         self.limiter.stats()
+    }
+
+    /// Whether the run is waiting out Drift's rate limit, to watch (see [`RateLimiter::watch`]).
+    pub fn throttle_watch(&self) -> tokio::sync::watch::Receiver<Option<Waiting>> {
+        self.limiter.watch()
     }
 
     /// Starts the pace from what the last run learnt; the pace it starts at, or `None` when

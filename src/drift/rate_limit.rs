@@ -7,12 +7,14 @@
 //! run's first 429 and one soon after another (the bucket's burst hides how far a fast climb went
 //! past its rate); below that settled pace it climbs back fast, beyond it by 1 % a minute. A
 //! sustained outage pauses every worker too, and one request at a time probes it. Knows nothing
-//! of HTTP: the client tells it what happened.
+//! of HTTP: the client tells it what happened. Whether it is waiting out a throttle can be watched
+//! (read-only, [`RateLimiter::watch`]), for a protocol that shows it.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Where a run without a remembered pace starts (requests a minute): today's safe guess.
@@ -56,6 +58,13 @@ pub enum Throttle {
         /// How long Drift asks to wait (if it says).
         retry_after: Option<Duration>,
     },
+}
+
+/// The limiter is waiting out Drift's rate limit (from a 429 until the next success).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waiting {
+    /// When Drift said its quota resets (from a `Retry-After`), in epoch milliseconds.
+    pub reset_ms: Option<i64>,
 }
 
 /// The pace a run learnt, for the next run to start from.
@@ -114,6 +123,8 @@ pub struct RateLimiter {
     probing: bool,
     patience: Duration,
     inner: Mutex<Inner>,
+    /// Whether it is waiting out a throttle now.
+    waiting: watch::Sender<Option<Waiting>>,
 }
 
 fn interval(pace: f64) -> Duration {
@@ -157,7 +168,14 @@ impl RateLimiter {
                 probe_gap: Duration::ZERO,
                 raised_at: Instant::now(),
             }),
+            waiting: watch::Sender::new(None),
         }
+    }
+
+    /// Whether the limiter is waiting out Drift's rate limit: it changes at the first 429 after a
+    /// success (to `Some`) and at the next success (to `None`).
+    pub fn watch(&self) -> watch::Receiver<Option<Waiting>> {
+        self.waiting.subscribe()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -241,6 +259,7 @@ impl RateLimiter {
     /// wait for their slots: doubling every [`DOUBLING`] up to the settled pace, by [`CREEP`] of it
     /// a minute beyond.
     pub fn succeeded(&self) {
+        self.waiting.send_if_modified(|w| w.take().is_some());
         let mut inner = self.lock();
         inner.throttles_in_row = 0;
         inner.throttled_since = None;
@@ -306,6 +325,12 @@ impl RateLimiter {
         // no climb for the time paused
         inner.raised_at = until;
         inner.resumed_at = Some(until);
+        let reset_ms = retry_after.map(|r| crate::time::now_ms() + r.as_millis() as i64);
+        self.waiting.send_if_modified(|w| {
+            let first = w.is_none();
+            *w = Some(Waiting { reset_ms });
+            first
+        });
         Throttle::Pause(pause)
     }
 
@@ -407,6 +432,23 @@ mod tests {
         let pace = limiter.stats().0;
         limiter.throttled(None);
         assert!((limiter.stats().0 - pace * SETTLE).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_wait_for_a_throttle_is_watched_from_the_first_429_to_the_next_success() {
+        let limiter = RateLimiter::new(600, Duration::from_secs(3600));
+        let mut watch = limiter.watch();
+        limiter.throttled(Some(Duration::from_secs(5)));
+        assert!(watch.has_changed().unwrap());
+        let waiting = watch.borrow_and_update().expect("waiting");
+        assert!(waiting.reset_ms.is_some());
+        limiter.throttled(None);
+        assert!(!watch.has_changed().unwrap(), "the same wait");
+        limiter.succeeded();
+        assert!(watch.has_changed().unwrap());
+        assert_eq!(*watch.borrow_and_update(), None);
+        limiter.succeeded();
+        assert!(!watch.has_changed().unwrap());
     }
 
     #[test]

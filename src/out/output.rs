@@ -51,6 +51,19 @@ pub trait Output {
         time_extracted: &str,
         version: Option<i64>,
     ) -> io::Result<()>;
+    /// A record some of whose values did not fit the schema and were replaced by null (`nulled`:
+    /// those fields, maybe none); a protocol that can say so overrides this.
+    fn record_nulled(
+        &mut self,
+        stream: &str,
+        record: &Map<String, Value>,
+        time_extracted: &str,
+        version: Option<i64>,
+        nulled: &[String],
+    ) -> io::Result<()> {
+        let _ = nulled;
+        self.record(stream, record, time_extracted, version)
+    }
     /// A checkpoint: every record handed over so far is covered by this state value.
     fn checkpoint(&mut self, state: &Value) -> io::Result<()>;
     /// A stream's part of the run is over.

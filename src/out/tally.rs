@@ -164,6 +164,11 @@ impl Tally {
         self.with(stream, |r| r.total = Some(total));
     }
 
+    /// The number of records a stream's list says it holds, once known.
+    pub fn total_of(&self, stream: &str) -> Option<u64> {
+        self.lock().iter().find(|r| r.stream == stream)?.total
+    }
+
     /// One record written.
     pub fn record(&self, stream: &str) {
         self.with(stream, |r| r.records += 1);

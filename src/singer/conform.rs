@@ -53,14 +53,26 @@ fn strip_nul(v: &mut Value) {
     }
 }
 
-/// Conforms `record`'s top-level fields to `properties` (a schema's `properties`). Returns, per
-/// field it had to change, what was done (the same words for every record) and the value it had;
-/// `Err` when the key itself cannot be made valid.
+/// A value [`conform`] had to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fixed {
+    /// The field.
+    pub field: String,
+    /// What was done, in the same words for every record.
+    pub what: String,
+    /// The value it had, as JSON.
+    pub value: String,
+    /// Whether it was replaced by null (else coerced, losslessly, to the schema's type).
+    pub nulled: bool,
+}
+
+/// Conforms `record`'s top-level fields to `properties` (a schema's `properties`). Returns each
+/// value it had to change; `Err` when the key itself cannot be made valid.
 pub fn conform(
     record: &mut Map<String, Value>,
     properties: &Map<String, Value>,
     key: &str,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<Fixed>, String> {
     let mut notes = Vec::new();
     for (name, value) in record.iter_mut() {
         strip_nul(value);
@@ -84,12 +96,18 @@ pub fn conform(
         if types.iter().any(|t| matches(value, t)) {
             continue;
         }
-        if let Some((t, fixed)) = types.iter().find_map(|t| coerce(value, t).map(|f| (t, f))) {
-            notes.push((format!("`{name}` coerced to {t}"), value.to_string()));
-            *value = fixed;
+        let fixed = |what: String, nulled: bool| Fixed {
+            field: name.clone(),
+            what,
+            value: value.to_string(),
+            nulled,
+        };
+        if let Some((t, coerced)) = types.iter().find_map(|t| coerce(value, t).map(|f| (t, f))) {
+            notes.push(fixed(format!("`{name}` coerced to {t}"), false));
+            *value = coerced;
         } else if name != key && types.contains(&"null") {
             let kind = format!("`{name}` is not {}; emitted as null", types.join(" or "));
-            notes.push((kind, value.to_string()));
+            notes.push(fixed(kind, true));
             *value = Value::Null;
         } else {
             return Err(format!(
@@ -127,9 +145,15 @@ mod tests {
         );
         assert_eq!(notes.len(), 5);
         assert_eq!(
-            notes[0],
-            ("`id` coerced to integer".into(), "\"42\"".into())
+            (notes[0].what.as_str(), notes[0].value.as_str()),
+            ("`id` coerced to integer", "\"42\"")
         );
+        let nulled: Vec<&str> = notes
+            .iter()
+            .filter(|n| n.nulled)
+            .map(|n| n.field.as_str())
+            .collect();
+        assert_eq!(nulled, ["o"]);
     }
 
     #[test]

@@ -124,6 +124,7 @@ fn emit(
         describe(out, m, true)?;
     }
     let mut projected = m.shape.project(record);
+    let mut nulled = m.shape.take_nulled();
     let key = record.get(m.def.key).cloned().unwrap_or_default();
     let notes = conform(&mut projected, m.shape.properties(), m.def.key).map_err(|reason| {
         Error::Record {
@@ -132,16 +133,18 @@ fn emit(
             reason,
         }
     })?;
-    for (what, value) in notes {
+    for fixed in notes {
+        let (what, value) = (fixed.what, fixed.value);
         tracing::debug!(stream = m.def.name, key = %key, value, "value does not fit the schema: {what}");
         let what = format!("value does not fit the schema: {what}");
         tally.note(m.def.name, &what, &key.to_string());
+        nulled.extend(fixed.nulled.then_some(fixed.field));
     }
     let (record, grew) = m.shape.finish(projected);
     if grew {
         describe(out, m, true)?;
     }
-    out.record(m.def.name, &record, extracted, m.version)?;
+    out.record_nulled(m.def.name, &record, extracted, m.version, &nulled)?;
     m.records += 1;
     tally.record(m.def.name);
     Ok(())

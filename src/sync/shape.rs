@@ -40,6 +40,9 @@ pub struct Shape {
     attributes_at: &'static str,
     /// Typed columns whose values did not convert, already warned about.
     unconverted: HashSet<String>,
+    /// The typed columns of the record last projected that are null because its value did not
+    /// convert.
+    nulled: Vec<String>,
 }
 
 impl Shape {
@@ -84,6 +87,7 @@ impl Shape {
             typed,
             attributes_at,
             unconverted: HashSet::new(),
+            nulled: Vec::new(),
         }
     }
 
@@ -160,7 +164,10 @@ impl Shape {
     }
 
     /// The record's kept fields (its typed attribute columns filled from its attributes).
+    /// Its typed columns left null because their values did not convert are then in
+    /// [`Shape::take_nulled`].
     pub fn project(&mut self, record: &Map<String, Value>) -> Map<String, Value> {
+        self.nulled.clear();
         let mut kept: Map<String, Value> = self
             .fields
             .iter()
@@ -190,10 +197,17 @@ impl Shape {
                 if self.unconverted.insert(column.name.clone()) {
                     tracing::warn!(stream = self.stream, field = column.name.as_str(), "an attribute's value is {why}, where the account types it {:?}: the column is null there (the attributes object keeps it)", column.kind);
                 }
+                self.nulled.push(column.name.clone());
                 Value::Null
             });
             kept.insert(column.name.clone(), converted);
         }
+    }
+
+    /// The typed columns of the record last projected that are null because their values did not
+    /// convert.
+    pub fn take_nulled(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.nulled)
     }
 
     /// A conformed record as it leaves (flattened when flattening), and whether flattening met

@@ -14,17 +14,17 @@ use serde_json::{json, Value};
 use crate::support::*;
 
 /// The messages and exit status of one `source-drift` command.
-struct Run {
-    messages: Vec<Value>,
-    ok: bool,
+pub(crate) struct Run {
+    pub(crate) messages: Vec<Value>,
+    pub(crate) ok: bool,
 }
 
 impl Run {
-    fn of(&self, kind: &str) -> Vec<&Value> {
+    pub(crate) fn of(&self, kind: &str) -> Vec<&Value> {
         self.messages.iter().filter(|m| m["type"] == kind).collect()
     }
 
-    fn records(&self, stream: &str) -> Vec<&Value> {
+    pub(crate) fn records(&self, stream: &str) -> Vec<&Value> {
         self.of("RECORD")
             .into_iter()
             .filter(|m| m["record"]["stream"] == stream)
@@ -47,7 +47,7 @@ impl Run {
     }
 
     /// A stream's statuses in order.
-    fn statuses(&self, stream: &str) -> Vec<String> {
+    pub(crate) fn statuses(&self, stream: &str) -> Vec<String> {
         self.of("TRACE")
             .into_iter()
             .filter(|t| t["trace"]["type"] == "STREAM_STATUS")
@@ -62,7 +62,7 @@ impl Run {
     }
 }
 
-async fn source(args: Vec<String>) -> Run {
+pub(crate) async fn source(args: Vec<String>) -> Run {
     let out = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_source-drift"))
             .args(&args)
@@ -74,6 +74,7 @@ async fn source(args: Vec<String>) -> Run {
     .await
     .expect("join");
     assert!(out.stderr.is_empty(), "nothing on stderr: {}", stderr(&out));
+    keep_for_ci(&out.stdout);
     let messages = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -99,8 +100,20 @@ async fn source(args: Vec<String>) -> Run {
     }
 }
 
+/// With `SOURCE_DRIFT_MESSAGES_DIR` set, each command's messages are saved there as one file, for
+/// CI to validate them with Airbyte's protocol models (the emulator's faults reach no sandbox).
+fn keep_for_ci(stdout: &[u8]) {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let Some(dir) = std::env::var_os("SOURCE_DRIFT_MESSAGES_DIR") else {
+        return;
+    };
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = Path::new(&dir).join(format!("run-{}-{n}.jsonl", std::process::id()));
+    std::fs::write(&path, stdout).expect("the messages directory takes the file");
+}
+
 /// `read` with a config, a configured catalog and maybe a state.
-async fn read(config: &Path, catalog: &Path, state: Option<&Path>) -> Run {
+pub(crate) async fn read(config: &Path, catalog: &Path, state: Option<&Path>) -> Run {
     let mut argv = args(&[&"read", &"--config", &config, &"--catalog", &catalog]);
     if let Some(state) = state {
         argv.extend(args(&[&"--state", &state]));
@@ -110,7 +123,7 @@ async fn read(config: &Path, catalog: &Path, state: Option<&Path>) -> Run {
 
 /// A configured catalog of every discovered stream: incremental where it can be, and `users`
 /// limited to a few fields.
-fn configured(catalog: &Value) -> Value {
+pub(crate) fn configured(catalog: &Value) -> Value {
     let streams: Vec<Value> = catalog["streams"]
         .as_array()
         .expect("streams")
@@ -133,7 +146,7 @@ fn key_set<'a>(records: impl IntoIterator<Item = &'a Value>, key: &str) -> BTree
     records.into_iter().map(|r| r[key].to_string()).collect()
 }
 
-async fn discover(cfg: &Path) -> Value {
+pub(crate) async fn discover(cfg: &Path) -> Value {
     let run = source(args(&[&"discover", &"--config", &cfg])).await;
     assert!(run.ok);
     run.of("CATALOG")[0]["catalog"].clone()
@@ -196,6 +209,12 @@ async fn spec_check_and_discover() {
             }
             None => assert_eq!(s["supported_sync_modes"], json!(["full_refresh"])),
         }
+        assert_eq!(
+            s["is_resumable"],
+            def.replication_key.is_some(),
+            "{}",
+            def.name
+        );
     }
 }
 

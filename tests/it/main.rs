@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used)]
 
 mod airbyte;
+mod airbyte_platform;
 mod bodies;
 mod cli;
 mod fuzz;
