@@ -74,6 +74,9 @@ config() {
     equal "label io.airbyte.version (Cargo.toml's)" "$VERSION" "$(field 'index .Config.Labels "io.airbyte.version"')" || ok=1
     equal "User" "airbyte" "$(field .Config.User)" || ok=1
     equal "WorkingDir" "/airbyte" "$(field .Config.WorkingDir)" || ok=1
+    # the registry metadata names this image
+    equal "metadata.yaml dockerRepository" "source-drift" "$(awk '$1 == "dockerRepository:" { print $2 }' "$REPO/airbyte/metadata.yaml")" || ok=1
+    equal "metadata.yaml dockerImageTag" "$VERSION" "$(awk '$1 == "dockerImageTag:" { print $2 }' "$REPO/airbyte/metadata.yaml")" || ok=1
     return $ok
 }
 files() { # the image holds exactly the staged files; /airbyte is airbyte's, /tmp anyone's
@@ -84,7 +87,7 @@ files() { # the image holds exactly the staged files; /airbyte is airbyte's, /tm
     equal "/tmp" "drwxrwxrwt" "$(tar -tvf rootfs.tar | awk '$NF == "tmp/" { print $1 }')" || ok=1
     return $ok
 }
-check "image config: entrypoint, AIRBYTE_ENTRYPOINT, labels io.airbyte.name and io.airbyte.version, user airbyte" config
+check "image config: entrypoint, AIRBYTE_ENTRYPOINT, labels io.airbyte.name and io.airbyte.version, user airbyte; metadata.yaml names it" config
 check "image files: the binary, the libraries ldd lists, /etc/passwd; /airbyte owned by airbyte" files
 
 # 4. A way to run it: a container if one can start here, else chroot into its exported filesystem.
