@@ -389,14 +389,35 @@ impl Inner {
 mod tests {
     use super::*;
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn slots_are_spaced_by_the_interval() {
-        let limiter = RateLimiter::new(6_000, Duration::from_secs(60)); // one per 10 ms
+        let limiter = std::sync::Arc::new(RateLimiter::new(1_200, Duration::from_secs(60)));
         let start = Instant::now();
-        for _ in 0..5 {
-            limiter.acquire().await;
+        // eight workers at once, as max_concurrency sends them: one slot per 50 ms between them
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                let limiter = limiter.clone();
+                tokio::spawn(async move {
+                    let mut sent = Vec::new();
+                    for _ in 0..5 {
+                        limiter.acquire().await;
+                        sent.push(start.elapsed());
+                    }
+                    sent
+                })
+            })
+            .collect();
+        let mut sent = Vec::new();
+        for w in workers {
+            sent.extend(w.await.expect("a worker"));
         }
-        assert!(start.elapsed() >= Duration::from_millis(40));
+        sent.sort();
+        let gaps: Vec<Duration> = sent.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(
+            gaps.iter().all(|g| *g >= Duration::from_millis(50)),
+            "{sent:?}"
+        );
+        assert_eq!(sent.last(), Some(&Duration::from_millis(39 * 50)));
     }
 
     #[tokio::test(start_paused = true)]
