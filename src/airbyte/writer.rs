@@ -2,7 +2,9 @@
 //! per-stream STATE (the protocol's STREAM state: each stream's bookmark object with the run's
 //! pace beside it, written when it changed and when the stream ends), and TRACE stream statuses (STARTED, RUNNING at its first
 //! record, COMPLETE or INCOMPLETE). Through the one owner of stdout; no ACTIVATE_VERSION (Airbyte's
-//! destinations handle full refreshes themselves).
+//! destinations handle full refreshes themselves). Lines are gathered in a batch, handed over at
+//! every checkpoint and page end without waiting for them to be written (the command waits once,
+//! at its end).
 
 use std::collections::HashMap;
 use std::io;
@@ -11,12 +13,12 @@ use serde_json::{Map, Value};
 
 use crate::airbyte::{catalog, message};
 use crate::out::output::{Output, StreamEnd, StreamStart};
-use crate::out::stdout::Lines;
+use crate::out::stdout::{Batch, Lines};
 use crate::singer::state::PACE_KEY;
 
 /// Writes Airbyte messages.
 pub struct Writer {
-    lines: Lines,
+    batch: Batch,
     /// Each stream's state as last written.
     written: HashMap<String, Value>,
     /// Records written per stream since its last STATE, and whether it has written one yet.
@@ -33,7 +35,7 @@ impl Writer {
     /// Writes through a handle on stdout.
     pub fn new(lines: Lines) -> Writer {
         Writer {
-            lines,
+            batch: Batch::new(lines),
             written: HashMap::new(),
             counts: HashMap::new(),
             started: Vec::new(),
@@ -48,7 +50,7 @@ impl Writer {
             return Ok(());
         }
         let records = self.counts.get(stream).map_or(0, |c| c.0);
-        self.lines
+        self.batch
             .json(&message::stream_state(stream, state, records))?;
         self.written.insert(stream.to_string(), state.clone());
         if let Some(c) = self.counts.get_mut(stream) {
@@ -67,7 +69,7 @@ impl Output for Writer {
     fn stream_start(&mut self, start: StreamStart<'_>) -> io::Result<()> {
         self.started.push(start.stream.to_string());
         self.counts.insert(start.stream.to_string(), (0, false));
-        self.lines
+        self.batch
             .json(&message::stream_status(start.stream, "STARTED"))
     }
 
@@ -91,10 +93,10 @@ impl Output for Writer {
             first
         });
         if running {
-            self.lines
+            self.batch
                 .json(&message::stream_status(stream, "RUNNING"))?;
         }
-        self.lines.json(&message::record(stream, record))
+        self.batch.json(&message::record(stream, record))
     }
 
     fn checkpoint(&mut self, state: &Value) -> io::Result<()> {
@@ -106,7 +108,7 @@ impl Output for Writer {
             }
         }
         self.statuses()?;
-        self.lines.push()
+        self.batch.hand_over()
     }
 
     fn stream_end(&mut self, stream: &str, end: StreamEnd) -> io::Result<()> {
@@ -120,7 +122,7 @@ impl Output for Writer {
 
     fn flush(&mut self) -> io::Result<()> {
         self.statuses()?;
-        self.lines.flush()
+        self.batch.push()
     }
 }
 
@@ -134,7 +136,7 @@ impl Writer {
                 let none = catalog::with_pace(&Value::Object(Map::new()), self.pace.as_ref());
                 self.state_of(&stream, &none, true)?;
             }
-            self.lines.json(&message::stream_status(&stream, status))?;
+            self.batch.json(&message::stream_status(&stream, status))?;
         }
         Ok(())
     }
