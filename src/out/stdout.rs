@@ -334,6 +334,90 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
     }
 
+    /// An output the test reads, which takes nothing while its gate is shut.
+    #[derive(Clone, Default)]
+    struct Gated {
+        bytes: Arc<Mutex<Vec<u8>>>,
+        shut: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    }
+
+    impl Gated {
+        fn lines(&self) -> usize {
+            lock(&self.bytes).iter().filter(|b| **b == b'\n').count()
+        }
+        fn set_shut(&self, shut: bool) {
+            *lock(&self.shut.0) = shut;
+            self.shut.1.notify_all();
+        }
+    }
+
+    impl Write for Gated {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut shut = lock(&self.shut.0);
+            while *shut {
+                shut = self.shut.1.wait(shut).unwrap_or_else(|p| p.into_inner());
+            }
+            lock(&self.bytes).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_batch_goes_out_when_handed_over_or_once_it_holds_64_kib() {
+        let out = Gated::default();
+        let lines = Lines::start(out.clone());
+        let mut batch = Batch::new(lines.clone());
+        for i in 0..3 {
+            batch.json(&i).unwrap();
+        }
+        lines.flush().unwrap();
+        assert_eq!(out.lines(), 0, "gathered, not handed over yet");
+        batch.hand_over().unwrap();
+        lines.flush().unwrap();
+        assert_eq!(out.lines(), 3);
+        // lines of 1 KiB (a JSON string of 1 021 bytes, its quotes and newline): the 64th fills it
+        let kib = "x".repeat(1021);
+        for _ in 0..70 {
+            batch.json(&kib).unwrap();
+        }
+        lines.flush().unwrap();
+        assert_eq!(out.lines(), 3 + 64);
+        batch.flush().unwrap();
+        assert_eq!(out.lines(), 3 + 70);
+    }
+
+    #[test]
+    fn a_target_that_takes_nothing_holds_up_the_hand_overs_beyond_a_few() {
+        let out = Gated::default();
+        out.set_shut(true);
+        let lines = Lines::start(out.clone());
+        let handed = Arc::new(AtomicU64::new(0));
+        let producer = std::thread::spawn({
+            let (mut batch, handed) = (Batch::new(lines.clone()), handed.clone());
+            move || {
+                for i in 0..200 {
+                    batch.json(&i).unwrap();
+                    batch.hand_over().unwrap();
+                    handed.fetch_add(1, Ordering::SeqCst);
+                }
+                batch.flush().unwrap();
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        // one batch in the writer thread's hands, the queue full, the producer waiting
+        assert!(
+            handed.load(Ordering::SeqCst) <= QUEUE as u64 + 1,
+            "{handed:?}"
+        );
+        assert_eq!(out.lines(), 0);
+        out.set_shut(false);
+        producer.join().unwrap();
+        assert_eq!(out.lines(), 200, "every line, once the target reads");
+    }
+
     #[test]
     fn whole_lines_go_out_in_writes_a_pipe_takes_whole() {
         /// An output that notes the size of each write.
