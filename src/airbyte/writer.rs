@@ -5,7 +5,9 @@
 //! its first record, COMPLETE or INCOMPLETE), an ESTIMATE for a stream once its list's total is
 //! known; [`Running`] names the streams running, for the RATE_LIMITED statuses written while the
 //! run waits out Drift's rate limit. Through the one owner of stdout; no ACTIVATE_VERSION (Airbyte's
-//! destinations handle full refreshes themselves).
+//! destinations handle full refreshes themselves). Lines are gathered in a batch, handed over at
+//! every checkpoint and page end without waiting for them to be written (the command waits once,
+//! at its end).
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -15,7 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::airbyte::{catalog, message};
 use crate::out::output::{Output, StreamEnd, StreamStart};
-use crate::out::stdout::Lines;
+use crate::out::stdout::{Batch, Lines};
 use crate::out::tally::Tally;
 use crate::singer::state::PACE_KEY;
 
@@ -40,7 +42,7 @@ impl Running {
 
 /// Writes Airbyte messages.
 pub struct Writer {
-    lines: Lines,
+    batch: Batch,
     /// Each stream's state as last written.
     written: HashMap<String, Value>,
     /// Records written per stream since its last STATE, and whether it has written one yet.
@@ -63,7 +65,7 @@ impl Writer {
     /// Writes through a handle on stdout; the lists' totals are read from `tally`.
     pub fn new(lines: Lines, tally: Tally) -> Writer {
         Writer {
-            lines,
+            batch: Batch::new(lines),
             written: HashMap::new(),
             counts: HashMap::new(),
             started: Vec::new(),
@@ -90,7 +92,7 @@ impl Writer {
             return Ok(());
         };
         self.estimated.insert(stream.to_string());
-        self.lines.json(&message::estimate(stream, total))
+        self.batch.json(&message::estimate(stream, total))
     }
 
     /// A stream's STATE, when it differs from the last one written (or `force`).
@@ -99,7 +101,7 @@ impl Writer {
             return Ok(());
         }
         let records = self.counts.get(stream).map_or(0, |c| c.0);
-        self.lines
+        self.batch
             .json(&message::stream_state(stream, state, records))?;
         self.written.insert(stream.to_string(), state.clone());
         if let Some(c) = self.counts.get_mut(stream) {
@@ -118,10 +120,12 @@ impl Output for Writer {
     fn stream_start(&mut self, start: StreamStart<'_>) -> io::Result<()> {
         self.started.push(start.stream.to_string());
         self.counts.insert(start.stream.to_string(), (0, false));
-        let mut running = self.running.lock();
-        self.lines
+        self.batch
             .json(&message::stream_status(start.stream, "STARTED"))?;
-        running.push(start.stream.to_string());
+        // handed over before the stream counts as running: a RATE_LIMITED status, written
+        // straight to stdout, never comes before it
+        self.batch.hand_over()?;
+        self.running.lock().push(start.stream.to_string());
         Ok(())
     }
 
@@ -157,10 +161,10 @@ impl Output for Writer {
             first
         });
         if running {
-            self.lines
+            self.batch
                 .json(&message::stream_status(stream, "RUNNING"))?;
         }
-        self.lines.json(&message::record(stream, record, nulled))
+        self.batch.json(&message::record(stream, record, nulled))
     }
 
     fn checkpoint(&mut self, state: &Value) -> io::Result<()> {
@@ -173,7 +177,7 @@ impl Output for Writer {
             }
         }
         self.statuses()?;
-        self.lines.push()
+        self.batch.hand_over()
     }
 
     fn stream_end(&mut self, stream: &str, end: StreamEnd) -> io::Result<()> {
@@ -187,7 +191,7 @@ impl Output for Writer {
 
     fn flush(&mut self) -> io::Result<()> {
         self.statuses()?;
-        self.lines.flush()
+        self.batch.push()
     }
 }
 
@@ -203,7 +207,7 @@ impl Writer {
             }
             let mut running = self.running.lock();
             running.retain(|s| *s != stream);
-            self.lines.json(&message::stream_status(&stream, status))?;
+            self.batch.json(&message::stream_status(&stream, status))?;
         }
         Ok(())
     }

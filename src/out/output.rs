@@ -68,7 +68,9 @@ pub trait Output {
     fn checkpoint(&mut self, state: &Value) -> io::Result<()>;
     /// A stream's part of the run is over.
     fn stream_end(&mut self, stream: &str, end: StreamEnd) -> io::Result<()>;
-    /// Pushes buffered output to its destination.
+    /// Sends the output buffered so far on its way (at a page's end), without waiting for it to
+    /// arrive; once the run is stopping, waits until it arrived (or the stop's deadline passed), so
+    /// that the engine can say whether its last STATE went out.
     fn flush(&mut self) -> io::Result<()>;
 }
 

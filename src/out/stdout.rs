@@ -1,13 +1,16 @@
-//! The sole owner of stdout: lines handed to a writer thread that owns the output, block-buffers it,
-//! and flushes when asked. It writes whole lines at most a pipe's atomic 4 KiB at a time, so a pipe
-//! that stops taking them holds whole lines (a longer line may be cut). Senders wait while its queue
-//! is full (a target reading slowly slows the run down). Once a stop signal came they wait only
-//! until the stop's deadline, a little under a second after the signal: the lines go out if the
-//! output takes them by then, else sends and flushes give up, and the error says whether the
-//! output's last bytes end a line or cut one (the writer thread counts what the output took and
-//! knows where its lines end). So a run ends even when stdout is blocked, and says what it left
-//! there. Knows no protocol: the Singer and Airbyte writers and, in Airbyte mode, the logger hand
-//! it whole lines or values to write as JSON lines.
+//! The sole owner of stdout: a writer thread owns the output and writes the lines handed to it.
+//! Lines go over in batches: a protocol writer gathers its lines in a [`Batch`] and hands them over
+//! together (a page's worth, a STATE with the records before it, or 64 KiB), so the writer thread
+//! wakes once per batch, not per line, and nothing waits for the output to take them. The thread
+//! writes whole lines at most a pipe's atomic 4 KiB at a time, so a pipe that stops taking them
+//! holds whole lines (a longer line may be cut). A hand-over waits while the thread holds as many
+//! batches as it may (a target reading slowly slows the run down; memory stays flat). Once a stop
+//! signal came, hand-overs and flushes wait only until the stop's deadline, a little under a
+//! second after the signal: the lines go out if the output takes them by then, else they give up,
+//! and the error says whether the output's last bytes end a line or cut one (the writer thread
+//! counts what the output took and knows where its lines end). So a run ends even when stdout is
+//! blocked, and says what it left there. Knows no protocol: the Singer and Airbyte writers and, in
+//! Airbyte mode, the logger hand it values to write as JSON lines.
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,9 +20,9 @@ use std::time::Duration;
 
 use crate::signal;
 
-/// Lines the writer thread may hold before a sender waits.
-const QUEUE: usize = 1024;
-/// Bytes the writer thread gathers before it writes them out.
+/// Batches the writer thread may hold before a hand-over waits.
+const QUEUE: usize = 16;
+/// Bytes a [`Batch`] gathers before it hands them over by itself (a pipe's capacity on Linux).
 const BUFFER: usize = 1 << 16;
 /// The most bytes one write to the output holds: what a pipe takes whole or not at all (POSIX's
 /// `PIPE_BUF` on Linux), so the bytes a blocked write took are always counted.
@@ -28,8 +31,9 @@ const ATOMIC: usize = 4096;
 const LAST_WORDS: Duration = Duration::from_millis(750);
 
 enum Command {
-    Line(Vec<u8>),
-    Flush(Option<SyncSender<()>>),
+    Lines(Gathered),
+    /// Flush, then say so: every batch handed over before is written.
+    Flush(SyncSender<()>),
 }
 
 /// What the writer thread has put out: the bytes the output took, and, while a write is under
@@ -72,7 +76,7 @@ impl<W: Write> Write for Counted<W> {
     }
 }
 
-/// Lines gathered by the writer thread, not yet written out.
+/// Whole lines, not yet written out.
 #[derive(Default)]
 struct Gathered {
     bytes: Vec<u8>,
@@ -81,6 +85,18 @@ struct Gathered {
 }
 
 impl Gathered {
+    /// Adds one value as a JSON line (nothing, if it cannot be serialized).
+    fn json(&mut self, value: &impl serde::Serialize) -> io::Result<()> {
+        let start = self.bytes.len();
+        if let Err(e) = serde_json::to_writer(&mut self.bytes, value) {
+            self.bytes.truncate(start);
+            return Err(e.into());
+        }
+        self.bytes.push(b'\n');
+        self.ends.push(self.bytes.len() as u64);
+        Ok(())
+    }
+
     /// Writes the lines out, as many whole lines as fit in each write of [`ATOMIC`] bytes (a
     /// longer line in several), noting where they end while the writes are under way.
     fn put(&mut self, out: &mut Counted<impl Write>) -> io::Result<()> {
@@ -122,25 +138,14 @@ pub struct Lines {
     written: Arc<Written>,
 }
 
-/// The writer thread: writes lines until every handle is gone or the output fails.
+/// The writer thread: writes each batch as it comes, until every handle is gone or the output fails.
 fn serve(mut out: Counted<impl Write>, rx: Receiver<Command>, failed: &Mutex<Option<io::Error>>) {
-    let mut gathered = Gathered::default();
     for command in rx {
         let result = match command {
-            Command::Line(line) => {
-                gathered.bytes.extend_from_slice(&line);
-                gathered.ends.push(gathered.bytes.len() as u64);
-                if gathered.bytes.len() >= BUFFER {
-                    gathered.put(&mut out)
-                } else {
-                    Ok(())
-                }
-            }
-            Command::Flush(ack) => gathered.put(&mut out).and_then(|()| out.flush()).map(|()| {
-                if let Some(ack) = ack {
-                    // the flusher may have given up waiting: nothing to tell then
-                    let _ = ack.send(());
-                }
+            Command::Lines(mut batch) => batch.put(&mut out),
+            Command::Flush(ack) => out.flush().map(|()| {
+                // the flusher may have given up waiting: nothing to tell then
+                let _ = ack.send(());
             }),
         };
         if let Err(e) = result {
@@ -148,8 +153,7 @@ fn serve(mut out: Counted<impl Write>, rx: Receiver<Command>, failed: &Mutex<Opt
             return;
         }
     }
-    // best effort: the last lines, when the last handle is dropped
-    let _ = gathered.put(&mut out).and_then(|()| out.flush());
+    let _ = out.flush();
 }
 
 /// Whether a stop signal came long enough ago that nothing waits for the output any more.
@@ -224,28 +228,19 @@ impl Lines {
         }
     }
 
-    /// Hands one whole line (with its newline) to the writer thread.
-    pub fn line(&self, line: Vec<u8>) -> io::Result<()> {
-        self.send(Command::Line(line))
-    }
-
-    /// Hands one value to the writer thread as a JSON line (each protocol's messages are JSON lines).
+    /// Hands one value to the writer thread as a JSON line of its own (each protocol's messages
+    /// are JSON lines): for the few lines outside a [`Batch`] (logs, a command's one answer).
     pub fn json(&self, value: &impl serde::Serialize) -> io::Result<()> {
-        let mut line = serde_json::to_vec(value)?;
-        line.push(b'\n');
-        self.line(line)
-    }
-
-    /// Asks the writer thread to flush, without waiting for it.
-    pub fn push(&self) -> io::Result<()> {
-        self.send(Command::Flush(None))
+        let mut line = Gathered::default();
+        line.json(value)?;
+        self.send(Command::Lines(line))
     }
 
     /// Flushes and waits until every line handed over is written (once the run is stopping, only
     /// until the stop's deadline: the error then says what stdout was left with).
     pub fn flush(&self) -> io::Result<()> {
         let (ack, done) = mpsc::sync_channel(1);
-        self.send(Command::Flush(Some(ack)))?;
+        self.send(Command::Flush(ack))?;
         loop {
             match done.recv_timeout(Duration::from_millis(20)) {
                 Ok(()) => return Ok(()),
@@ -257,6 +252,62 @@ impl Lines {
                 }
             }
         }
+    }
+}
+
+/// Lines gathered on the producer's side, handed to the writer thread together: one message, and
+/// one wake-up of the thread, per batch. Each protocol's writer owns one.
+pub struct Batch {
+    lines: Lines,
+    gathered: Gathered,
+}
+
+impl Batch {
+    /// A batch for lines to go out through `lines`.
+    pub fn new(lines: Lines) -> Batch {
+        Batch {
+            lines,
+            gathered: Gathered::default(),
+        }
+    }
+
+    /// Adds one value as a JSON line; hands the batch over once it holds [`BUFFER`] bytes.
+    pub fn json(&mut self, value: &impl serde::Serialize) -> io::Result<()> {
+        self.gathered.json(value)?;
+        if self.gathered.bytes.len() >= BUFFER {
+            self.hand_over()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the lines gathered so far to the writer thread, without waiting for them to be
+    /// written (only while the thread holds as many batches as it may).
+    pub fn hand_over(&mut self) -> io::Result<()> {
+        if self.gathered.ends.is_empty() {
+            return Ok(());
+        }
+        let full = Gathered {
+            bytes: Vec::with_capacity(BUFFER + BUFFER / 4),
+            ends: Vec::with_capacity(self.gathered.ends.len()),
+        };
+        self.lines
+            .send(Command::Lines(std::mem::replace(&mut self.gathered, full)))
+    }
+
+    /// Hands the lines over; once the run is stopping, also waits until they are written (until
+    /// the stop's deadline), so that the caller knows whether its last lines went out.
+    pub fn push(&mut self) -> io::Result<()> {
+        self.hand_over()?;
+        match signal::stopping() {
+            Some(_) => self.lines.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Hands the lines over and waits until every line is written (see [`Lines::flush`]).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.hand_over()?;
+        self.lines.flush()
     }
 }
 
@@ -277,10 +328,94 @@ mod tests {
         }
         let lines = Lines::start(Closed);
         let e = lines
-            .line(b"{}\n".to_vec())
+            .json(&serde_json::json!({}))
             .and_then(|()| lines.flush())
             .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+    }
+
+    /// An output the test reads, which takes nothing while its gate is shut.
+    #[derive(Clone, Default)]
+    struct Gated {
+        bytes: Arc<Mutex<Vec<u8>>>,
+        shut: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    }
+
+    impl Gated {
+        fn lines(&self) -> usize {
+            lock(&self.bytes).iter().filter(|b| **b == b'\n').count()
+        }
+        fn set_shut(&self, shut: bool) {
+            *lock(&self.shut.0) = shut;
+            self.shut.1.notify_all();
+        }
+    }
+
+    impl Write for Gated {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut shut = lock(&self.shut.0);
+            while *shut {
+                shut = self.shut.1.wait(shut).unwrap_or_else(|p| p.into_inner());
+            }
+            lock(&self.bytes).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_batch_goes_out_when_handed_over_or_once_it_holds_64_kib() {
+        let out = Gated::default();
+        let lines = Lines::start(out.clone());
+        let mut batch = Batch::new(lines.clone());
+        for i in 0..3 {
+            batch.json(&i).unwrap();
+        }
+        lines.flush().unwrap();
+        assert_eq!(out.lines(), 0, "gathered, not handed over yet");
+        batch.hand_over().unwrap();
+        lines.flush().unwrap();
+        assert_eq!(out.lines(), 3);
+        // lines of 1 KiB (a JSON string of 1 021 bytes, its quotes and newline): the 64th fills it
+        let kib = "x".repeat(1021);
+        for _ in 0..70 {
+            batch.json(&kib).unwrap();
+        }
+        lines.flush().unwrap();
+        assert_eq!(out.lines(), 3 + 64);
+        batch.flush().unwrap();
+        assert_eq!(out.lines(), 3 + 70);
+    }
+
+    #[test]
+    fn a_target_that_takes_nothing_holds_up_the_hand_overs_beyond_a_few() {
+        let out = Gated::default();
+        out.set_shut(true);
+        let lines = Lines::start(out.clone());
+        let handed = Arc::new(AtomicU64::new(0));
+        let producer = std::thread::spawn({
+            let (mut batch, handed) = (Batch::new(lines.clone()), handed.clone());
+            move || {
+                for i in 0..200 {
+                    batch.json(&i).unwrap();
+                    batch.hand_over().unwrap();
+                    handed.fetch_add(1, Ordering::SeqCst);
+                }
+                batch.flush().unwrap();
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        // one batch in the writer thread's hands, the queue full, the producer waiting
+        assert!(
+            handed.load(Ordering::SeqCst) <= QUEUE as u64 + 1,
+            "{handed:?}"
+        );
+        assert_eq!(out.lines(), 0);
+        out.set_shut(false);
+        producer.join().unwrap();
+        assert_eq!(out.lines(), 200, "every line, once the target reads");
     }
 
     #[test]

@@ -1,18 +1,20 @@
-//! The Singer protocol's writer: Singer messages, one JSON object per line, through the one owner of
-//! stdout (`stdout.rs`), flushed at every STATE and page end; STATE never twice the same in a row.
-//! An [`Output`] for the sync engine. Decides nothing about when a checkpoint is due.
+//! The Singer protocol's writer: Singer messages, one JSON object per line, gathered in a batch for
+//! the one owner of stdout (`stdout.rs`) and handed over at every STATE (after the records it
+//! covers) and page end, without waiting for them to be written until [`Writer::finish`]; STATE
+//! never twice the same in a row. An [`Output`] for the sync engine. Decides nothing about when a
+//! checkpoint is due.
 
 use std::io::{self, Write};
 
 use serde_json::{Map, Value};
 
 use crate::out::output::{Output, StreamEnd, StreamStart};
-use crate::out::stdout::Lines;
+use crate::out::stdout::{Batch, Lines};
 use crate::singer::message::Message;
 
 /// Writes Singer messages.
 pub struct Writer {
-    lines: Lines,
+    batch: Batch,
     last_state: Option<Value>,
     last_was_state: bool,
 }
@@ -26,14 +28,14 @@ impl Writer {
     /// Writes through an existing handle on stdout.
     pub fn on(lines: Lines) -> Self {
         Writer {
-            lines,
+            batch: Batch::new(lines),
             last_state: None,
             last_was_state: false,
         }
     }
 
     fn line(&mut self, msg: &Message<'_>) -> io::Result<()> {
-        self.lines.json(msg)?;
+        self.batch.json(msg)?;
         self.last_was_state = matches!(msg, Message::State { .. });
         Ok(())
     }
@@ -75,20 +77,27 @@ impl Writer {
         self.line(&Message::ActivateVersion { stream, version })
     }
 
-    /// A STATE message, then a flush. Skipped when it would repeat the line just written.
+    /// A STATE message, handed over with the records before it. Skipped when it would repeat the
+    /// line just written.
     pub fn state(&mut self, value: &Value) -> io::Result<()> {
         if self.last_was_state && self.last_state.as_ref() == Some(value) {
             return Ok(());
         }
         self.line(&Message::State { value })?;
         self.last_state = Some(value.clone());
-        self.lines.push()
+        self.batch.hand_over()
     }
 
-    /// Flushes buffered lines and waits until they are written (for at most half a second once
-    /// the run is stopping).
+    /// Hands the lines over (at a page's end); once the run is stopping, waits until they are
+    /// written, for at most the stop's deadline.
     pub fn flush(&mut self) -> io::Result<()> {
-        self.lines.flush()
+        self.batch.push()
+    }
+
+    /// Hands the lines over and waits until every line is written (for at most the stop's
+    /// deadline once the run is stopping): before the process ends.
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.batch.flush()
     }
 }
 
@@ -166,7 +175,7 @@ mod tests {
             .unwrap();
         w.activate_version("users", 7).unwrap();
         w.state(&json!({"bookmarks": {}})).unwrap();
-        w.flush().unwrap();
+        w.finish().unwrap();
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 6);

@@ -131,8 +131,9 @@ async fn sync(
         state_error: state_error(state_path),
     };
     let mut writer = Writer::new(out);
-    session
-        .sync(&selected, state, &mut writer, how)
-        .await
-        .map(|_| ())
+    let synced = session.sync(&selected, state, &mut writer, how).await;
+    // the lines handed over are all written before the process ends (a failed run's, if it can)
+    let written = writer.finish();
+    synced?;
+    Ok(written?)
 }
