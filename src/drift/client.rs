@@ -315,7 +315,8 @@ impl DriftClient {
         permit
     }
 
-    /// The requests in flight the gate allows now, and the most it let in at once.
+    /// The requests in flight the gate allows now, and the most it let in at once (the closing
+    /// line says it).
     pub fn in_flight(&self) -> (usize, usize) {
         self.gate.stats(self.limiter.stats().0)
     }

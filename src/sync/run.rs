@@ -1,9 +1,10 @@
 //! The run: one sync's engine object, made by [`Run::new`] from its client, config, state and
 //! output, and all of its steps. [`Run::sync`] checks which streams the token may read, runs one
 //! pass per top-level stream (reading the list page by page, writing each page's records, then its
-//! children's and the records it references), moves bookmarks only after their records went out,
-//! and returns which streams were read and which were skipped. It is the one writer of the last good
-//! STATE when a run fails or is stopped by a signal. What a pass decides page by page is pure and
+//! children's and the records it references, while the next page is read and fetched ahead by
+//! `ahead.rs`), moves bookmarks only after their records went out, and returns which streams were
+//! read and which were skipped. It is the one writer of the last good STATE when a run fails or is
+//! stopped by a signal. What a pass decides page by page is pure and
 //! lives in `pass.rs`; this file does the I/O around it.
 
 use std::sync::Arc;
@@ -224,6 +225,7 @@ impl<O: Output> Run<'_, O> {
             elapsed_ms = started.elapsed().as_millis() as u64,
             pace_per_minute = pace.round() as u64,
             throttled,
+            in_flight_peak = self.client.in_flight().1,
             skipped = skipped.join(","),
             peak_rss_kb = crate::out::logging::peak_rss_kb(),
             "sync finished"

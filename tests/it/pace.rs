@@ -168,9 +168,9 @@ async fn against_a_bucket_below_the_start_the_pace_settles_below_it_with_few_429
         (120..240).contains(&pace),
         "settled at {pace}, below the bucket's 240\n{lines}"
     );
-    // a burst is a 429 and those of the requests already in flight (max_concurrency 8); the first
-    // halves the pace, one soon after halves it again, and 90 % of the pace of the third is below
-    // the bucket's rate whatever the first two were
+    // a burst is a 429 and those of the requests already in flight (a few at this pace: the pace
+    // times the answer time, plus 2); the first halves the pace, one soon after halves it again,
+    // and 90 % of the pace of the third is below the bucket's rate whatever the first two were
     let bursts = throttled(&emu);
     assert!((1..=3 * 8).contains(&bursts), "{bursts} 429s");
     let log = stderr(&out);
