@@ -148,8 +148,8 @@ pub static SETTINGS: &[Setting] = &[
         description: "Upper bound on the records asked for per page; each endpoint also keeps to its own documented maximum (conversations 50, or 100 in the newer links style; accounts 65; messages take the pages Drift gives)." },
     Setting { name: "lookback_seconds", kind: int(300, 0, 86_400),
         description: "Incremental streams re-read this far behind their bookmark, so a record that reached Drift's list late (a lagging search index) is still read; records already sent are recognised and not sent again." },
-    Setting { name: "max_concurrency", kind: int(8, 1, 64),
-        description: "Requests in flight at once when completing conversations." },
+    Setting { name: "max_concurrency", kind: int(32, 1, 64),
+        description: "The most requests in flight at once. Below it, the tap keeps as many in flight as the pace times the time Drift takes to answer (measured as it goes), plus 2 waiting for their slots: 100 a second answered in 100 ms need 10, and 32 leaves room for answers up to about 240 ms at 6000 a minute. Lower it only to spare a slow proxy." },
     Setting { name: "requests_per_minute", kind: int_or_absent(1, 1_000_000),
         description: "A fixed pace: at most this many requests a minute, shared by every request of the run (after a 429 the pace drops, then climbs back, never above it). Absent (the default), the tap finds Drift's pace by itself: it starts at 300 a minute, or a little below the pace the last run settled on (kept in the state), climbs while requests succeed, settles just below the pace of the first 429, and never goes above max_requests_per_minute." },
     Setting { name: "max_requests_per_minute", kind: int(6_000, 1, 1_000_000),
@@ -682,7 +682,7 @@ mod tests {
     fn defaults_and_validation() {
         let c = cfg(json!({"access_token": "t", "page_size": "20"})).unwrap();
         assert_eq!(c.page_size, 20);
-        assert_eq!(c.max_concurrency, 8);
+        assert_eq!(c.max_concurrency, 32);
         assert_eq!(c.api_url.as_str(), "https://driftapi.com/");
         let e = cfg(json!({"access_token": "t", "page_size": 0}))
             .unwrap_err()

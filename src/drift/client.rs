@@ -1,4 +1,5 @@
-//! The Drift HTTP client: the only code that sends requests. Every request waits on the one shared
+//! The Drift HTTP client: the only code that sends requests. Every request passes the one [`Gate`]
+//! on requests in flight (as many as the pace times the answer time), waits on the one shared
 //! [`RateLimiter`] (and an endpoint's own cap, if it has one) and goes through the one retry loop
 //! of [`DriftClient::send`], which acts on the decisions of [`crate::drift::retry`]: patience in time
 //! for transient failures, the limiter's patience for 429s, one refresh for a 401, a refresh ahead
@@ -14,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::drift::auth::{Auth, OnRotate, TOKEN_PATH};
+use crate::drift::gate::Gate;
 use crate::drift::rate_limit::{Learnt, RateLimiter, Throttle, Waiting};
 use crate::drift::request::{Envelope, Request};
 use crate::drift::retry::{backoff, decide, jitter, Context, Decision, Outcome, FIRST_CONTACT};
@@ -92,6 +94,8 @@ pub struct DriftClient {
     base: String,
     auth: Auth,
     limiter: RateLimiter,
+    /// Requests in flight: the pace times the answer time, at most `max_concurrency`.
+    gate: Gate,
     /// Endpoints with a documented cap of their own (path prefix → its limiter), under the shared one.
     capped: Vec<(&'static str, RateLimiter)>,
     max_attempts: u32,
@@ -199,6 +203,7 @@ impl DriftClient {
                 Some(fixed) => RateLimiter::new(fixed, patience),
                 None => RateLimiter::probing(config.max_requests_per_minute, patience),
             },
+            gate: Gate::new(config.max_concurrency),
             capped: capped
                 .iter()
                 .map(|(prefix, per_minute)| (*prefix, RateLimiter::new(*per_minute, patience)))
@@ -304,12 +309,21 @@ impl DriftClient {
         Ok(url)
     }
 
-    /// Waits for a slot in the shared limiter and in the endpoint's own, if it has one.
-    async fn slot(&self, endpoint: &str) {
+    /// Waits for the endpoint's own cap, if it has one, then for a place in the gate and a slot
+    /// in the shared limiter; the request is in flight until the permit is dropped.
+    async fn slot(&self, endpoint: &str) -> crate::drift::gate::Permit<'_> {
         if let Some((_, own)) = self.capped.iter().find(|(p, _)| endpoint.starts_with(p)) {
             own.acquire().await;
         }
+        let permit = self.gate.enter(|| self.limiter.stats().0).await;
         self.limiter.acquire().await;
+        permit
+    }
+
+    /// The requests in flight the gate allows now, and the most it let in at once (the closing
+    /// line says it).
+    pub fn in_flight(&self) -> (usize, usize) {
+        self.gate.stats(self.limiter.stats().0)
     }
 
     /// One attempt: waits for a slot, refreshes a token about to expire, sends, reads the whole
@@ -322,7 +336,7 @@ impl DriftClient {
         stream: &str,
         endpoint: &str,
     ) -> Result<(u64, Outcome)> {
-        self.slot(endpoint).await;
+        let _in_flight = self.slot(endpoint).await;
         let (mut generation, mut token, expiring) = self.auth.current().await;
         if expiring {
             self.refresh(generation).await?;
@@ -351,7 +365,9 @@ impl DriftClient {
         };
         self.reached.store(true, Ordering::Relaxed);
         tracing::debug!(endpoint = %endpoint, status = resp.status().as_u16(), "request");
-        Ok((generation, read_answer(resp, keep).await))
+        let answer = read_answer(resp, keep).await;
+        self.gate.answered(started.elapsed());
+        Ok((generation, answer))
     }
 
     /// GETs a request and returns its JSON body once it has the expected envelope. Retries per
@@ -491,7 +507,9 @@ impl DriftClient {
             // the next attempt comes no later than the end of the short patience
             delay = delay.min(patience.saturating_sub(tried));
         }
-        self.limiter.failed(delay);
+        // while Drift was never reached, no pause outlasts the short patience
+        let longest = if unreached { delay } else { self.backoff_cap };
+        self.limiter.failed(delay, longest);
         tracing::warn!(endpoint = %endpoint, attempt = failures.count, wait_ms = delay.as_millis() as u64, reason = %last, "retrying");
         tokio::time::sleep(delay).await;
         Ok(())

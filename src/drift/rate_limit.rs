@@ -6,9 +6,10 @@
 //! every worker and lowers the pace: to just below the pace that was throttled, or by half for the
 //! run's first 429 and one soon after another (the bucket's burst hides how far a fast climb went
 //! past its rate); below that settled pace it climbs back fast, beyond it by 1 % a minute. A
-//! sustained outage pauses every worker too, and one request at a time probes it. Knows nothing
-//! of HTTP: the client tells it what happened. Whether it is waiting out a throttle can be watched
-//! (read-only, [`RateLimiter::watch`]), for a protocol that shows it.
+//! sustained outage pauses every worker too, and one request at a time probes it, ever less often
+//! (each failure doubles the pause, up to the longest backoff). Knows nothing of HTTP: the client
+//! tells it what happened. Whether it is waiting out a throttle can be watched (read-only,
+//! [`RateLimiter::watch`]), for a protocol that shows it.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -334,14 +335,20 @@ impl RateLimiter {
         Throttle::Pause(pause)
     }
 
-    /// A request failed for a transient reason; after a few failures in a row (an outage) every
-    /// worker pauses for `backoff`, instead of each burning its own retries.
-    pub fn failed(&self, backoff: Duration) {
+    /// A request failed for a transient reason, its next attempt due after `backoff`; after a few
+    /// failures in a row (an outage) every worker pauses that long, instead of each burning its own
+    /// retries, and each failure after doubles the pause, up to `longest`: however many requests
+    /// take turns probing, the outage is probed ever less often.
+    pub fn failed(&self, backoff: Duration, longest: Duration) {
         let mut inner = self.lock();
         inner.failures_in_row += 1;
         if inner.failures_in_row >= OUTAGE_FAILURES {
-            inner.probe_gap = backoff;
-            let until = Instant::now() + backoff;
+            let doubled = match inner.failures_in_row > OUTAGE_FAILURES {
+                true => inner.probe_gap.saturating_mul(2).min(longest),
+                false => Duration::ZERO,
+            };
+            inner.probe_gap = backoff.max(doubled);
+            let until = Instant::now() + inner.probe_gap;
             inner.paused_until = Some(inner.paused_until.map_or(until, |p| p.max(until)));
             inner.raised_at = inner.raised_at.max(until);
             inner.resumed_at = inner.resumed_at.max(Some(until));
@@ -495,7 +502,7 @@ mod tests {
     async fn during_an_outage_one_request_at_a_time_probes() {
         let limiter = RateLimiter::new(60_000, Duration::from_secs(60));
         for _ in 0..OUTAGE_FAILURES {
-            limiter.failed(Duration::from_millis(100));
+            limiter.failed(Duration::from_millis(100), Duration::from_secs(4));
         }
         // after the pause one request probes; the next waits a gap for its answer
         let start = Instant::now();
@@ -513,17 +520,39 @@ mod tests {
         );
     }
 
+    #[test]
+    fn each_failure_of_an_outage_doubles_the_pause_up_to_the_longest() {
+        let limiter = RateLimiter::new(60_000, Duration::from_secs(60));
+        let (short, longest) = (Duration::from_millis(100), Duration::from_millis(500));
+        let mut gaps = Vec::new();
+        for _ in 0..OUTAGE_FAILURES + 4 {
+            // whichever request fails, with its own short backoff
+            limiter.failed(short, longest);
+            gaps.push(limiter.lock().probe_gap.as_millis());
+        }
+        assert_eq!(gaps, [0, 0, 100, 200, 400, 500, 500]);
+        // a backoff longer than the doubled gap (a Retry-After) is kept
+        limiter.failed(Duration::from_secs(2), longest);
+        assert_eq!(limiter.lock().probe_gap, Duration::from_secs(2));
+        // a success ends the outage: the next one starts short again
+        limiter.succeeded();
+        for _ in 0..OUTAGE_FAILURES {
+            limiter.failed(short, longest);
+        }
+        assert_eq!(limiter.lock().probe_gap, short);
+    }
+
     #[tokio::test]
     async fn an_outage_pauses_every_worker() {
         let limiter = RateLimiter::new(60_000, Duration::from_secs(60));
         for _ in 0..OUTAGE_FAILURES {
-            limiter.failed(Duration::from_millis(200));
+            limiter.failed(Duration::from_millis(200), Duration::from_secs(4));
         }
         let start = Instant::now();
         limiter.acquire().await;
         assert!(start.elapsed() >= Duration::from_millis(150));
         limiter.succeeded();
-        limiter.failed(Duration::from_secs(100));
+        limiter.failed(Duration::from_secs(100), Duration::from_secs(100));
         let start = Instant::now();
         limiter.acquire().await;
         assert!(

@@ -7,6 +7,7 @@
 //! 403 mid-run) is skipped with one warning, keeping its bookmark, unless `on_missing_scope` is
 //! `fail`.
 
+mod ahead;
 pub mod estimate;
 mod pass;
 pub mod progress;

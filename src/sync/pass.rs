@@ -94,7 +94,7 @@ pub struct Pass<'s> {
     pub(super) order_broken: bool,
     /// Whether the walk stopped before the end of the list.
     pub(super) stopped_early: bool,
-    /// The lowest value on the page being written, with its keys (a newest-first list in order).
+    /// The lowest value on the page being decided, with its keys (a newest-first list in order).
     pub(super) page_low: Option<(i64, Vec<Value>)>,
     /// Everything of the list from the top down to this value (and these keys at it) is written.
     pub(super) handled: Option<(i64, Vec<Value>)>,
@@ -135,10 +135,20 @@ impl<'s> Pass<'s> {
         }
     }
 
-    /// The page is written: everything down to its lowest value is handled. Returns how far the
-    /// pass has got, while its newest-first list is in order (else there is no telling).
-    pub(super) fn commit_page(&mut self) -> Option<&(i64, Vec<Value>)> {
-        if let Some((v, keys)) = self.page_low.take() {
+    /// The lowest value of the page just decided, with its keys, to hand back to
+    /// [`Pass::commit_page`] once that page is written: the next page may be decided before.
+    pub(super) fn take_low(&mut self) -> Option<(i64, Vec<Value>)> {
+        self.page_low.take()
+    }
+
+    /// The page whose lowest value is `low` is written: everything down to it is handled. Returns
+    /// how far the pass has got, while its newest-first list is in order (else there is no telling;
+    /// a page decided since that broke the order counts too).
+    pub(super) fn commit_page(
+        &mut self,
+        low: Option<(i64, Vec<Value>)>,
+    ) -> Option<&(i64, Vec<Value>)> {
+        if let Some((v, keys)) = low {
             match &mut self.handled {
                 Some((h, at)) if *h == v => at.extend(keys),
                 _ => self.handled = Some((v, keys)),
@@ -388,13 +398,15 @@ mod tests {
         let mut pass = conversations(Some(350), Some(350));
         let (_, stop) = pass.decide(page(&[(1, 500), (2, 400)]), None);
         assert!(!stop);
-        assert!(pass.commit_page().is_some());
+        let low = pass.take_low();
+        assert!(pass.commit_page(low).is_some());
         // the next page starts newer than the last record: the list is not in order
         let (parents, stop) = pass.decide(page(&[(3, 450), (4, 300)]), None);
         assert_eq!(parents.len(), 1);
         assert!(!stop, "an unordered list is read to its end");
+        let low = pass.take_low();
         assert!(
-            pass.commit_page().is_none(),
+            pass.commit_page(low).is_none(),
             "no resume point without order"
         );
         assert_eq!(pass.how_read(), "read the whole list: order not strict");
@@ -404,9 +416,26 @@ mod tests {
     fn a_committed_page_says_how_far_down_the_list_the_pass_has_got() {
         let mut pass = conversations(None, None);
         pass.decide(page(&[(1, 500), (2, 400), (3, 400)]), None);
-        assert_eq!(pass.commit_page(), Some(&(400, vec![json!(2), json!(3)])));
+        let low = pass.take_low();
+        assert_eq!(
+            pass.commit_page(low),
+            Some(&(400, vec![json!(2), json!(3)]))
+        );
         pass.decide(page(&[(4, 400), (5, 200)]), None);
-        assert_eq!(pass.commit_page(), Some(&(200, vec![json!(5)])));
+        let low = pass.take_low();
+        assert_eq!(pass.commit_page(low), Some(&(200, vec![json!(5)])));
+    }
+
+    #[test]
+    fn a_page_decided_ahead_claims_nothing_until_it_is_committed() {
+        let mut pass = conversations(None, None);
+        pass.decide(page(&[(1, 500), (2, 400)]), None);
+        let first = pass.take_low();
+        // the next page is decided while the first is being written
+        pass.decide(page(&[(3, 300), (4, 200)]), None);
+        let second = pass.take_low();
+        assert_eq!(pass.commit_page(first), Some(&(400, vec![json!(2)])));
+        assert_eq!(pass.commit_page(second), Some(&(200, vec![json!(4)])));
     }
 
     #[test]

@@ -1,20 +1,20 @@
 //! The run: one sync's engine object, made by [`Run::new`] from its client, config, state and
 //! output, and all of its steps. [`Run::sync`] checks which streams the token may read, runs one
 //! pass per top-level stream (reading the list page by page, writing each page's records, then its
-//! children's and the records it references), moves bookmarks only after their records went out,
-//! and returns which streams were read and which were skipped. It is the one writer of the last good
-//! STATE when a run fails or is stopped by a signal. What a pass decides page by page is pure and
+//! children's and the records it references, while the next page is read and fetched ahead by
+//! `ahead.rs`), moves bookmarks only after their records went out, and returns which streams were
+//! read and which were skipped. It is the one writer of the last good STATE when a run fails or is
+//! stopped by a signal. What a pass decides page by page is pure and
 //! lives in `pass.rs`; this file does the I/O around it.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::{stream, StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::drift::page::{Pages, Pagination};
-use crate::drift::read::{complete, key_text, referenced, skip_404};
+use crate::drift::read::{key_text, skip_404};
 use crate::drift::span;
 use crate::drift::DriftClient;
 use crate::error::{Error, Result};
@@ -25,6 +25,7 @@ use crate::singer::conform::conform;
 use crate::singer::state::{Pace, State};
 use crate::streams::attributes::TypedColumn;
 use crate::streams::{Child, StreamDef, STREAMS};
+use crate::sync::ahead::{Ahead, First, Job, Low, Referenced, Valued};
 use crate::sync::pass::{Member, Pass, TakenParent};
 use crate::sync::{progress, take, Planned, Synced, TestMode};
 use crate::time::now_rfc3339;
@@ -91,8 +92,8 @@ fn is_drift_scope(scope: &str) -> bool {
     object.is_some_and(|o| !o.is_empty() && o.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
 }
 
-/// A record and its replication value.
-type Valued = (Map<String, Value>, Option<i64>);
+/// Pages read and fetched ahead of the one being written.
+const PAGES_AHEAD: usize = 1;
 
 /// A member's SCHEMA: at its start, and again whenever a record grew it.
 fn describe(out: &mut impl Output, m: &Member<'_>, again: bool) -> Result<()> {
@@ -227,6 +228,7 @@ impl<O: Output> Run<'_, O> {
             elapsed_ms = started.elapsed().as_millis() as u64,
             pace_per_minute = pace.round() as u64,
             throttled,
+            in_flight_peak = self.client.in_flight().1,
             skipped = skipped.join(","),
             peak_rss_kb = crate::out::logging::peak_rss_kb(),
             "sync finished"
@@ -301,7 +303,8 @@ impl<O: Output> Run<'_, O> {
     }
 
     /// Runs one pass: SCHEMA of every member, the pages, then the bookmarks and a STATE; returns
-    /// which of its streams were read and which skipped.
+    /// which of its streams were read and which skipped. While a page is written, the next one
+    /// is already read and its requests on their way (one page ahead: memory stays flat).
     async fn pass(&mut self, mut pass: Pass<'_>) -> Result<Synced> {
         let org = self.client.org_id();
         for m in pass.members_mut() {
@@ -317,12 +320,14 @@ impl<O: Output> Run<'_, O> {
         let def = pass.def;
         tracing::info!(target: "tap_drift::progress", stream = def.name, bookmark = pass.lower(), "stream started");
         let mut pages = self.walker(&pass);
+        let mut ahead = Ahead::default();
         loop {
             let mut page = match pages.next_page(&self.client).await {
                 Ok(Some(page)) => page,
                 Ok(None) => break,
                 Err(e) => {
                     // the list itself is refused: every stream of the pass stops here
+                    self.write_ahead(&mut pass, &mut ahead, 0).await?;
                     let members: Vec<&mut Member<'_>> = pass.members_mut().collect();
                     self.refuse_all(members, e)?;
                     break;
@@ -333,26 +338,103 @@ impl<O: Output> Run<'_, O> {
                 pages.grow();
                 continue;
             }
-            pass.progress.pages = pages.pages();
             pass.derive(&mut page.records);
-            let extracted = now_rfc3339();
             let (parents, stop) = pass.decide(page.records, self.test);
-            self.write_own(&mut pass, &parents, &extracted).await?;
-            self.write_lists(&mut pass, &parents, &extracted).await?;
-            self.write_referenced(&mut pass, &parents, &extracted)
-                .await?;
-            self.out.flush()?;
-            self.after_page(&mut pass)?;
+            let job = self.job(&mut pass, parents, pages.pages());
+            ahead.start(&self.client, job);
+            self.write_ahead(&mut pass, &mut ahead, PAGES_AHEAD).await?;
             if stop {
                 pages.stop();
             }
         }
+        self.write_ahead(&mut pass, &mut ahead, 0).await?;
+        pass.progress.pages = pages.pages();
         if let Some(why) = pages.cut_short() {
             for m in pass.members_mut() {
                 m.cut_short.get_or_insert_with(|| why.to_string());
             }
         }
         self.finish(&pass)
+    }
+
+    /// What a decided page needs fetched: the parents each member takes (a member skipped by
+    /// now takes none), and the referenced ids not fetched yet in this run.
+    fn job(&self, pass: &mut Pass<'_>, parents: Vec<TakenParent>, pages: u64) -> Job {
+        let def = pass.def;
+        let going = |m: &Member<'_>| m.skipped.is_none();
+        let own = pass.own.as_ref().filter(|m| going(m));
+        // the detail endpoint costs a request a record: only when a field it adds is selected
+        let detail = def.detail.as_ref().filter(|d| {
+            let selected = |f: &&str| own.is_some_and(|m| m.sel.fields.iter().any(|s| s == f));
+            d.fields.iter().any(selected)
+        });
+        let taken = |m: &Member<'_>| -> Vec<usize> {
+            Some(m.taken.clone())
+                .filter(|_| going(m))
+                .unwrap_or_default()
+        };
+        let own = own.map(taken).unwrap_or_default();
+        let own = own
+            .into_iter()
+            .map(|i| (parents[i].record.clone(), parents[i].value))
+            .collect();
+        let lists = pass
+            .lists
+            .iter()
+            .map(|m| {
+                let keys = taken(m).into_iter();
+                let keys = keys.map(|i| (parents[i].record[def.key].clone(), parents[i].value));
+                (m.def, keys.collect())
+            })
+            .collect();
+        let seen = &mut pass.referenced_seen;
+        let refs = pass
+            .refs
+            .iter()
+            .map(|(m, field)| {
+                let ids = parents
+                    .iter()
+                    .filter(|_| going(m))
+                    .filter_map(|p| p.record.get(*field).filter(|v| !v.is_null()).map(key_text))
+                    .filter(|id| seen.insert(format!("{}:{id}", m.def.name)))
+                    .collect();
+                (m.def, ids)
+            })
+            .collect();
+        Job {
+            def,
+            detail,
+            own,
+            lists,
+            refs,
+            page_size: self.config.page_size,
+            width: self.config.max_concurrency,
+            low: pass.take_low(),
+            pages,
+            extracted: now_rfc3339(),
+        }
+    }
+
+    /// Writes the pages fetched ahead, oldest first, until at most `keep` are left.
+    async fn write_ahead(
+        &mut self,
+        pass: &mut Pass<'_>,
+        ahead: &mut Ahead,
+        keep: usize,
+    ) -> Result<()> {
+        while ahead.len() > keep {
+            let Some(page) = ahead.next().await? else {
+                break;
+            };
+            pass.progress.pages = page.pages;
+            let extracted = page.extracted;
+            self.write_own(pass, page.own, &extracted)?;
+            self.write_lists(pass, page.lists, &extracted).await?;
+            self.write_referenced(pass, page.refs, &extracted)?;
+            self.out.flush()?;
+            self.after_page(pass, page.low)?;
+        }
+        Ok(())
     }
 
     /// A request of a member failed: a 403 skips the rest of that stream (its bookmark stays), with
@@ -464,69 +546,47 @@ impl<O: Output> Run<'_, O> {
         pages.within(lower, upper, metrics)
     }
 
-    /// The parents' own records, completed concurrently, written in list order.
-    async fn write_own(
+    /// The parents' own records, completed, written in list order.
+    fn write_own(
         &mut self,
         pass: &mut Pass<'_>,
-        parents: &[TakenParent],
+        completed: Result<Vec<Valued>>,
         extracted: &str,
     ) -> Result<()> {
         let Some(m) = pass.own.as_mut().filter(|m| m.skipped.is_none()) else {
             return Ok(());
         };
-        let def = pass.def;
-        // the detail endpoint costs a request a record: only when a field it adds is selected
-        let detail = def
-            .detail
-            .filter(|d| d.fields.iter().any(|f| m.sel.fields.iter().any(|s| s == f)));
-        let taken = m
-            .taken
-            .iter()
-            .map(|&i| (parents[i].record.clone(), parents[i].value));
-        let client = &self.client;
-        let completed: Result<Vec<Valued>> = stream::iter(taken)
-            .map(|(record, value)| async move {
-                let record = match &detail {
-                    Some(detail) => complete(client, detail, def.key, def.name, record).await?,
-                    None => record,
-                };
-                Ok::<_, Error>((record, value))
-            })
-            .buffered(self.config.max_concurrency)
-            .try_collect()
-            .await;
         let completed = match completed {
             Ok(c) => c,
             Err(e) => return self.refused(m, e),
         };
+        let key = pass.def.key;
         for (record, value) in completed {
             emit(self.out, self.client.tally(), m, &record, extracted)?;
-            m.window.saw(value, &record[def.key]);
+            m.window.saw(value, &record[key]);
         }
         Ok(())
     }
 
-    /// Each child list, for the parents it takes: the first pages read concurrently, the rest
-    /// page by page, written in parent order as they come (memory: a page per parent in flight).
+    /// Each child list, for the parents it takes: their first pages as they came, the rest page
+    /// by page, written in parent order.
     async fn write_lists(
         &mut self,
         pass: &mut Pass<'_>,
-        parents: &[TakenParent],
+        lists: Vec<Vec<Result<First>>>,
         extracted: &str,
     ) -> Result<()> {
         let parent_def = pass.def;
-        for m in pass.lists.iter_mut().filter(|m| m.skipped.is_none()) {
+        for (m, firsts) in pass.lists.iter_mut().zip(lists) {
+            if m.skipped.is_some() {
+                continue;
+            }
             let parent_key_field = match m.def.parent.map(|p| p.via) {
                 Some(Child::PerParent { parent_key_field }) => parent_key_field,
                 _ => parent_def.key,
             };
-            let taken: Vec<(Value, Option<i64>)> = m
-                .taken
-                .iter()
-                .map(|&i| (parents[i].record[parent_def.key].clone(), parents[i].value))
-                .collect();
             if let Err(e) = self
-                .write_children(m, taken, parent_key_field, extracted)
+                .write_children(m, firsts, parent_key_field, extracted)
                 .await
             {
                 self.refused(m, e)?;
@@ -539,35 +599,13 @@ impl<O: Output> Run<'_, O> {
     async fn write_children(
         &mut self,
         m: &mut Member<'_>,
-        taken: Vec<(Value, Option<i64>)>,
+        firsts: Vec<Result<First>>,
         parent_key_field: &'static str,
         extracted: &str,
     ) -> Result<()> {
-        let (child, bound, client) = (m.def, self.config.page_size, &self.client);
-        let firsts = stream::iter(taken)
-            .map(|(parent_key, value)| async move {
-                let id = key_text(&parent_key);
-                let mut pages = Pages::new(
-                    &child.list,
-                    &child.list.path_for(&id),
-                    child.key,
-                    child.name,
-                    bound,
-                );
-                let instead = "the parent vanished before its list could be read; skipped";
-                let first = skip_404(
-                    pages.next_page(client).await,
-                    client.tally(),
-                    child.name,
-                    &id,
-                    instead,
-                )?;
-                Ok::<_, Error>((parent_key, value, pages, first.flatten()))
-            })
-            .buffered(self.config.max_concurrency);
-        futures_util::pin_mut!(firsts);
-        while let Some(next) = firsts.next().await {
-            let (parent_key, value, mut pages, mut page) = next?;
+        let (child, client) = (m.def, &self.client);
+        for first in firsts {
+            let (parent_key, value, mut pages, mut page) = first?;
             while let Some(p) = page {
                 for mut record in p.records {
                     if m.full(self.test) {
@@ -604,28 +642,16 @@ impl<O: Output> Run<'_, O> {
     }
 
     /// The records the page's parents reference, each once per run.
-    async fn write_referenced(
+    fn write_referenced(
         &mut self,
         pass: &mut Pass<'_>,
-        parents: &[TakenParent],
+        refs: Vec<Referenced>,
         extracted: &str,
     ) -> Result<()> {
-        for (m, field) in pass.refs.iter_mut().filter(|(m, _)| m.skipped.is_none()) {
-            let child = m.def;
-            let seen = &mut pass.referenced_seen;
-            let ids: Vec<String> = parents
-                .iter()
-                .filter_map(|p| p.record.get(*field).filter(|v| !v.is_null()).map(key_text))
-                .filter(|id| seen.insert(format!("{}:{id}", child.name)))
-                .collect();
-            let client = &self.client;
-            let fetched: Result<Vec<Option<Map<String, Value>>>> = stream::iter(ids)
-                .map(|id| async move {
-                    referenced(client, &child.list, child.key, child.name, &id).await
-                })
-                .buffered(self.config.max_concurrency)
-                .try_collect()
-                .await;
+        for ((m, _), fetched) in pass.refs.iter_mut().zip(refs) {
+            if m.skipped.is_some() {
+                continue;
+            }
             let fetched = match fetched {
                 Ok(f) => f,
                 Err(e) => {
@@ -645,9 +671,9 @@ impl<O: Output> Run<'_, O> {
 
     /// A checkpoint and a progress report, when due. Bookmarks themselves move only when the pass
     /// ends: no list is ascending by its key.
-    fn after_page(&mut self, pass: &mut Pass<'_>) -> Result<()> {
+    fn after_page(&mut self, pass: &mut Pass<'_>, low: Low) -> Result<()> {
         let written = pass.written();
-        let resumable = self.record_progress(pass);
+        let resumable = self.record_progress(pass, low);
         if pass.progress.checkpoint_due(written) || resumable {
             self.checkpoint()?;
         }
@@ -662,8 +688,8 @@ impl<O: Output> Run<'_, O> {
 
     /// After a page of a newest-first list in order: notes in the state how far each incremental
     /// stream of the pass has got, so a run that is stopped can resume from there (whether it did).
-    fn record_progress(&mut self, pass: &mut Pass<'_>) -> bool {
-        let Some((down_to, at)) = pass.commit_page().cloned() else {
+    fn record_progress(&mut self, pass: &mut Pass<'_>, low: Low) -> bool {
+        let Some((down_to, at)) = pass.commit_page(low).cloned() else {
             return false;
         };
         if self.test.is_some() {

@@ -3,8 +3,10 @@
 //! below the bucket's rate with few 429s; the pace it settled on travels in STATE, through
 //! `tap-drift` and `source-drift`, and the next run starts a little below it; a stale pace far
 //! above the bucket settles again; a fixed `requests_per_minute` never climbs and ignores the
-//! remembered pace. Every assertion is on counts and states: the emulator's 429s, the STATE's
-//! pace, the log lines that say where the pace starts and ends.
+//! remembered pace; a pass keeps the pipe full: a page's stages overlap, and the next list page
+//! is asked for while the page before is still being fetched. Every assertion is on counts and
+//! states: the emulator's 429s, the requests it had in flight as each came, the STATE's pace, the
+//! log lines that say where the pace starts and ends.
 
 use drift_emulator::{Bucket, Dataset, Emulator, Faults, Options};
 use serde_json::{json, Value};
@@ -166,9 +168,9 @@ async fn against_a_bucket_below_the_start_the_pace_settles_below_it_with_few_429
         (120..240).contains(&pace),
         "settled at {pace}, below the bucket's 240\n{lines}"
     );
-    // a burst is a 429 and those of the requests already in flight (max_concurrency 8); the first
-    // halves the pace, one soon after halves it again, and 90 % of the pace of the third is below
-    // the bucket's rate whatever the first two were
+    // a burst is a 429 and those of the requests already in flight (a few at this pace: the pace
+    // times the answer time, plus 2); the first halves the pace, one soon after halves it again,
+    // and 90 % of the pace of the third is below the bucket's rate whatever the first two were
     let bursts = throttled(&emu);
     assert!((1..=3 * 8).contains(&bursts), "{bursts} 429s");
     let log = stderr(&out);
@@ -251,4 +253,42 @@ async fn a_fixed_requests_per_minute_never_climbs_and_ignores_the_remembered_pac
     for state in synced.states() {
         assert_eq!(state["pace"], kept);
     }
+}
+
+#[tokio::test]
+async fn a_pass_keeps_the_pipe_full_its_stages_and_pages_overlap() {
+    // answers take 100 ms, and pages hold 5 conversations: a pass that waited for each stage (a
+    // page's details, then its messages, then its contacts, then the next list page) would never
+    // have more than 5 of its requests in flight, nor a list page sent while others are
+    let faults = Faults {
+        latency: std::time::Duration::from_millis(100),
+        ..Faults::default()
+    };
+    let options = Options {
+        faults,
+        ..Options::new(TOKEN)
+    };
+    let emu = emulator_with(account(40), options).await;
+    let dir = TempDir::new("pace-overlap");
+    let config = config_for(&emu, json!({"page_size": 5, "max_concurrency": 32}));
+    let (_, synced) = sync(&dir, &config, None).await;
+    assert_truth(&emu, &synced);
+    let pass: Vec<(String, u32)> = emu
+        .requests()
+        .into_iter()
+        .zip(emu.in_flight_at_arrival())
+        .filter(|(r, _)| r.starts_with("/conversations"))
+        .collect();
+    let most = pass.iter().map(|(_, busy)| busy + 1).max().unwrap_or(0);
+    assert!(most > 5, "at most {most} of the pass's requests in flight");
+    let lists: Vec<u32> = pass
+        .iter()
+        .filter(|(r, _)| r.starts_with("/conversations/list"))
+        .map(|(_, busy)| *busy)
+        .collect();
+    assert!(lists.len() >= 8, "{} list pages", lists.len());
+    assert!(
+        lists.iter().skip(1).any(|busy| *busy > 0),
+        "every list page waited for the page before: {lists:?}"
+    );
 }

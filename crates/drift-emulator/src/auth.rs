@@ -5,6 +5,7 @@
 //! The endpoints themselves are `routes.rs`'; the scope of a collection's endpoints is its entry's
 //! in `world.rs`.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -109,6 +110,15 @@ fn scopes(s: &Shared) -> Vec<String> {
         .unwrap_or_else(|| all_scopes().iter().map(|x| x.to_string()).collect())
 }
 
+/// A request in flight: it leaves when dropped.
+struct Leaves<'a>(&'a AtomicU32);
+
+impl Drop for Leaves<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Logs the request (and, once answered, its status), checks the token and its scope, then
 /// serves it or the fault planned for it.
 pub async fn authenticate(
@@ -119,9 +129,12 @@ pub async fn authenticate(
 ) -> Response {
     let n = {
         let mut log = lock(&s.log);
-        log.push((Instant::now(), req.uri().to_string(), 0));
+        let busy = s.in_flight.fetch_add(1, Ordering::Relaxed);
+        log.push((Instant::now(), req.uri().to_string(), 0, busy));
         log.len() as u32
     };
+    // answered, or dropped unanswered (the client went away): no longer in flight
+    let _leaves = Leaves(&s.in_flight);
     let response = guard(&s, n, headers, req, next).await;
     if let Some(entry) = lock(&s.log).get_mut(n as usize - 1) {
         entry.2 = response.status().as_u16();

@@ -102,8 +102,11 @@ struct Shared {
     world: Mutex<World>,
     options: Options,
     base_url: String,
-    /// Every request: when it came, `PATH?QUERY`, and the status it was answered (0 until then).
-    log: Mutex<Vec<(Instant, String, u16)>>,
+    /// Every request: when it came, `PATH?QUERY`, the status it was answered (0 until then), and
+    /// how many other requests were in flight (come, not answered) when it came.
+    log: Mutex<Vec<(Instant, String, u16, u32)>>,
+    /// Requests come and not answered yet.
+    in_flight: std::sync::atomic::AtomicU32,
     tokens: Mutex<auth::Tokens>,
     /// What the fault injection remembers.
     #[cfg(feature = "faults")]
@@ -140,6 +143,7 @@ impl Emulator {
             options,
             base_url: base_url.clone(),
             log: Mutex::new(Vec::new()),
+            in_flight: std::sync::atomic::AtomicU32::new(0),
             tokens: Mutex::new(auth::Tokens {
                 refresh: options_refresh,
                 ..auth::Tokens::default()
@@ -271,18 +275,34 @@ impl Emulator {
     pub fn requests(&self) -> Vec<String> {
         lock(&self.shared.log)
             .iter()
-            .map(|(_, r, _)| r.clone())
+            .map(|(_, r, _, _)| r.clone())
             .collect()
     }
 
     /// When each request arrived, in order.
     pub fn request_times(&self) -> Vec<Instant> {
-        lock(&self.shared.log).iter().map(|(t, _, _)| *t).collect()
+        lock(&self.shared.log)
+            .iter()
+            .map(|(t, _, _, _)| *t)
+            .collect()
     }
 
     /// The status each request was answered with, in order (0: not answered yet).
     pub fn statuses(&self) -> Vec<u16> {
-        lock(&self.shared.log).iter().map(|(_, _, s)| *s).collect()
+        lock(&self.shared.log)
+            .iter()
+            .map(|(_, _, s, _)| *s)
+            .collect()
+    }
+
+    /// For each request, in order: how many others were in flight (come, not answered yet) when
+    /// it came. A count, not a timing: a client that waits for each answer before it sends the
+    /// next shows only zeros.
+    pub fn in_flight_at_arrival(&self) -> Vec<u32> {
+        lock(&self.shared.log)
+            .iter()
+            .map(|(_, _, _, n)| *n)
+            .collect()
     }
 }
 
