@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::drift::rate_limit::Waiting;
 use crate::error::{Error, Result};
 use crate::input::{bad_file, parse_json_file, state_error, state_exists};
-use crate::out::output::{Discard, Schemas};
+use crate::out::output::Schemas;
 use crate::out::stdout::Lines;
 use crate::out::tally::Tally;
 use crate::session::persist;
@@ -144,17 +144,13 @@ async fn sampled(session: &Session, mut known: Vec<StreamInfo>) -> Vec<StreamInf
     if !session.config.add_new_fields {
         return known;
     }
-    let all = crate::singer::catalog::select_all(&known);
-    let mut seen = Schemas::default();
-    let how = How {
-        test: Some(TestMode::OneRecord),
-        had_state: false,
-        state_error: state_error(None),
+    let seen = match one_record_each(session, &known).await {
+        Ok((_, seen)) => seen,
+        Err(e) => {
+            tracing::warn!("could not sample the account's records ({e}): the catalog has only the fields the tap's tables know");
+            return known;
+        }
     };
-    if let Err(e) = session.sync(&all, State::default(), &mut seen, how).await {
-        tracing::warn!("could not sample the account's records ({e}): the catalog has only the fields the tap's tables know");
-        return known;
-    }
     for info in &mut known {
         let sampled = seen.0.get(info.name).and_then(|s| s.get("properties"));
         let props = info.schema.get_mut("properties");
@@ -166,6 +162,21 @@ async fn sampled(session: &Session, mut known: Vec<StreamInfo>) -> Vec<StreamInf
         }
     }
     known
+}
+
+/// One record of each of `known`'s streams, read as a connection test reads them: which streams
+/// could be read, and the schemas their records left in.
+async fn one_record_each(session: &Session, known: &[StreamInfo]) -> Result<(Synced, Schemas)> {
+    let all = crate::singer::catalog::select_all(known);
+    let mut seen = Schemas::default();
+    let how = How {
+        test: Some(TestMode::OneRecord),
+        had_state: false,
+        // no state goes in, so no bookmark can be wrong
+        state_error: state_error(None),
+    };
+    let synced = session.sync(&all, State::default(), &mut seen, how).await?;
+    Ok((synced, seen))
 }
 
 /// The raw config, without the `sandbox` key, and whether it asks for the sandbox.
@@ -200,17 +211,8 @@ async fn open_counting(c: &ConfigArgs, tally: Tally) -> Result<Session> {
 /// unreachable API and every missing scope show.
 async fn check(c: &ConfigArgs) -> Result<Synced> {
     let session = open(c).await?;
-    let all =
-        crate::singer::catalog::select_all(&discover::known(session.config.timestamp_format)?);
-    let how = How {
-        test: Some(TestMode::OneRecord),
-        had_state: false,
-        // no state goes in, so no bookmark can be wrong
-        state_error: state_error(None),
-    };
-    session
-        .sync(&all, State::default(), &mut Discard, how)
-        .await
+    let known = discover::known(session.config.timestamp_format)?;
+    Ok(one_record_each(&session, &known).await?.0)
 }
 
 /// The check's status and message.

@@ -74,40 +74,9 @@ pub trait Output {
     fn flush(&mut self) -> io::Result<()>;
 }
 
-/// An output that keeps nothing: for a connection check, whose result is which streams could be
-/// read, not their records.
-#[derive(Debug, Default)]
-pub struct Discard;
-
-impl Output for Discard {
-    fn stream_start(&mut self, _: StreamStart<'_>) -> io::Result<()> {
-        Ok(())
-    }
-    fn schema_changed(&mut self, _: StreamStart<'_>) -> io::Result<()> {
-        Ok(())
-    }
-    fn record(
-        &mut self,
-        _: &str,
-        _: &Map<String, Value>,
-        _: &str,
-        _: Option<i64>,
-    ) -> io::Result<()> {
-        Ok(())
-    }
-    fn checkpoint(&mut self, _: &Value) -> io::Result<()> {
-        Ok(())
-    }
-    fn stream_end(&mut self, _: &str, _: StreamEnd) -> io::Result<()> {
-        Ok(())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// An output that keeps each stream's latest schema and no record: what a sample of the account
-/// taught about the fields its streams carry.
+/// An output that keeps each stream's latest schema and no record: for a connection check, whose
+/// result is which streams could be read, and for a sample of what fields the account's streams
+/// carry.
 #[derive(Debug, Default)]
 pub struct Schemas(pub HashMap<String, Value>);
 
