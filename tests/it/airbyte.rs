@@ -600,9 +600,7 @@ async fn end_date_bounds_a_read_and_its_stream_states() {
         .collect();
     updated.sort_unstable();
     let end = updated[updated.len() / 3];
-    let end_text = chrono::DateTime::from_timestamp_millis(end)
-        .expect("ms")
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let end_text = tap_drift::time::ms_to_rfc3339(end).expect("ms");
     let dir = TempDir::new("airbyte-end-date");
     let cfg = dir.json(
         "config.json",

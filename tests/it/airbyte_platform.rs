@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use drift_emulator::{Bucket, Dataset, Emulator, Faults, OAuthApp, Options};
+use drift_emulator::{Dataset, Emulator, Faults, OAuthApp, Options};
 use serde_json::{json, Value};
 
 use crate::airbyte::{configured, discover, read, source, Run};
@@ -179,19 +179,7 @@ async fn estimates_are_the_lists_totals_before_their_records() {
 #[tokio::test]
 async fn a_stream_is_running_rate_limited_while_the_bucket_throttles() {
     for retry_after in [true, false] {
-        let bucket = Bucket {
-            per_minute: 3000,
-            capacity: 5,
-            retry_after,
-        };
-        let faults = Faults {
-            bucket: Some(bucket),
-            ..Faults::default()
-        };
-        let options = Options {
-            faults,
-            ..Options::new(TOKEN)
-        };
+        let options = bucket_options(3000, 5, retry_after);
         let data = Dataset {
             users: 3,
             accounts: 4,

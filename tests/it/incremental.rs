@@ -384,9 +384,7 @@ async fn end_date_bounds_every_keyed_stream_and_its_bookmark_and_the_schedule_ta
 /// the streams with records on both sides.
 async fn backfill_then_schedule(emu: &Emulator, end: i64) -> Vec<&'static str> {
     let dir = TempDir::new(&format!("end-date-{end}"));
-    let end_text = chrono::DateTime::from_timestamp_millis(end)
-        .expect("ms")
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let end_text = tap_drift::time::ms_to_rfc3339(end).expect("ms");
     let cfg = dir.json(
         "backfill.json",
         &config_for(emu, json!({"end_date": end_text})),

@@ -8,7 +8,7 @@
 //! states: the emulator's 429s, the requests it had in flight as each came, the STATE's pace, the
 //! log lines that say where the pace starts and ends.
 
-use drift_emulator::{Bucket, Dataset, Emulator, Faults, Options};
+use drift_emulator::{Dataset, Emulator, Faults, Options};
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -24,28 +24,6 @@ fn account(conversations: u32) -> Dataset {
         teams: 2,
         meetings: 6,
     }
-}
-
-/// An emulator whose rate limit is a leaky bucket of `per_minute` (no `Retry-After`, as Drift
-/// promises none), holding `capacity`.
-async fn bucket(data: Dataset, per_minute: u32, capacity: u32) -> Emulator {
-    let bucket = Bucket {
-        per_minute,
-        capacity,
-        retry_after: false,
-    };
-    let faults = Faults {
-        bucket: Some(bucket),
-        ..Faults::default()
-    };
-    emulator_with(
-        data,
-        Options {
-            faults,
-            ..Options::new(TOKEN)
-        },
-    )
-    .await
 }
 
 /// The config the tests use, with the pace left to the tap (no `requests_per_minute`).
@@ -110,29 +88,15 @@ fn throttled(emu: &Emulator) -> usize {
     emu.statuses().iter().filter(|s| **s == 429).count()
 }
 
-/// Every stream's records are the emulator's (as sets of keys): nothing lost to throttling.
-fn assert_truth(emu: &Emulator, synced: &Synced) {
-    for stream in all_streams() {
-        let mut want: Vec<String> = truth_keys(emu, stream)
-            .iter()
-            .map(Value::to_string)
-            .collect();
-        let mut got: Vec<String> = synced.keys(stream).iter().map(Value::to_string).collect();
-        want.sort();
-        got.sort();
-        assert_eq!(got, want, "{stream}");
-    }
-}
-
 #[tokio::test]
 async fn the_probe_climbs_above_its_start_and_never_above_max_requests_per_minute() {
     // the bucket allows more than the cap: a pace that stays within the cap meets no 429
     // about 200 requests: enough for the probe to climb for several seconds
-    let emu = bucket(account(60), 2_400, 20).await;
+    let emu = emulator_with_bucket(account(60), 2_400, 20).await;
     let dir = TempDir::new("pace-probe");
     let config = probing(&emu, json!({"max_requests_per_minute": 1_200}));
     let (out, synced) = sync(&dir, &config, None).await;
-    assert_truth(&emu, &synced);
+    assert_every_stream_is_the_truth(&emu, &synced);
     let log = stderr(&out);
     assert_eq!(
         logged(&log, "pace: none remembered", "start_per_minute"),
@@ -157,10 +121,10 @@ async fn the_probe_climbs_above_its_start_and_never_above_max_requests_per_minut
 #[tokio::test]
 async fn against_a_bucket_below_the_start_the_pace_settles_below_it_with_few_429s() {
     // a bucket holding 2: it overflows soon after the pace passes its rate
-    let emu = bucket(account(30), 240, 2).await;
+    let emu = emulator_with_bucket(account(30), 240, 2).await;
     let dir = TempDir::new("pace-settle");
     let (out, synced) = sync(&dir, &probing(&emu, json!({})), None).await;
-    assert_truth(&emu, &synced);
+    assert_every_stream_is_the_truth(&emu, &synced);
     let (pace, limit_found) = remembered(&synced);
     assert!(limit_found, "a 429 came");
     let lines = throttle_lines(&out);
@@ -215,11 +179,11 @@ async fn the_pace_travels_in_state_and_the_next_run_starts_a_little_below_it() {
 
 #[tokio::test]
 async fn a_stale_pace_far_above_the_bucket_settles_again() {
-    let emu = bucket(account(30), 600, 3).await;
+    let emu = emulator_with_bucket(account(30), 600, 3).await;
     let dir = TempDir::new("pace-stale");
     let stale = json!({"pace": {"requests_per_minute": 60_000, "limit_found": true}});
     let (out, synced) = sync(&dir, &probing(&emu, json!({})), Some(&stale)).await;
-    assert_truth(&emu, &synced);
+    assert_every_stream_is_the_truth(&emu, &synced);
     let log = stderr(&out);
     // within max_requests_per_minute (6 000): 90 % of it
     assert_eq!(
@@ -239,12 +203,12 @@ async fn a_stale_pace_far_above_the_bucket_settles_again() {
 
 #[tokio::test]
 async fn a_fixed_requests_per_minute_never_climbs_and_ignores_the_remembered_pace() {
-    let emu = bucket(account(30), 6_000, 20).await;
+    let emu = emulator_with_bucket(account(30), 6_000, 20).await;
     let dir = TempDir::new("pace-fixed");
     let config = config_for(&emu, json!({"requests_per_minute": 600}));
     let kept = json!({"requests_per_minute": 5_000, "limit_found": true, "run_started_at": "2026-01-01T00:00:00.000Z"});
     let (out, synced) = sync(&dir, &config, Some(&json!({"pace": kept}))).await;
-    assert_truth(&emu, &synced);
+    assert_every_stream_is_the_truth(&emu, &synced);
     let log = stderr(&out);
     assert!(log.contains("requests_per_minute fixes it"), "{log}");
     assert_eq!(logged(&log, "sync finished", "pace_per_minute"), Some(600));
@@ -272,7 +236,7 @@ async fn a_pass_keeps_the_pipe_full_its_stages_and_pages_overlap() {
     let dir = TempDir::new("pace-overlap");
     let config = config_for(&emu, json!({"page_size": 5, "max_concurrency": 32}));
     let (_, synced) = sync(&dir, &config, None).await;
-    assert_truth(&emu, &synced);
+    assert_every_stream_is_the_truth(&emu, &synced);
     let pass: Vec<(String, u32)> = emu
         .requests()
         .into_iter()

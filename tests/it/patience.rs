@@ -22,20 +22,6 @@ fn big() -> Dataset {
     }
 }
 
-/// Every stream's records equal the emulator's truth (as sets of ids).
-fn assert_truth(emu: &Emulator, synced: &Synced) {
-    for stream in all_streams() {
-        let mut want: Vec<String> = truth_keys(emu, stream)
-            .iter()
-            .map(Value::to_string)
-            .collect();
-        let mut got: Vec<String> = synced.keys(stream).iter().map(Value::to_string).collect();
-        want.sort();
-        got.sort();
-        assert_eq!(got, want, "{stream}");
-    }
-}
-
 async fn sync_through(
     name: &str,
     data: Dataset,
@@ -74,7 +60,7 @@ async fn a_30_second_outage_during_a_2000_conversation_sync_loses_nothing() {
         started.elapsed() >= Duration::from_secs(30),
         "the outage was sat out"
     );
-    assert_truth(&emu, &check_output(&out));
+    assert_every_stream_is_the_truth(&emu, &check_output(&out));
     let unavailable = emu.statuses().iter().filter(|s| **s == 503).count();
     // the whole run pauses: a handful of probes during 30 s, not every worker retrying on its own
     assert!(
@@ -93,7 +79,7 @@ async fn a_fifth_of_requests_failing_during_a_2000_conversation_sync_loses_nothi
     let extra = json!({"backoff_base_ms": 5, "backoff_max_seconds": 1, "page_size": 50});
     let (emu, out) = sync_through("fifth", big(), faults, extra).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_truth(&emu, &check_output(&out));
+    assert_every_stream_is_the_truth(&emu, &check_output(&out));
 }
 
 #[tokio::test]
@@ -118,7 +104,7 @@ async fn a_leaky_bucket_slower_than_the_ceiling_without_retry_after_slows_the_ta
     let (emu, out) =
         sync_through("bucket", data, faults, json!({"requests_per_minute": 600})).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_truth(&emu, &check_output(&out));
+    assert_every_stream_is_the_truth(&emu, &check_output(&out));
     let throttled = emu.statuses().iter().filter(|s| **s == 429).count();
     // The bound: the pace starts at its fixed 600/min; the first 429 halves it, and so does one
     // within 10 s of the last (600 / 2³ = 75 is below the bucket's 120/min); a later one sets it at
@@ -256,7 +242,7 @@ async fn a_silent_server_is_given_up_on_within_the_request_timeout() {
     let extra = json!({"request_timeout_seconds": 1, "backoff_base_ms": 1});
     let (emu, out) = sync_through("silent", small(), faults, extra).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_truth(&emu, &check_output(&out));
+    assert_every_stream_is_the_truth(&emu, &check_output(&out));
     let hangs = emu.requests().len() / 40;
     assert!(
         started.elapsed() < Duration::from_secs(hangs as u64 * 2 + 10),

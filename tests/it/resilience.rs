@@ -150,20 +150,7 @@ async fn rate_limit_is_never_exceeded() {
         conversations: 40,
         ..Dataset::default()
     };
-    let bucket = drift_emulator::Bucket {
-        per_minute: 1_200,
-        capacity: 20,
-        retry_after: false,
-    };
-    let faults = Faults {
-        bucket: Some(bucket),
-        ..Default::default()
-    };
-    let options = Options {
-        faults,
-        ..Options::new(TOKEN)
-    };
-    let emu = emulator_with(data, options).await;
+    let emu = emulator_with_bucket(data, 1_200, 20).await;
     let dir = TempDir::new("ratelimit");
     let cfg = dir.json(
         "config.json",

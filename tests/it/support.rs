@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
-use drift_emulator::{Dataset, Emulator, Options};
+use drift_emulator::{Bucket, Dataset, Emulator, Faults, Options};
 use serde_json::{json, Value};
 
 pub const TOKEN: &str = "test-token-7f3a9c1e";
@@ -142,6 +142,43 @@ pub async fn emulator_with(data: Dataset, options: Options) -> Emulator {
     Emulator::start(data, options)
         .await
         .expect("emulator starts")
+}
+
+/// An emulator whose rate limit is a leaky bucket of `per_minute`, holding `capacity`, without
+/// `Retry-After` (Drift promises none).
+pub async fn emulator_with_bucket(data: Dataset, per_minute: u32, capacity: u32) -> Emulator {
+    emulator_with(data, bucket_options(per_minute, capacity, false)).await
+}
+
+/// The emulator's options for a leaky bucket of `per_minute`, holding `capacity`.
+pub fn bucket_options(per_minute: u32, capacity: u32, retry_after: bool) -> Options {
+    let bucket = Bucket {
+        per_minute,
+        capacity,
+        retry_after,
+    };
+    let faults = Faults {
+        bucket: Some(bucket),
+        ..Faults::default()
+    };
+    Options {
+        faults,
+        ..Options::new(TOKEN)
+    }
+}
+
+/// Every stream's records are the emulator's, as sets of keys: nothing lost.
+pub fn assert_every_stream_is_the_truth(emu: &Emulator, synced: &Synced) {
+    for stream in all_streams() {
+        let mut want: Vec<String> = truth_keys(emu, stream)
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        let mut got: Vec<String> = synced.keys(stream).iter().map(Value::to_string).collect();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "{stream}");
+    }
 }
 
 pub fn small() -> Dataset {
