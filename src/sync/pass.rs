@@ -170,17 +170,25 @@ impl<'s> Pass<'s> {
 
     /// The pass reads down to the lowest bound of the streams that filter by the parent's key.
     pub(super) fn lower(&self) -> Option<i64> {
-        let bounded: Vec<Option<i64>> = self
+        self.bounds(BookmarkWindow::lower)?.into_iter().min()
+    }
+
+    /// The pass reads up to the highest bound (`end_date`) of the streams that filter by the
+    /// parent's key: none when one of them is read whole.
+    pub(super) fn upper(&self) -> Option<i64> {
+        self.bounds(BookmarkWindow::upper)?.into_iter().max()
+    }
+
+    /// One bound of each stream that filters by the parent's key; `None` when there is none, or
+    /// one of them has no such bound.
+    fn bounds(&self, of: fn(&BookmarkWindow) -> Option<i64>) -> Option<Vec<i64>> {
+        let bounded: Option<Vec<i64>> = self
             .own
             .iter()
             .chain(self.lists.iter())
-            .map(|m| m.window.lower())
+            .map(|m| of(&m.window))
             .collect();
-        if bounded.is_empty() || bounded.contains(&None) {
-            None
-        } else {
-            bounded.into_iter().flatten().min()
-        }
+        bounded.filter(|b| !b.is_empty())
     }
 
     /// Checks a descending list's order across pages: the first record newer than the one before
@@ -350,6 +358,24 @@ mod tests {
         let def = crate::streams::find("conversations").unwrap();
         let kids = vec![member("messages", messages), member("contacts", None)];
         Pass::new(def, Some(member("conversations", own)), kids)
+    }
+
+    #[test]
+    fn end_date_bounds_the_pass_only_when_every_stream_filtering_by_its_key_has_it() {
+        let end = |m: Member<'static>| Member {
+            window: m.window.until(Some(2_000)),
+            ..m
+        };
+        let def = crate::streams::find("conversations").unwrap();
+        let kids = vec![end(member("messages", None))];
+        let bounded = Pass::new(def, Some(end(member("conversations", None))), kids);
+        assert_eq!(bounded.upper(), Some(2_000));
+        // messages read whole: their pass asks for every conversation, whatever end_date
+        let kids = vec![member("messages", None)];
+        let whole = Pass::new(def, Some(end(member("conversations", None))), kids);
+        assert_eq!(whole.upper(), None);
+        assert_eq!(conversations(Some(5), Some(3)).lower(), Some(3));
+        assert_eq!(conversations(Some(5), None).lower(), None);
     }
 
     fn page(updated: &[(i64, i64)]) -> Vec<Map<String, Value>> {

@@ -539,7 +539,7 @@ impl<O: Output> Run<'_, O> {
             })
             .unwrap_or_default();
         let mut upper = span::upper(span, self.started_ms);
-        if let Some(end) = self.config.end_date_ms {
+        if let Some(end) = pass.upper() {
             // nothing after end_date is taken: no span asks beyond it
             upper = upper.min(end).max(lower);
         }
