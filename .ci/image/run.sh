@@ -18,24 +18,7 @@ rm -rf "$WORK"
 mkdir -p "$WORK/data"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-passed=0
-failed=0
-check() { # check NAME COMMAND...: runs a check, counts it
-    local name=$1
-    shift
-    if "$@"; then
-        echo "ok    $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL  $name"
-        failed=$((failed + 1))
-    fi
-}
-equal() { # equal WHAT EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then return 0; fi
-    echo "      $1: expected $2, got $3"
-    return 1
-}
+. "$REPO/.ci/checks.sh"
 
 # 1. The tools, from Debian (runc too: crun cannot start a container on every kernel's cgroups).
 missing=()
